@@ -1,0 +1,121 @@
+/* Start-up and shutdown of the whole server; see app.h. */
+#include "app.h"
+
+#include "core/err.h"
+#include "core/log.h"
+#include "http/throttle.h"
+#include "registry/resource.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+void app_block_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
+{
+	memset(app, 0, sizeof(*app));
+	app->cfg = cfg;
+	enum log_level lvl;
+	if (log_level_parse(config_str(cfg, "log.level"), &lvl)) {
+		snprintf(err, errsz, "log.level must be debug, info, warn or error");
+		return SG_EINVAL;
+	}
+	log_set_level(lvl);
+	if (!str_eq(config_str(cfg, "store.backend"), "sqlite")) {
+		snprintf(err, errsz, "store.backend '%s' is not available in this build (sqlite is)",
+			 config_str(cfg, "store.backend"));
+		return SG_EINVAL;
+	}
+	resources_init();
+	const char *dir = config_str(cfg, "store.data_dir");
+	struct store_opts so = {.data_dir = dir, .max_batch = (int)config_int(cfg, "store.max_batch"),
+				.before_commit = audit_checkpoint, .hook_ctx = &app->akey};
+	int rc = store_open(&so, &app->store, err, errsz);
+	if (rc)
+		return rc;
+	rc = audit_key_load(dir, true, &app->akey, err, errsz);
+	if (rc) {
+		store_close(app->store);
+		app->store = NULL;
+		return rc;
+	}
+	struct http_env *env = &app->env;
+	env->store = app->store;
+	env->cfg = cfg;
+	env->max_body = config_int(cfg, "server.max_body_bytes");
+	env->idle_timeout_ms = config_int(cfg, "session.idle_timeout_s") * 1000;
+	env->absolute_timeout_ms = config_int(cfg, "session.absolute_timeout_s") * 1000;
+	env->cookie_secure = config_bool(cfg, "session.cookie_secure");
+	env->trust_proxy = config_bool(cfg, "server.trust_proxy");
+	env->web_root = config_str(cfg, "server.web_root");
+	env->throttle = throttle_new((int)config_int(cfg, "security.login_max_failures"),
+				     config_int(cfg, "security.login_window_s") * 1000,
+				     config_int(cfg, "security.login_lockout_s") * 1000);
+	return 0;
+}
+
+int app_serve(struct app *app)
+{
+	char err[512];
+	struct http_server_opts ho = {
+		.listen = config_str(app->cfg, "server.listen"),
+		.connection_timeout_s = (unsigned)config_int(app->cfg, "server.connection_timeout_s"),
+		.max_connections = (unsigned)config_int(app->cfg, "server.max_connections"),
+		.per_ip_connections = (unsigned)config_int(app->cfg, "server.per_ip_connections"),
+		.max_header_bytes = (size_t)config_int(app->cfg, "server.max_header_bytes"),
+	};
+	if (http_server_start(&app->env, &ho, &app->http, err, sizeof(err))) {
+		log_error("cannot start the HTTP server", "error", err, NULL);
+		return 1;
+	}
+	char port[16], ver[16];
+	snprintf(port, sizeof(port), "%u", http_server_port(app->http));
+	snprintf(ver, sizeof(ver), "%d", store_schema_version(app->store));
+	log_info("listening", "listen", ho.listen, "port", port, "db", store_path(app->store),
+		 "schema", ver, NULL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	int sig = 0;
+	for (;;) {
+		if (sigwait(&set, &sig))
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP ignored: restart to apply configuration changes", NULL);
+			continue;
+		}
+		break;
+	}
+	log_info("shutting down: finishing in-flight requests", "signal",
+		 sig == SIGTERM ? "TERM" : "INT", NULL);
+	http_server_stop(app->http, config_int(app->cfg, "server.shutdown_grace_s") * 1000);
+	app->http = NULL;
+	log_info("stopped", NULL);
+	return 0;
+}
+
+void app_close(struct app *app)
+{
+	if (app->http)
+		http_server_stop(app->http, 0);
+	store_close(app->store);
+	throttle_free(app->env.throttle);
+	resources_release();
+	sodium_memzero(&app->akey, sizeof(app->akey));
+	config_free(app->cfg);
+	memset(app, 0, sizeof(*app));
+}

@@ -1,0 +1,35 @@
+/* The application: configuration, store (with the audit checkpoint hook),
+ * handler environment and HTTP server, started and stopped in one place and
+ * passed explicitly, never global. */
+#ifndef SG_APP_H
+#define SG_APP_H
+
+#include "audit/audit.h"
+#include "core/config.h"
+#include "http/http.h"
+#include "http/server.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+
+struct app {
+	struct config *cfg; /* owned */
+	struct store *store;
+	struct audit_key akey;
+	struct http_env env;
+	struct http_server *http;
+};
+
+/* Opens the store in the configured data directory (creating it and the audit
+ * signing key when needed). Takes ownership of cfg. 0 or an error with a
+ * message in err. */
+int app_open(struct app *app, struct config *cfg, char *err, size_t errsz);
+/* Serves HTTP until SIGTERM or SIGINT, then drains in-flight requests.
+ * Signals must be blocked in every thread before app_open (main does this). */
+int app_serve(struct app *app);
+void app_close(struct app *app);
+
+/* Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and the threads it starts. */
+void app_block_signals(void);
+
+#endif

@@ -1,0 +1,442 @@
+/* Hash-chained audit trail, signed checkpoints and the offline verifier; see audit.h. */
+#include "audit/audit.h"
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The registry tables whose rows the trail vouches for. SQL is constant. */
+struct audited {
+	const char *type, *table, *one_sql, *all_sql;
+};
+static const struct audited audited[] = {
+	{"organisation", "organisations", "SELECT * FROM organisations WHERE id = ?",
+	 "SELECT * FROM organisations ORDER BY id"},
+	{"user", "users", "SELECT * FROM users WHERE id = ?", "SELECT * FROM users ORDER BY id"},
+	{"api_key", "api_keys", "SELECT * FROM api_keys WHERE id = ?",
+	 "SELECT * FROM api_keys ORDER BY id"},
+	{"person", "people", "SELECT * FROM people WHERE id = ?", "SELECT * FROM people ORDER BY id"},
+	{"site", "sites", "SELECT * FROM sites WHERE id = ?", "SELECT * FROM sites ORDER BY id"},
+	{"vehicle", "vehicles", "SELECT * FROM vehicles WHERE id = ?",
+	 "SELECT * FROM vehicles ORDER BY id"},
+	{"device", "devices", "SELECT * FROM devices WHERE id = ?",
+	 "SELECT * FROM devices ORDER BY id"},
+};
+
+static const struct audited *find_audited(const char *type)
+{
+	for (unsigned i = 0; i < ARRAY_LEN(audited); i++)
+		if (str_eq(audited[i].type, type))
+			return &audited[i];
+	return NULL;
+}
+
+static void sha256_hex(const void *data, size_t n, char out[65])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256(h, data, n);
+	hex_encode(h, sizeof(h), out);
+}
+
+/* Hash of the current row under st (positioned on a row). */
+static void row_hash_current(struct db_stmt *st, char out[65])
+{
+	json_t *o = json_object();
+	int n = db_col_count(st);
+	for (int i = 0; i < n; i++) {
+		json_t *v;
+		switch (db_col_type(st, i)) {
+		case DB_INT: v = json_integer(db_col_int(st, i)); break;
+		case DB_REAL: v = json_real(db_col_real(st, i)); break;
+		case DB_TEXT: v = json_string(db_col_text(st, i)); break;
+		case DB_BLOB: {
+			size_t len;
+			const unsigned char *b = db_col_blob(st, i, &len);
+			char *hex = xmalloc(2 * len + 1);
+			hex_encode(b, len, hex);
+			v = json_string(hex);
+			free(hex);
+			break;
+		}
+		default: v = json_null();
+		}
+		json_object_set_new(o, db_col_name(st, i), v ? v : json_null());
+	}
+	char *s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENSURE_ASCII);
+	sha256_hex(s, strlen(s), out);
+	free(s);
+	json_decref(o);
+}
+
+int audit_row_hash(struct db *db, const char *object_type, const char *id, char out[65])
+{
+	const struct audited *a = find_audited(object_type);
+	struct db_stmt *st;
+	if (!a)
+		return SG_ENOTFOUND;
+	if (db_prepare(db, a->one_sql, &st))
+		return SG_EIO;
+	db_bind_text(st, 1, id);
+	int rc = db_step(st);
+	if (rc == DB_ROW)
+		row_hash_current(st, out);
+	db_reset(st);
+	return rc == DB_ROW ? 0 : rc == DB_DONE ? SG_ENOTFOUND : rc;
+}
+
+static void field(crypto_hash_sha256_state *h, const char *s)
+{
+	char len[24];
+	if (!s) {
+		crypto_hash_sha256_update(h, (const unsigned char *)"-|", 2);
+		return;
+	}
+	size_t n = strlen(s);
+	int l = snprintf(len, sizeof(len), "%zu:", n);
+	crypto_hash_sha256_update(h, (const unsigned char *)len, (size_t)l);
+	crypto_hash_sha256_update(h, (const unsigned char *)s, n);
+	crypto_hash_sha256_update(h, (const unsigned char *)"|", 1);
+}
+
+static void entry_hash(const char *prev, int64_t seq, const char *at, const char *actor,
+		       const char *org, const char *action, const char *type, const char *oid,
+		       const char *changes, const char *row_hash, const char *req, char out[65])
+{
+	crypto_hash_sha256_state h;
+	char seqs[24];
+	unsigned char d[crypto_hash_sha256_BYTES];
+	snprintf(seqs, sizeof(seqs), "%lld", (long long)seq);
+	crypto_hash_sha256_init(&h);
+	const char *fields[] = {prev, seqs, at, actor, org, action, type, oid, changes, row_hash, req};
+	for (unsigned i = 0; i < ARRAY_LEN(fields); i++)
+		field(&h, fields[i]);
+	crypto_hash_sha256_final(&h, d);
+	hex_encode(d, sizeof(d), out);
+}
+
+static const char ZERO_HASH[] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+static int chain_head(struct db *db, int64_t *seq, char hash[65])
+{
+	struct db_stmt *st;
+	if (db_prepare(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &st))
+		return SG_EIO;
+	int rc = db_step(st);
+	if (rc == DB_ROW) {
+		*seq = db_col_int(st, 0);
+		sg_strlcpy(hash, db_col_text(st, 1), 65);
+	} else {
+		*seq = 0;
+		memcpy(hash, ZERO_HASH, 65);
+	}
+	db_reset(st);
+	return rc < 0 ? rc : 0;
+}
+
+int audit_append(struct db *db, const struct audit_entry *e, int64_t now_ms)
+{
+	int64_t seq;
+	char prev[65], rh[65], hash[65], at[25];
+	const char *row_hash = NULL;
+	int rc = chain_head(db, &seq, prev);
+	if (rc)
+		return rc;
+	seq++;
+	if (find_audited(e->object_type) && e->object_id) {
+		rc = audit_row_hash(db, e->object_type, e->object_id, rh);
+		if (rc == 0)
+			row_hash = rh;
+		else if (rc != SG_ENOTFOUND)
+			return rc;
+	}
+	time_format_ms(now_ms, at);
+	char *changes = json_dumps(e->changes ? e->changes : json_object(),
+				   JSON_SORT_KEYS | JSON_COMPACT);
+	entry_hash(prev, seq, at, e->actor, e->org_id, e->action, e->object_type, e->object_id,
+		   changes, row_hash, e->request_id, hash);
+	struct db_stmt *st;
+	rc = db_prepare(db,
+			"INSERT INTO audit (seq, at, actor, org_id, action, object_type, object_id,"
+			" changes, row_hash, request_id, prev_hash, hash)"
+			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			&st);
+	if (!rc) {
+		db_bind_int(st, 1, seq);
+		db_bind_text(st, 2, at);
+		db_bind_text(st, 3, e->actor);
+		db_bind_text(st, 4, e->org_id);
+		db_bind_text(st, 5, e->action);
+		db_bind_text(st, 6, e->object_type);
+		db_bind_text(st, 7, e->object_id);
+		db_bind_text(st, 8, changes);
+		db_bind_text(st, 9, row_hash);
+		db_bind_text(st, 10, e->request_id);
+		db_bind_text(st, 11, prev);
+		db_bind_text(st, 12, hash);
+		rc = db_run(st);
+	}
+	free(changes);
+	return rc ? SG_EIO : 0;
+}
+
+static int write_file(const char *path, const char *data, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+	if (fd < 0)
+		return -1;
+	size_t n = strlen(data);
+	bool ok = write(fd, data, n) == (ssize_t)n && fsync(fd) == 0;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+int audit_key_load(const char *data_dir, bool create, struct audit_key *out, char *err,
+		   size_t errsz)
+{
+	char path[4096], pubpath[4096], buf[160];
+	snprintf(path, sizeof(path), "%s/audit-signing.key", data_dir);
+	snprintf(pubpath, sizeof(pubpath), "%s/audit-signing.pub", data_dir);
+	FILE *f = fopen(path, "r");
+	if (!f && errno == ENOENT && create) {
+		struct audit_key k;
+		char skhex[129], pkhex[65], line[140];
+		crypto_sign_keypair(k.pk, k.sk);
+		hex_encode(k.sk, sizeof(k.sk), skhex);
+		hex_encode(k.pk, sizeof(k.pk), pkhex);
+		snprintf(line, sizeof(line), "%s\n", skhex);
+		if (write_file(path, line, 0600)) {
+			snprintf(err, errsz, "cannot create %s: %s", path, strerror(errno));
+			return SG_EIO;
+		}
+		snprintf(line, sizeof(line), "%s\n", pkhex);
+		unlink(pubpath);
+		if (write_file(pubpath, line, 0644)) {
+			snprintf(err, errsz, "cannot create %s: %s", pubpath, strerror(errno));
+			return SG_EIO;
+		}
+		*out = k;
+		sodium_memzero(&k, sizeof(k));
+		return 0;
+	}
+	if (!f) {
+		snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
+		return errno == ENOENT ? SG_ENOTFOUND : SG_EIO;
+	}
+	struct audit_key k;
+	size_t bin_len = 0;
+	bool ok = fgets(buf, sizeof(buf), f) &&
+		  sodium_hex2bin(k.sk, sizeof(k.sk), buf, strlen(buf), "\n", &bin_len, NULL) == 0 &&
+		  bin_len == sizeof(k.sk);
+	fclose(f);
+	sodium_memzero(buf, sizeof(buf));
+	if (!ok) {
+		snprintf(err, errsz, "%s does not hold an Ed25519 secret key", path);
+		return SG_EIO;
+	}
+	crypto_sign_ed25519_sk_to_pk(k.pk, k.sk);
+	*out = k;
+	sodium_memzero(&k, sizeof(k));
+	return 0;
+}
+
+static void checkpoint_message(int64_t seq, const char *hash, char *out, size_t n)
+{
+	snprintf(out, n, "safeguard-audit-checkpoint|%lld|%s", (long long)seq, hash);
+}
+
+int audit_checkpoint(struct db *db, void *ctx)
+{
+	const struct audit_key *k = ctx;
+	int64_t seq;
+	char hash[65], msg[128], at[25], pkhex[65];
+	unsigned char sig[crypto_sign_BYTES];
+	char sighex[2 * crypto_sign_BYTES + 1];
+	if (!k || chain_head(db, &seq, hash))
+		return k ? SG_EIO : 0;
+	if (seq == 0)
+		return 0;
+	checkpoint_message(seq, hash, msg, sizeof(msg));
+	crypto_sign_detached(sig, NULL, (const unsigned char *)msg, strlen(msg), k->sk);
+	hex_encode(sig, sizeof(sig), sighex);
+	hex_encode(k->pk, sizeof(k->pk), pkhex);
+	time_format_ms(clock_now_ms(), at);
+	struct db_stmt *st;
+	if (db_prepare(db,
+		       "INSERT INTO audit_checkpoint (id, seq, hash, signature, public_key, at)"
+		       " VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq,"
+		       " hash = excluded.hash, signature = excluded.signature,"
+		       " public_key = excluded.public_key, at = excluded.at",
+		       &st))
+		return SG_EIO;
+	db_bind_int(st, 1, seq);
+	db_bind_text(st, 2, hash);
+	db_bind_text(st, 3, sighex);
+	db_bind_text(st, 4, pkhex);
+	db_bind_text(st, 5, at);
+	return db_run(st) ? SG_EIO : 0;
+}
+
+/* Verification ------------------------------------------------------------ */
+
+struct vstate {
+	FILE *out;
+	int problems;
+};
+
+static void problem(struct vstate *vs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct vstate *vs, const char *fmt, ...)
+{
+	va_list ap;
+	if (vs->problems < 50) {
+		fputs(vs->problems == 0 ? "FIRST BAD: " : "also bad: ", vs->out);
+		va_start(ap, fmt);
+		vfprintf(vs->out, fmt, ap);
+		va_end(ap);
+		fputc('\n', vs->out);
+	}
+	vs->problems++;
+}
+
+int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
+{
+	struct vstate vs = {.out = report};
+	struct db_stmt *st;
+	char prev[65], hash[65];
+	int64_t expect = 1, entries = 0;
+	/* key "type/id" -> [seq, row_hash|null]: the last word of the trail on each object. */
+	json_t *last = json_object();
+	memcpy(prev, ZERO_HASH, 65);
+	if (db_prepare(db,
+		       "SELECT seq, at, actor, org_id, action, object_type, object_id, changes,"
+		       " row_hash, request_id, prev_hash, hash FROM audit ORDER BY seq",
+		       &st)) {
+		json_decref(last);
+		return SG_EIO;
+	}
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		int64_t seq = db_col_int(st, 0);
+		const char *type = db_col_text(st, 5), *oid = db_col_text(st, 6);
+		const char *row_hash = db_col_text(st, 8);
+		const char *stored_prev = db_col_text(st, 10), *stored = db_col_text(st, 11);
+		entries++;
+		if (seq != expect) {
+			if (seq > expect)
+				problem(&vs, "audit entry #%lld is missing (deleted); the next entry is #%lld",
+					(long long)expect, (long long)seq);
+			else
+				problem(&vs, "audit entry #%lld is out of order", (long long)seq);
+		}
+		if (!str_eq(stored_prev, prev))
+			problem(&vs, "audit entry #%lld does not follow the entry before it (prev_hash differs: inserted, deleted or reordered)",
+				(long long)seq);
+		entry_hash(stored_prev ? stored_prev : "", seq, db_col_text(st, 1), db_col_text(st, 2),
+			   db_col_text(st, 3), db_col_text(st, 4), type, oid, db_col_text(st, 7),
+			   row_hash, db_col_text(st, 9), hash);
+		if (!str_eq(hash, stored))
+			problem(&vs, "audit entry #%lld has been edited (its hash no longer matches its content)",
+				(long long)seq);
+		sg_strlcpy(prev, stored ? stored : "", sizeof(prev));
+		expect = seq + 1;
+		if (type && oid && find_audited(type)) {
+			char *key = xasprintf("%s/%s", type, oid);
+			json_object_set_new(last, key,
+					    json_pack("[Is?]", (json_int_t)seq, row_hash));
+			free(key);
+		}
+	}
+	db_reset(st);
+	if (rc < 0) {
+		json_decref(last);
+		return SG_EIO;
+	}
+
+	/* The signed checkpoint pins the head: a truncated tail shows here. */
+	if (db_prepare(db, "SELECT seq, hash, signature, public_key FROM audit_checkpoint WHERE id = 1",
+		       &st)) {
+		json_decref(last);
+		return SG_EIO;
+	}
+	rc = db_step(st);
+	if (rc == DB_ROW) {
+		int64_t cseq = db_col_int(st, 0);
+		const char *chash = db_col_text(st, 1);
+		unsigned char sig[crypto_sign_BYTES], key[32];
+		size_t n1 = 0, n2 = 0;
+		char msg[128];
+		const char *sighex = db_col_text(st, 2), *pkhex = db_col_text(st, 3);
+		bool parsed = sighex && pkhex &&
+			      sodium_hex2bin(sig, sizeof(sig), sighex, strlen(sighex), NULL, &n1, NULL) == 0 &&
+			      n1 == sizeof(sig) &&
+			      sodium_hex2bin(key, sizeof(key), pkhex, strlen(pkhex), NULL, &n2, NULL) == 0 &&
+			      n2 == sizeof(key);
+		if (pk)
+			memcpy(key, pk, sizeof(key));
+		checkpoint_message(cseq, chash ? chash : "", msg, sizeof(msg));
+		if (!parsed || crypto_sign_verify_detached(sig, (const unsigned char *)msg, strlen(msg), key))
+			problem(&vs, "the audit checkpoint's signature is not valid (checkpoint edited or signed by another key)");
+		else if (cseq != expect - 1 || !str_eq(chash, prev))
+			problem(&vs, "the signed checkpoint names entry #%lld but the trail ends at #%lld: entries were deleted from or added to the end",
+				(long long)cseq, (long long)(expect - 1));
+	} else if (rc == DB_DONE && entries > 0) {
+		problem(&vs, "the audit checkpoint is missing (deleted)");
+	}
+	db_reset(st);
+
+	/* Every registry row must match the last entry about it, and every object
+	 * the trail says exists must still be there. */
+	for (unsigned t = 0; t < ARRAY_LEN(audited); t++) {
+		if (db_prepare(db, audited[t].all_sql, &st)) {
+			json_decref(last);
+			return SG_EIO;
+		}
+		while ((rc = db_step(st)) == DB_ROW) {
+			const char *id = db_col_text(st, 0);
+			char *key = xasprintf("%s/%s", audited[t].type, id ? id : "");
+			json_t *l = json_object_get(last, key);
+			char rh[65];
+			row_hash_current(st, rh);
+			if (!l) {
+				problem(&vs, "%s %s has no audit entry (inserted behind the audit trail)",
+					audited[t].type, id);
+			} else {
+				const char *want = json_string_value(json_array_get(l, 1));
+				long long seq = (long long)json_integer_value(json_array_get(l, 0));
+				if (!want)
+					problem(&vs, "%s %s exists but audit entry #%lld records its deletion",
+						audited[t].type, id, seq);
+				else if (!str_eq(want, rh))
+					problem(&vs, "%s %s was changed behind the audit trail (differs from audit entry #%lld)",
+						audited[t].type, id, seq);
+				json_object_del(last, key);
+			}
+			free(key);
+		}
+		db_reset(st);
+		if (rc < 0) {
+			json_decref(last);
+			return SG_EIO;
+		}
+	}
+	const char *key;
+	json_t *l;
+	json_object_foreach(last, key, l) {
+		if (json_string_value(json_array_get(l, 1)))
+			problem(&vs, "%s was deleted behind the audit trail (last audit entry #%lld)", key,
+				(long long)json_integer_value(json_array_get(l, 0)));
+	}
+	json_decref(last);
+	if (vs.problems == 0)
+		fprintf(report, "audit trail intact: %lld entries, every registry row matches its last entry\n",
+			(long long)entries);
+	return vs.problems;
+}

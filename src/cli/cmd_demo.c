@@ -1,0 +1,243 @@
+/* safeguard demo: a fresh demo database (two organisations, 40 people, five
+ * sites at real places, vehicles, devices, one user per role) served on
+ * http://127.0.0.1:8080. Passwords are random and printed: DEMO ONLY. */
+#include "cli/cli.h"
+
+#include "app.h"
+#include "cli/common.h"
+#include "core/err.h"
+#include "core/id.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MARKER "SAFEGUARD-DEMO-DATA"
+
+static int check(int rc, const struct verr *e, const char *what)
+{
+	if (rc)
+		fprintf(stderr, "safeguard demo: creating %s failed: %s %s\n", what, e->pointer,
+			e->detail[0] ? e->detail : err_str(rc));
+	return rc;
+}
+
+static int wipe(const char *dir)
+{
+	char p[4096];
+	struct stat st;
+	if (stat(dir, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	snprintf(p, sizeof(p), "%s/safeguard.db", dir);
+	bool has_db = access(p, F_OK) == 0;
+	snprintf(p, sizeof(p), "%s/" MARKER, dir);
+	if (has_db && access(p, F_OK) != 0) {
+		fprintf(stderr, "safeguard demo: %s holds a database that is not demo data; refusing to replace it\n", dir);
+		return -1;
+	}
+	const char *files[] = {"safeguard.db", "safeguard.db-wal", "safeguard.db-shm",
+			       "audit-signing.key", "audit-signing.pub"};
+	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+		unlink(p);
+	}
+	return 0;
+}
+
+struct demo_user {
+	const char *username, *role;
+	int org; /* 0 company, 1 host */
+	char password[40];
+};
+
+static const char *first_names[] = {"Wei", "Li", "Zhang", "Chen", "Liu", "Yang", "Huang", "Zhao",
+				    "Wu", "Zhou", "Xu", "Sun", "Ma", "Zhu", "Hu", "Guo", "He", "Lin",
+				    "Gao", "Luo"};
+static const char *given[] = {"Jun", "Min", "Hao", "Lei", "Yan", "Tao", "Ying", "Bo", "Qiang", "Fang"};
+static const char *jobs[] = {"Civil engineer", "Site manager", "Electrical engineer", "Surveyor",
+			     "Geologist", "Turbine technician", "Welder", "Interpreter"};
+static const char *escort_names[] = {"Imran Khan", "Bilal Ahmed", "Asif Raza", "Tariq Mehmood",
+				     "Usman Ali", "Kamran Shah", "Naveed Akhtar", "Shahid Iqbal"};
+
+int cmd_demo(int argc, char **argv)
+{
+	struct config *cfg;
+	int rc = cli_parse(argc, argv, "safeguard demo [--data-dir DIR] [--listen ADDR:PORT]", NULL, &cfg,
+			   NULL, NULL);
+	if (rc)
+		return rc == CLI_DONE ? 0 : rc;
+	char err[512];
+	/* The demo defaults: its own directory, plain HTTP on loopback (so the
+	 * console cookie cannot be Secure). Flags and environment still win. */
+	struct config *def = config_new();
+	if (str_eq(config_str(cfg, "store.data_dir"), config_str(def, "store.data_dir")))
+		config_set(cfg, "store.data_dir", "./safeguard-demo", err, sizeof(err));
+	config_free(def);
+	if (!getenv("SAFEGUARD_SESSION_COOKIE_SECURE"))
+		config_set(cfg, "session.cookie_secure", "false", err, sizeof(err));
+	const char *dir = config_str(cfg, "store.data_dir");
+	if (wipe(dir)) {
+		config_free(cfg);
+		return 1;
+	}
+	app_block_signals();
+	struct app app;
+	if (app_open(&app, cfg, err, sizeof(err))) {
+		fprintf(stderr, "safeguard demo: %s\n", err);
+		return 1;
+	}
+	char marker[4096];
+	snprintf(marker, sizeof(marker), "%s/" MARKER, dir);
+	FILE *mf = fopen(marker, "w");
+	if (mf) {
+		fputs("This directory holds Safeguard demo data with printed passwords. Never use it in production.\n", mf);
+		fclose(mf);
+	}
+	struct store *st = app.store;
+	struct verr e = {0};
+	struct demo_user users[] = {
+		{"company.admin", "admin", 0, ""},         {"company.manager", "security_manager", 0, ""},
+		{"company.duty", "duty_officer", 0, ""},   {"company.viewer", "viewer", 0, ""},
+		{"host.admin", "admin", 1, ""},            {"host.liaison", "liaison", 1, ""},
+		{"host.duty", "duty_officer", 1, ""},      {"engineer.wei", "person", 0, ""},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(users); i++)
+		secret_new("", users[i].password, 17);
+	char org[2][ID_MAX];
+	json_t *o = json_pack("{s:s,s:s}", "name", "Indus Engineering Consortium", "kind", "employer");
+	json_t *u = json_pack("{s:s,s:s,s:s,s:s}", "username", users[0].username, "password", users[0].password,
+			      "role", "admin", "display_name", "Company administrator");
+	rc = check(cli_create_org(st, o, u, true, &e, org[0]), &e, "the company");
+	json_decref(o);
+	json_decref(u);
+	if (rc)
+		goto fail;
+	o = json_pack("{s:s,s:s}", "name", "Host Nation Security Liaison Cell", "kind", "host_security");
+	u = json_pack("{s:s,s:s,s:s,s:s}", "username", users[4].username, "password", users[4].password,
+		      "role", "admin", "display_name", "Liaison cell administrator");
+	rc = check(cli_create_org(st, o, u, false, &e, org[1]), &e, "the liaison cell");
+	json_decref(o);
+	json_decref(u);
+	if (rc)
+		goto fail;
+
+	/* Five sites at real places. */
+	struct { const char *name, *kind, *geo; double radius; } sites[] = {
+		{"Jinnah International Airport, Karachi", "airport", "{\"type\":\"Point\",\"coordinates\":[67.1608,24.9065]}", 2500},
+		{"Port Qasim Power Plant", "project_site", "{\"type\":\"Polygon\",\"coordinates\":[[[67.3560,24.7780],[67.3720,24.7780],[67.3720,24.7900],[67.3560,24.7900],[67.3560,24.7780]]]}", 0},
+		{"Gwadar Port", "project_site", "{\"type\":\"Polygon\",\"coordinates\":[[[62.3280,25.1080],[62.3520,25.1080],[62.3520,25.1230],[62.3280,25.1230],[62.3280,25.1080]]]}", 0},
+		{"Dasu Hydropower Project", "project_site", "{\"type\":\"Point\",\"coordinates\":[73.1780,35.2980]}", 3000},
+		{"Thar Coal Block II, Islamkot", "camp", "{\"type\":\"Point\",\"coordinates\":[70.2300,24.7250]}", 2000},
+	};
+	char site_ids[5][ID_MAX];
+	for (size_t i = 0; i < ARRAY_LEN(sites); i++) {
+		json_t *g = json_loads(sites[i].geo, 0, NULL);
+		json_t *b = json_pack("{s:s,s:s,s:o}", "name", sites[i].name, "kind", sites[i].kind, "geometry", g);
+		if (sites[i].radius > 0)
+			json_object_set_new(b, "radius_m", json_real(sites[i].radius));
+		rc = check(cli_create(st, "sites", org[0], b, NULL, &e, site_ids[i]), &e, "a site");
+		json_decref(b);
+		if (rc)
+			goto fail;
+	}
+	/* 32 company staff and 8 host escorts. */
+	char person_ids[40][ID_MAX];
+	static const char *status[] = {"in_country", "in_country", "in_country", "on_leave"};
+	for (int i = 0; i < 40; i++) {
+		json_t *b;
+		char name[80], phone[32], email[80];
+		if (i < 32) {
+			snprintf(name, sizeof(name), "%s %s", first_names[i % 20], given[(i * 7) % 10]);
+			snprintf(phone, sizeof(phone), "+92 300 %07d", 1000000 + i * 7919);
+			snprintf(email, sizeof(email), "staff%02d@indus-eng.example", i + 1);
+			b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", name, "kind", "staff", "job",
+				      jobs[i % 8], "nationality", "CN", "phone", phone, "email", email, "status",
+				      status[i % 4], "home_site_id", site_ids[1 + i % 4], "emergency_contact",
+				      "Company operations room, +92 21 3456 7890");
+			if (i == 0)
+				json_object_set_new(b, "name", json_string("Wei Jun"));
+			rc = check(cli_create(st, "people", org[0], b, NULL, &e, person_ids[i]), &e, "a person");
+		} else {
+			snprintf(phone, sizeof(phone), "+92 321 %07d", 2000000 + i * 104729);
+			b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "name", escort_names[i - 32], "kind", "escort",
+				      "job", "Escort team lead", "nationality", "PK", "phone", phone, "status",
+				      "in_country");
+			rc = check(cli_create(st, "people", org[1], b, NULL, &e, person_ids[i]), &e, "an escort");
+		}
+		json_decref(b);
+		if (rc)
+			goto fail;
+	}
+	/* Vehicles: company cars and host escort vehicles. */
+	char veh_ids[8][ID_MAX];
+	for (int i = 0; i < 8; i++) {
+		char reg[16];
+		snprintf(reg, sizeof(reg), i < 5 ? "KHI-%04d" : "ESC-%04d", 1200 + i * 37);
+		json_t *b = json_pack("{s:s,s:s,s:s,s:b,s:i}", "registration", reg, "make_model",
+				      i < 5 ? "Toyota Land Cruiser 200" : "Toyota Hilux", "colour",
+				      i < 5 ? "white" : "green", "armoured", i < 3, "seats", i < 5 ? 6 : 4);
+		rc = check(cli_create(st, "vehicles", org[i < 5 ? 0 : 1], b, NULL, &e, veh_ids[i]), &e, "a vehicle");
+		json_decref(b);
+		if (rc)
+			goto fail;
+	}
+	/* Devices: a phone per person in the country, a unit per vehicle. */
+	for (int i = 0; i < 48; i++) {
+		json_t *b;
+		int o_idx;
+		char name[80];
+		if (i < 40) {
+			if (i < 32 && status[i % 4][0] != 'i')
+				continue;
+			o_idx = i < 32 ? 0 : 1;
+			snprintf(name, sizeof(name), "Phone %02d", i + 1);
+			b = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "kind", "phone", "protocol",
+				      i % 3 ? "osmand" : "owntracks", "person_id", person_ids[i]);
+		} else {
+			o_idx = i - 40 < 5 ? 0 : 1;
+			snprintf(name, sizeof(name), "Vehicle unit %d", i - 39);
+			b = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "kind", "vehicle_unit", "protocol",
+				      "osmand", "vehicle_id", veh_ids[i - 40]);
+		}
+		char key[64], hash[65];
+		secret_new("", key, sizeof(key));
+		secret_hash(key, hash);
+		json_t *extra = json_pack("{s:s}", "key_hash", hash);
+		rc = check(cli_create(st, "devices", org[o_idx], b, extra, &e, NULL), &e, "a device");
+		json_decref(b);
+		json_decref(extra);
+		if (rc)
+			goto fail;
+	}
+	/* The other users, one per role. */
+	for (size_t i = 0; i < ARRAY_LEN(users); i++) {
+		if (str_eq(users[i].role, "admin"))
+			continue;
+		json_t *b = json_pack("{s:s,s:s,s:s}", "username", users[i].username, "password",
+				      users[i].password, "role", users[i].role);
+		if (str_eq(users[i].role, "person"))
+			json_object_set_new(b, "person_id", json_string(person_ids[0]));
+		rc = check(cli_create(st, "users", org[users[i].org], b, NULL, &e, NULL), &e, "a user");
+		json_decref(b);
+		if (rc)
+			goto fail;
+	}
+	printf("\n  Safeguard demo — DEMO DATA ONLY, passwords are printed here and nowhere else\n\n");
+	printf("  %-18s %-18s %-36s %s\n", "USERNAME", "ROLE", "ORGANISATION", "PASSWORD");
+	for (size_t i = 0; i < ARRAY_LEN(users); i++)
+		printf("  %-18s %-18s %-36s %s\n", users[i].username, users[i].role,
+		       users[i].org ? "Host Nation Security Liaison Cell" : "Indus Engineering Consortium",
+		       users[i].password);
+	const char *listen = config_str(app.cfg, "server.listen");
+	printf("\n  data: %s\n  open: http://%s/\n\n", dir, listen);
+	fflush(stdout);
+	rc = app_serve(&app);
+	app_close(&app);
+	return rc;
+fail:
+	app_close(&app);
+	return 1;
+}

@@ -1,0 +1,235 @@
+/* Declared configuration keys and their layered loading; see config.h. */
+#include "config.h"
+
+#include "err.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SG_WEB_ROOT
+#define SG_WEB_ROOT "web"
+#endif
+
+enum ctype { C_STR, C_INT, C_BOOL };
+
+struct cdef {
+	const char *name; /* section.key */
+	enum ctype type;
+	const char *def;
+	int64_t min, max; /* C_INT */
+	bool secret;
+	const char *help;
+};
+
+static const struct cdef defs[] = {
+	{"server.listen", C_STR, "127.0.0.1:8080", 0, 0, false, "address:port of the HTTP API and console"},
+	{"server.web_root", C_STR, SG_WEB_ROOT, 0, 0, false, "directory of the console's static files"},
+	{"server.max_body_bytes", C_INT, "1048576", 1024, 1 << 30, false, "largest request body accepted"},
+	{"server.max_header_bytes", C_INT, "32768", 4096, 1 << 20, false, "memory for one request's headers"},
+	{"server.connection_timeout_s", C_INT, "30", 1, 3600, false, "idle connection timeout"},
+	{"server.max_connections", C_INT, "1024", 1, 100000, false, "connections in total"},
+	{"server.per_ip_connections", C_INT, "128", 1, 100000, false, "connections per client address"},
+	{"server.shutdown_grace_s", C_INT, "30", 0, 3600, false, "how long SIGTERM waits for in-flight requests"},
+	{"server.trust_proxy", C_BOOL, "false", 0, 0, false, "take the client address from X-Forwarded-For (behind a proxy only)"},
+	{"store.backend", C_STR, "sqlite", 0, 0, false, "sqlite (embedded, default)"},
+	{"store.data_dir", C_STR, "./safeguard-data", 0, 0, false, "directory holding the database and keys"},
+	{"store.postgres_url", C_STR, "", 0, 0, true, "PostgreSQL connection string (shared store)"},
+	{"store.max_batch", C_INT, "512", 1, 100000, false, "most writes sharing one commit"},
+	{"session.idle_timeout_s", C_INT, "1800", 60, 86400 * 30, false, "a session ends after this long unused"},
+	{"session.absolute_timeout_s", C_INT, "43200", 60, 86400 * 90, false, "a session ends this long after login"},
+	{"session.cookie_secure", C_BOOL, "true", 0, 0, false, "mark the console cookie Secure (keep true behind TLS)"},
+	{"security.login_max_failures", C_INT, "5", 1, 1000, false, "failed logins before throttling"},
+	{"security.login_window_s", C_INT, "900", 1, 86400, false, "window in which failures count"},
+	{"security.login_lockout_s", C_INT, "60", 1, 86400, false, "first lockout; doubles with each further failure"},
+	{"log.level", C_STR, "info", 0, 0, false, "debug, info, warn or error"},
+};
+
+struct config {
+	char *values[ARRAY_LEN(defs)];
+};
+
+static int find(const char *name)
+{
+	for (unsigned i = 0; i < ARRAY_LEN(defs); i++)
+		if (str_eq(defs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+struct config *config_new(void)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+	for (unsigned i = 0; i < ARRAY_LEN(defs); i++)
+		cfg->values[i] = xstrdup(defs[i].def);
+	return cfg;
+}
+
+void config_free(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (unsigned i = 0; i < ARRAY_LEN(defs); i++)
+		free(cfg->values[i]);
+	free(cfg);
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+	if (str_eq(v, "true") || str_eq(v, "yes") || str_eq(v, "on") || str_eq(v, "1"))
+		*out = true;
+	else if (str_eq(v, "false") || str_eq(v, "no") || str_eq(v, "off") || str_eq(v, "0"))
+		*out = false;
+	else
+		return SG_EINVAL;
+	return 0;
+}
+
+int config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errsz)
+{
+	int i = find(name);
+	if (i < 0) {
+		snprintf(err, errsz, "unknown configuration key '%s'", name);
+		return SG_EINVAL;
+	}
+	const struct cdef *d = &defs[i];
+	if (d->type == C_INT) {
+		int64_t v;
+		if (parse_i64(value, d->min, d->max, &v)) {
+			snprintf(err, errsz, "%s: '%s' is not a whole number from %lld to %lld", name,
+				 value, (long long)d->min, (long long)d->max);
+			return SG_EINVAL;
+		}
+	} else if (d->type == C_BOOL) {
+		bool b;
+		if (parse_bool(value, &b)) {
+			snprintf(err, errsz, "%s: '%s' is not true or false", name, value);
+			return SG_EINVAL;
+		}
+	}
+	free(cfg->values[i]);
+	cfg->values[i] = xstrdup(value);
+	return 0;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int config_load_file(struct config *cfg, const char *path, char *err, size_t errsz)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		return SG_EIO;
+	}
+	char line[4096], section[64] = "";
+	int lineno = 0, rc = 0;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		char *s = trim(line);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			char *e = strchr(s, ']');
+			if (!e || e[1] || e - s - 1 >= (long)sizeof(section) || e == s + 1) {
+				snprintf(err, errsz, "%s:%d: bad section header", path, lineno);
+				rc = SG_EINVAL;
+				break;
+			}
+			*e = '\0';
+			sg_strlcpy(section, s + 1, sizeof(section));
+			continue;
+		}
+		char *eq = strchr(s, '=');
+		if (!eq || !*section) {
+			snprintf(err, errsz, "%s:%d: expected key = value inside a [section]", path, lineno);
+			rc = SG_EINVAL;
+			break;
+		}
+		*eq = '\0';
+		char *key = trim(s), *val = trim(eq + 1);
+		size_t vl = strlen(val);
+		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+			val[vl - 1] = '\0';
+			val++;
+		}
+		char name[160], msg[256];
+		snprintf(name, sizeof(name), "%s.%s", section, key);
+		if (config_set(cfg, name, val, msg, sizeof(msg))) {
+			snprintf(err, errsz, "%s:%d: %s", path, lineno, msg);
+			rc = SG_EINVAL;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+int config_load_env(struct config *cfg, char *err, size_t errsz)
+{
+	for (unsigned i = 0; i < ARRAY_LEN(defs); i++) {
+		char var[160], *p;
+		snprintf(var, sizeof(var), "SAFEGUARD_%s", defs[i].name);
+		for (p = var; *p; p++)
+			*p = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
+		const char *v = getenv(var);
+		if (v) {
+			char msg[256];
+			if (config_set(cfg, defs[i].name, v, msg, sizeof(msg))) {
+				snprintf(err, errsz, "%s: %s", var, msg);
+				return SG_EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+const char *config_str(const struct config *cfg, const char *name)
+{
+	int i = find(name);
+	if (i < 0)
+		BUG("undeclared configuration key %s", name);
+	return cfg->values[i];
+}
+
+int64_t config_int(const struct config *cfg, const char *name)
+{
+	int64_t v = 0;
+	if (parse_i64(config_str(cfg, name), INT64_MIN, INT64_MAX, &v))
+		BUG("configuration key %s holds no integer", name);
+	return v;
+}
+
+bool config_bool(const struct config *cfg, const char *name)
+{
+	bool b = false;
+	if (parse_bool(config_str(cfg, name), &b))
+		BUG("configuration key %s holds no boolean", name);
+	return b;
+}
+
+void config_print(const struct config *cfg, FILE *out)
+{
+	char section[64] = "";
+	for (unsigned i = 0; i < ARRAY_LEN(defs); i++) {
+		const char *dot = strchr(defs[i].name, '.');
+		size_t sl = (size_t)(dot - defs[i].name);
+		if (strlen(section) != sl || strncmp(section, defs[i].name, sl) != 0) {
+			snprintf(section, sizeof(section), "%.*s", (int)sl, defs[i].name);
+			fprintf(out, "%s[%s]\n", i ? "\n" : "", section);
+		}
+		const char *v = cfg->values[i];
+		if (defs[i].secret && *v)
+			v = "(hidden)";
+		fprintf(out, "# %s\n%s = %s\n", defs[i].help, dot + 1, v);
+	}
+}

@@ -1,0 +1,31 @@
+/* HTTP handlers, one file per resource family; wired in router.c. */
+#ifndef SG_API_H
+#define SG_API_H
+
+#include "http/http.h"
+
+/* registry.c: generic collection handlers driven by the resource tables. */
+void api_list(struct req *r);
+void api_create(struct req *r);
+void api_get(struct req *r);
+void api_update(struct req *r);
+void api_delete(struct req *r);
+void api_org_create(struct req *r);
+void api_device_key(struct req *r);
+void api_key_create(struct req *r);
+void api_audit_list(struct req *r);
+
+/* session.c */
+void api_session_create(struct req *r);
+void api_session_get(struct req *r);
+void api_session_delete(struct req *r);
+
+/* meta.c */
+void api_healthz(struct req *r);
+void api_readyz(struct req *r);
+void api_metrics(struct req *r);
+void api_openapi(struct req *r);
+/* Serves the console's static files; false when path is not one. */
+bool api_static(struct req *r);
+
+#endif

@@ -1,0 +1,161 @@
+/* Operational endpoints (/healthz, /readyz, /metrics), the OpenAPI document
+ * and the console's static files (compiled in, or from server.web_root). */
+#include "http/api/api.h"
+
+#include "core/embed.h"
+#include "core/log.h"
+#include "http/router.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+uint64_t http_bucket_bound_us(int i);
+
+void api_healthz(struct req *r)
+{
+	reply_data(r, 200, "text/plain; charset=utf-8", "ok\n", 3);
+}
+
+void api_readyz(struct req *r)
+{
+	if (atomic_load(&r->env->draining)) {
+		reply_data(r, 503, "text/plain; charset=utf-8", "draining\n", 9);
+		return;
+	}
+	if (!store_healthy(r->env->store)) {
+		reply_data(r, 503, "text/plain; charset=utf-8", "store broken: a commit failed; restart\n", 39);
+		return;
+	}
+	struct db *db = req_db(r);
+	if (!db)
+		return;
+	struct db_stmt *st;
+	bool ok = db_prepare(db, "SELECT 1", &st) == 0 && db_step(st) == DB_ROW;
+	if (ok)
+		db_reset(st);
+	if (ok)
+		reply_data(r, 200, "text/plain; charset=utf-8", "ready\n", 6);
+	else
+		reply_data(r, 503, "text/plain; charset=utf-8", "store unreadable\n", 17);
+}
+
+void api_metrics(struct req *r)
+{
+	struct metrics *m = &r->env->metrics;
+	struct store_stats ss;
+	struct sb sb;
+	store_get_stats(r->env->store, &ss);
+	sb_init(&sb);
+	sb_adds(&sb, "# HELP safeguard_http_requests_total HTTP requests by status class.\n"
+		     "# TYPE safeguard_http_requests_total counter\n");
+	for (int c = 1; c <= 5; c++)
+		sb_addf(&sb, "safeguard_http_requests_total{code=\"%dxx\"} %llu\n", c,
+			(unsigned long long)atomic_load(&m->requests[c]));
+	sb_adds(&sb, "# HELP safeguard_http_request_duration_seconds Time from request start to completion.\n"
+		     "# TYPE safeguard_http_request_duration_seconds histogram\n");
+	uint64_t cum = 0;
+	for (int b = 0; b <= HIST_BUCKETS; b++) {
+		cum += atomic_load(&m->duration_bucket[b]);
+		if (b < HIST_BUCKETS)
+			sb_addf(&sb, "safeguard_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				(double)http_bucket_bound_us(b) / 1e6, (unsigned long long)cum);
+		else
+			sb_addf(&sb, "safeguard_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+				(unsigned long long)cum);
+	}
+	sb_addf(&sb, "safeguard_http_request_duration_seconds_sum %.6f\n",
+		(double)atomic_load(&m->duration_sum_us) / 1e6);
+	sb_addf(&sb, "safeguard_http_request_duration_seconds_count %llu\n", (unsigned long long)cum);
+	sb_addf(&sb, "# HELP safeguard_http_in_flight Requests being processed.\n"
+		     "# TYPE safeguard_http_in_flight gauge\nsafeguard_http_in_flight %lld\n",
+		(long long)atomic_load(&m->in_flight));
+	sb_addf(&sb, "# HELP safeguard_login_failures_total Failed logins.\n"
+		     "# TYPE safeguard_login_failures_total counter\nsafeguard_login_failures_total %llu\n",
+		(unsigned long long)atomic_load(&m->login_failures));
+	sb_addf(&sb, "# HELP safeguard_login_throttled_total Logins refused by throttling.\n"
+		     "# TYPE safeguard_login_throttled_total counter\nsafeguard_login_throttled_total %llu\n",
+		(unsigned long long)atomic_load(&m->login_throttled));
+	sb_addf(&sb, "# HELP safeguard_store_commits_total Write transactions committed (group commits).\n"
+		     "# TYPE safeguard_store_commits_total counter\nsafeguard_store_commits_total %llu\n",
+		(unsigned long long)ss.commits);
+	sb_addf(&sb, "# HELP safeguard_store_writes_total Writes committed.\n"
+		     "# TYPE safeguard_store_writes_total counter\nsafeguard_store_writes_total %llu\n",
+		(unsigned long long)ss.writes);
+	sb_addf(&sb, "# HELP safeguard_store_writes_refused_total Writes rolled back.\n"
+		     "# TYPE safeguard_store_writes_refused_total counter\nsafeguard_store_writes_refused_total %llu\n",
+		(unsigned long long)ss.failed);
+	sb_addf(&sb, "# HELP safeguard_store_batch_max Largest number of writes sharing one commit.\n"
+		     "# TYPE safeguard_store_batch_max gauge\nsafeguard_store_batch_max %llu\n",
+		(unsigned long long)ss.max_batch);
+	sb_addf(&sb, "# HELP safeguard_store_healthy 1 while commits succeed.\n"
+		     "# TYPE safeguard_store_healthy gauge\nsafeguard_store_healthy %d\n",
+		store_healthy(r->env->store) ? 1 : 0);
+	reply_data(r, 200, "text/plain; version=0.0.4; charset=utf-8", sb.buf, sb.len);
+	sb_release(&sb);
+}
+
+void api_openapi(struct req *r)
+{
+	const struct embedded_file *f = embed_find(sg_web_files, "openapi.json");
+	reply_data(r, 200, "application/json", f->data, f->len);
+}
+
+static const char *mime(const char *name)
+{
+	const char *dot = strrchr(name, '.');
+	if (!dot)
+		return "application/octet-stream";
+	if (str_eq(dot, ".html"))
+		return "text/html; charset=utf-8";
+	if (str_eq(dot, ".js"))
+		return "text/javascript; charset=utf-8";
+	if (str_eq(dot, ".css"))
+		return "text/css; charset=utf-8";
+	if (str_eq(dot, ".json"))
+		return "application/json";
+	if (str_eq(dot, ".svg"))
+		return "image/svg+xml";
+	if (str_eq(dot, ".png"))
+		return "image/png";
+	return "application/octet-stream";
+}
+
+bool api_static(struct req *r)
+{
+	const char *name = r->path;
+	if (str_startswith(name, "/api/"))
+		return false;
+	if (str_eq(name, "/"))
+		name = "/index.html";
+	name++;
+	/* Only plain file names: no directories, no dot files, no traversal. */
+	if (!*name || strchr(name, '/') || name[0] == '.' || strstr(name, ".."))
+		return false;
+	const char *root = r->env->web_root;
+	if (root && *root) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/%s", root, name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		struct stat stt;
+		if (fd < 0 || fstat(fd, &stt) || !S_ISREG(stt.st_mode) || stt.st_size > (16 << 20)) {
+			if (fd >= 0)
+				close(fd);
+			return false;
+		}
+		char *buf = xmalloc((size_t)stt.st_size + 1);
+		ssize_t n = read(fd, buf, (size_t)stt.st_size);
+		close(fd);
+		if (n == stt.st_size)
+			reply_data(r, 200, mime(name), buf, (size_t)n);
+		free(buf);
+		return n == stt.st_size;
+	}
+	const struct embedded_file *f = embed_find(sg_web_files, name);
+	if (!f || str_eq(name, "openapi.json"))
+		return false;
+	reply_data(r, 200, mime(name), f->data, f->len);
+	return true;
+}

@@ -1,0 +1,484 @@
+/* Generic collection handlers for the registry resources, plus the few
+ * resource-specific actions (organisation with its first admin, device and
+ * API keys shown once, the audit list). Every handler asks the policy. */
+#include "http/api/api.h"
+
+#include "audit/audit.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/id.h"
+#include "core/log.h"
+#include "http/router.h"
+#include "registry/resource.h"
+
+#include <string.h>
+
+static const struct resource *route_resource(struct req *r)
+{
+	const struct resource *res = resource_find(r->route->resource);
+	if (!res)
+		BUG("route %s names unknown resource", r->route->pattern);
+	return res;
+}
+
+enum op { OP_INSERT, OP_UPDATE, OP_DELETE };
+
+struct op_job {
+	enum op op;
+	const struct resource *res;
+	json_t *rec;   /* insert: the record; update: the validated changes */
+	const char *org_id, *id;
+	json_t *out;   /* update: the new record */
+	struct write_ctx w;
+	struct verr err;
+	/* An optional second insert in the same transaction (organisation + admin). */
+	const struct resource *res2;
+	json_t *rec2;
+};
+
+static int op_fn(struct db *db, void *arg)
+{
+	struct op_job *j = arg;
+	j->w.err = &j->err;
+	int rc;
+	switch (j->op) {
+	case OP_INSERT:
+		rc = resource_insert(db, j->res, j->rec, &j->w);
+		if (!rc && j->res2)
+			rc = resource_insert(db, j->res2, j->rec2, &j->w);
+		return rc;
+	case OP_UPDATE:
+		return resource_update(db, j->res, j->org_id, j->id, j->rec, &j->w, &j->out);
+	case OP_DELETE:
+		return resource_delete(db, j->res, j->org_id, j->id, &j->w);
+	}
+	return SG_EINTERNAL;
+}
+
+/* Runs the job through the writer; on failure replies and returns false. */
+static bool run(struct req *r, struct op_job *j)
+{
+	j->w.actor = r->actor.id;
+	j->w.request_id = r->id;
+	j->w.now_ms = clock_now_ms();
+	int rc = store_write(r->env->store, op_fn, j);
+	if (rc == 0)
+		return true;
+	if (j->err.detail[0])
+		reply_verr(r, &j->err);
+	else
+		reply_err(r, rc, j->res->type);
+	return false;
+}
+
+/* Loads the route's {id} object and asks the policy; replies 404/403 itself. */
+static json_t *load_for(struct req *r, const struct resource *res, enum action act, enum view *view)
+{
+	if (!id_valid(r->param, res->id_prefix)) {
+		reply_err(r, SG_ENOTFOUND, res->type);
+		return NULL;
+	}
+	struct db *db = req_db(r);
+	if (!db)
+		return NULL;
+	json_t *rec;
+	int rc = resource_get(db, res, r->param, &rec);
+	if (rc) {
+		reply_err(r, rc, res->type);
+		return NULL;
+	}
+	switch (policy_decide(&r->actor, act, res->name, json_string_value(json_object_get(rec, "org_id")),
+			      r->param, view)) {
+	case DECIDE_ALLOW:
+		return rec;
+	case DECIDE_HIDE:
+		reply_err(r, SG_ENOTFOUND, res->type);
+		break;
+	case DECIDE_FORBID:
+		reply_err(r, SG_EFORBIDDEN, NULL);
+		break;
+	}
+	json_decref(rec);
+	return NULL;
+}
+
+static void set_location(struct req *r, const struct resource *res, const char *id)
+{
+	snprintf(r->location, sizeof(r->location), "/api/v1/%s/%s", res->name, id);
+}
+
+/* --- list ------------------------------------------------------------------ */
+
+static json_t *feature(const struct resource *res, const json_t *rec, enum view view)
+{
+	json_t *props = resource_public(res, rec, view);
+	const json_t *g = resource_geometry(res, rec);
+	json_t *id = json_incref(json_object_get(props, "id"));
+	json_object_del(props, "geometry");
+	return json_pack("{s:s,s:o,s:O,s:o}", "type", "Feature", "id", id, "geometry",
+			 g ? g : json_null(), "properties", props);
+}
+
+void api_list(struct req *r)
+{
+	const struct resource *res = route_resource(r);
+	const char *allowed[40];
+	int na = 0;
+	allowed[na++] = "limit";
+	allowed[na++] = "cursor";
+	allowed[na++] = "format";
+	for (unsigned i = 0; i < res->nfields && na < 38; i++)
+		if (res->fields[i].flags & FF_FILTER)
+			allowed[na++] = res->fields[i].name;
+	allowed[na] = NULL;
+	if (!req_query_allowed(r, allowed))
+		return;
+
+	struct list_query q = {.org_id = r->actor.org_id, .limit = 50};
+	const char *v;
+	if ((v = req_query(r, "limit"))) {
+		int64_t lim;
+		if (parse_i64(v, 1, 500, &lim)) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
+				      "limit must be a whole number from 1 to 500", "?limit");
+			return;
+		}
+		q.limit = (int)lim;
+	}
+	if ((v = req_query(r, "cursor"))) {
+		if (!id_valid(v, res->id_prefix)) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
+				      "cursor must be the `next` value of a previous page", "?cursor");
+			return;
+		}
+		q.after = v;
+	}
+	bool geojson = false;
+	if ((v = req_query(r, "format"))) {
+		if (str_eq(v, "geojson")) {
+			geojson = true;
+		} else if (!str_eq(v, "json")) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
+				      "format must be json or geojson", "?format");
+			return;
+		}
+	}
+	for (unsigned i = 0; i < res->nfields; i++) {
+		const struct field *f = &res->fields[i];
+		if (!(f->flags & FF_FILTER) || !(v = req_query(r, f->name)))
+			continue;
+		struct verr e = {0};
+		json_t *in = f->type == FT_BOOL ? (str_eq(v, "true") ? json_true() : str_eq(v, "false") ? json_false() : json_string(v))
+						: json_string(v);
+		char ptr[80];
+		snprintf(ptr, sizeof(ptr), "?%s", f->name);
+		/* Validate the filter like the member it names. */
+		json_t *probe = json_object();
+		json_object_set_new(probe, f->name, in);
+		json_t *tmp = json_object();
+		bool ok = true;
+		if (f->type == FT_ENUM || f->type == FT_BOOL || f->type == FT_REF) {
+			struct resource one = *res;
+			one.fields = f;
+			one.nfields = 1;
+			one.check = NULL;
+			ok = resource_apply(&one, tmp, probe, true, &e) == 0;
+		}
+		json_decref(tmp);
+		json_decref(probe);
+		if (!ok) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter", e.detail, ptr);
+			return;
+		}
+		q.filter[i] = v;
+	}
+	/* Organisations: the installation's admins see them all. */
+	if (str_eq(res->name, "organisations") && r->actor.root_org && r->actor.role == ROLE_ADMIN)
+		q.org_id = NULL;
+	if (policy_list_self_only(&r->actor, res->name))
+		q.only_id = r->actor.person_id[0] ? r->actor.person_id : "-";
+
+	struct db *db = req_db(r);
+	if (!db)
+		return;
+	json_t *rows;
+	bool more;
+	int rc = resource_list(db, res, &q, &rows, &more);
+	if (rc) {
+		reply_err(r, rc, NULL);
+		return;
+	}
+	json_t *items = json_array();
+	size_t i;
+	json_t *rec;
+	json_array_foreach(rows, i, rec) {
+		enum view view;
+		if (policy_decide(&r->actor, ACT_READ, res->name,
+				  json_string_value(json_object_get(rec, "org_id")),
+				  json_string_value(json_object_get(rec, "id")), &view) != DECIDE_ALLOW)
+			continue;
+		json_array_append_new(items, geojson ? feature(res, rec, view) : resource_public(res, rec, view));
+	}
+	json_t *next = more ? json_incref(json_object_get(json_array_get(rows, json_array_size(rows) - 1), "id"))
+			    : json_null();
+	json_decref(rows);
+	if (geojson) {
+		json_t *fc = json_pack("{s:s,s:o,s:o}", "type", "FeatureCollection", "features", items,
+				       "next", next);
+		char *s = json_dumps(fc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+		json_decref(fc);
+		reply_data(r, 200, "application/geo+json", s, strlen(s));
+		free(s);
+		return;
+	}
+	reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
+}
+
+/* --- create, read, update, delete --------------------------------------------- */
+
+static json_t *new_record(struct req *r, const struct resource *res, json_t *body, struct verr *e)
+{
+	json_t *rec = json_object();
+	if (resource_apply(res, rec, body, false, e)) {
+		json_decref(rec);
+		return NULL;
+	}
+	char id[ID_MAX];
+	id_new(res->id_prefix, clock_now_ms(), id);
+	json_object_set_new(rec, "id", json_string(id));
+	json_object_set_new(rec, "org_id", json_string(r->actor.org_id));
+	return rec;
+}
+
+/* Creates a record; when key_prefix is set, also issues a secret key shown once. */
+static void create_with_key(struct req *r, const char *key_prefix)
+{
+	const struct resource *res = route_resource(r);
+	json_t *body = req_json(r);
+	if (!body)
+		return;
+	struct op_job j = {.op = OP_INSERT, .res = res};
+	j.rec = new_record(r, res, body, &j.err);
+	json_decref(body);
+	if (!j.rec) {
+		reply_verr(r, &j.err);
+		return;
+	}
+	char key[64] = "";
+	if (key_prefix) {
+		char hash[65];
+		secret_new(key_prefix, key, sizeof(key));
+		secret_hash(key, hash);
+		json_object_set_new(j.rec, "key_hash", json_string(hash));
+	}
+	if (run(r, &j)) {
+		json_t *out = resource_public(res, j.rec, VIEW_FULL);
+		if (key_prefix)
+			json_object_set_new(out, "key", json_string(key));
+		set_location(r, res, json_string_value(json_object_get(j.rec, "id")));
+		reply_json(r, 201, out);
+	}
+	json_decref(j.rec);
+}
+
+void api_create(struct req *r)
+{
+	create_with_key(r, str_eq(r->route->resource, "devices") ? "" : NULL);
+}
+
+void api_key_create(struct req *r)
+{
+	create_with_key(r, "sgk_");
+}
+
+void api_get(struct req *r)
+{
+	const struct resource *res = route_resource(r);
+	enum view view;
+	json_t *rec = load_for(r, res, ACT_READ, &view);
+	if (!rec)
+		return;
+	reply_json(r, 200, resource_public(res, rec, view));
+	json_decref(rec);
+}
+
+/* An admin cannot lock themselves out: no deleting, disabling or demoting
+ * their own account. */
+static bool self_lockout(struct req *r, const struct resource *res, const json_t *changes, bool del)
+{
+	if (!str_eq(res->name, "users") || !str_eq(r->param, r->actor.id))
+		return false;
+	const json_t *role = json_object_get(changes, "role");
+	if (del || json_is_true(json_object_get(changes, "disabled")) ||
+	    (role && !str_eq(json_string_value(role), "admin"))) {
+		reply_problem(r, 409, "conflict", "Conflict",
+			      "you cannot delete, disable or demote your own account", NULL);
+		return true;
+	}
+	return false;
+}
+
+void api_update(struct req *r)
+{
+	const struct resource *res = route_resource(r);
+	json_t *rec = load_for(r, res, ACT_UPDATE, NULL);
+	if (!rec)
+		return;
+	json_t *body = req_json(r);
+	if (!body) {
+		json_decref(rec);
+		return;
+	}
+	struct op_job j = {.op = OP_UPDATE, .res = res, .org_id = r->actor.org_id, .id = r->param};
+	j.rec = json_object();
+	int rc = resource_apply(res, j.rec, body, true, &j.err);
+	json_decref(body);
+	if (str_eq(res->name, "organisations"))
+		j.org_id = json_string_value(json_object_get(rec, "org_id"));
+	if (rc) {
+		reply_verr(r, &j.err);
+	} else if (!self_lockout(r, res, j.rec, false) && run(r, &j)) {
+		reply_json(r, 200, resource_public(res, j.out, VIEW_FULL));
+		json_decref(j.out);
+	}
+	json_decref(j.rec);
+	json_decref(rec);
+}
+
+void api_delete(struct req *r)
+{
+	const struct resource *res = route_resource(r);
+	json_t *rec = load_for(r, res, ACT_DELETE, NULL);
+	if (!rec)
+		return;
+	json_decref(rec);
+	if (self_lockout(r, res, NULL, true))
+		return;
+	struct op_job j = {.op = OP_DELETE, .res = res, .org_id = r->actor.org_id, .id = r->param};
+	if (run(r, &j))
+		reply_empty(r, 204);
+}
+
+/* --- specific actions ------------------------------------------------------------ */
+
+void api_device_key(struct req *r)
+{
+	const struct resource *res = route_resource(r);
+	json_t *rec = load_for(r, res, ACT_UPDATE, NULL);
+	if (!rec)
+		return;
+	json_decref(rec);
+	char key[64], hash[65];
+	secret_new("", key, sizeof(key));
+	secret_hash(key, hash);
+	struct op_job j = {.op = OP_UPDATE, .res = res, .org_id = r->actor.org_id, .id = r->param};
+	j.rec = json_pack("{s:s}", "key_hash", hash);
+	if (run(r, &j)) {
+		reply_json(r, 200, json_pack("{s:s,s:s}", "id", r->param, "key", key));
+		json_decref(j.out);
+	}
+	json_decref(j.rec);
+}
+
+void api_org_create(struct req *r)
+{
+	const struct resource *orgs = resource_find("organisations"), *users = resource_find("users");
+	json_t *body = req_json(r);
+	if (!body)
+		return;
+	json_t *admin = json_incref(json_object_get(body, "admin"));
+	json_object_del(body, "admin");
+	struct op_job j = {.op = OP_INSERT, .res = orgs, .res2 = users};
+	if (!json_is_object(admin)) {
+		reply_problem(r, 400, "validation", "Invalid request",
+			      "admin is required: {\"username\": ..., \"password\": ...} of the organisation's first admin",
+			      "/admin");
+		goto out;
+	}
+	j.rec = new_record(r, orgs, body, &j.err);
+	if (!j.rec) {
+		reply_verr(r, &j.err);
+		goto out;
+	}
+	const char *oid = json_string_value(json_object_get(j.rec, "id"));
+	json_object_set_new(j.rec, "org_id", json_string(oid));
+	json_object_set_new(j.rec, "is_root", json_false());
+	if (json_object_get(admin, "role")) {
+		reply_problem(r, 400, "validation", "Invalid request", "the first user is always an admin", "/admin/role");
+		goto out;
+	}
+	json_object_set_new(admin, "role", json_string("admin"));
+	j.rec2 = new_record(r, users, admin, &j.err);
+	if (!j.rec2) {
+		char ptr[200];
+		snprintf(ptr, sizeof(ptr), "/admin%s", j.err.pointer);
+		sg_strlcpy(j.err.pointer, ptr, sizeof(j.err.pointer));
+		reply_verr(r, &j.err);
+		goto out;
+	}
+	json_object_set_new(j.rec2, "org_id", json_string(oid));
+	if (run(r, &j)) {
+		json_t *o = resource_public(orgs, j.rec, VIEW_FULL);
+		json_object_set_new(o, "admin", resource_public(users, j.rec2, VIEW_FULL));
+		set_location(r, orgs, oid);
+		reply_json(r, 201, o);
+	}
+out:
+	json_decref(j.rec);
+	json_decref(j.rec2);
+	json_decref(admin);
+	json_decref(body);
+}
+
+void api_audit_list(struct req *r)
+{
+	static const char *const allowed[] = {"limit", "cursor", NULL};
+	if (!req_query_allowed(r, allowed))
+		return;
+	int64_t limit = 100, cursor = INT64_MAX;
+	const char *v;
+	if ((v = req_query(r, "limit")) && parse_i64(v, 1, 1000, &limit)) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "limit must be 1 to 1000", "?limit");
+		return;
+	}
+	if ((v = req_query(r, "cursor")) && parse_i64(v, 1, INT64_MAX, &cursor)) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "cursor must be the `next` value of a previous page", "?cursor");
+		return;
+	}
+	struct db *db = req_db(r);
+	if (!db)
+		return;
+	struct db_stmt *st;
+	if (db_prepare(db,
+		       "SELECT seq, at, actor, action, object_type, object_id, changes, request_id, hash"
+		       " FROM audit WHERE org_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+		       &st)) {
+		reply_err(r, SG_EIO, NULL);
+		return;
+	}
+	db_bind_text(st, 1, r->actor.org_id);
+	db_bind_int(st, 2, cursor);
+	db_bind_int(st, 3, limit + 1);
+	json_t *items = json_array();
+	int n = 0, rc;
+	bool more = false;
+	int64_t last = 0;
+	while ((rc = db_step(st)) == DB_ROW) {
+		if (n++ == limit) {
+			more = true;
+			break;
+		}
+		last = db_col_int(st, 0);
+		json_t *changes = json_loads(db_col_text(st, 6), 0, NULL);
+		json_array_append_new(items, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s?,s:o,s:s?,s:s}", "seq",
+						       (json_int_t)last, "at", db_col_text(st, 1), "actor",
+						       db_col_text(st, 2), "action", db_col_text(st, 3),
+						       "object_type", db_col_text(st, 4), "object_id",
+						       db_col_text(st, 5), "changes", changes ? changes : json_object(),
+						       "request_id", db_col_text(st, 7), "hash", db_col_text(st, 8)));
+	}
+	db_reset(st);
+	char next[24];
+	snprintf(next, sizeof(next), "%lld", (long long)last);
+	reply_json(r, 200, json_pack("{s:o,s:s?}", "items", items, "next", more ? next : NULL));
+}

@@ -1,0 +1,225 @@
+/* Login, current session, logout. Passwords are checked with argon2id
+ * (libsodium); failed logins are throttled per username and per client
+ * address; an unknown username costs the same hash as a known one. */
+#include "http/api/api.h"
+
+#include "audit/audit.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "http/auth.h"
+#include "http/throttle.h"
+#include "registry/resource.h"
+
+#include <pthread.h>
+#include <sodium.h>
+#include <string.h>
+
+static char dummy_hash[crypto_pwhash_STRBYTES];
+static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;
+
+static void make_dummy(void)
+{
+	char pw[33];
+	secret_new("", pw, sizeof(pw));
+	if (crypto_pwhash_str(dummy_hash, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			      crypto_pwhash_MEMLIMIT_INTERACTIVE))
+		BUG("argon2id out of memory");
+}
+
+struct login_job {
+	char token_hash[65];
+	char csrf[40];
+	const char *user_id, *org_id, *request_id;
+	int64_t now, expires;
+};
+
+static int login_fn(struct db *db, void *arg)
+{
+	struct login_job *j = arg;
+	struct db_stmt *st;
+	if (db_prepare(db,
+		       "INSERT INTO sessions (token_hash, user_id, csrf, created_ms, last_ms, expires_ms)"
+		       " VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+		       &st))
+		return SG_EIO;
+	db_bind_text(st, 1, j->token_hash);
+	db_bind_text(st, 2, j->user_id);
+	db_bind_text(st, 3, j->csrf);
+	db_bind_int(st, 4, j->now);
+	db_bind_int(st, 5, j->expires);
+	int rc = db_run(st);
+	if (rc)
+		return rc;
+	struct audit_entry ae = {.actor = j->user_id, .org_id = j->org_id, .action = "login",
+				 .object_type = "session", .object_id = j->user_id,
+				 .request_id = j->request_id};
+	return audit_append(db, &ae, j->now);
+}
+
+static void cookie(struct req *r, const char *value, int64_t max_age_s)
+{
+	free(r->set_cookie);
+	r->set_cookie = xasprintf("%s=%s; Path=/; Max-Age=%lld; HttpOnly; SameSite=Strict%s",
+				  SESSION_COOKIE, value, (long long)max_age_s,
+				  r->env->cookie_secure ? "; Secure" : "");
+}
+
+void api_session_create(struct req *r)
+{
+	json_t *body = req_json(r);
+	if (!body)
+		return;
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v) {
+		if (!str_eq(key, "username") && !str_eq(key, "password")) {
+			char ptr[90];
+			snprintf(ptr, sizeof(ptr), "/%.80s", key);
+			reply_problem(r, 400, "validation", "Invalid request", "unknown member; send username and password", ptr);
+			json_decref(body);
+			return;
+		}
+	}
+	const char *user = json_string_value(json_object_get(body, "username"));
+	const char *pw = json_string_value(json_object_get(body, "password"));
+	if (!user || !*user || strlen(user) > 64) {
+		reply_problem(r, 400, "validation", "Invalid request", "username must be a string of 1 to 64 characters", "/username");
+		json_decref(body);
+		return;
+	}
+	if (!pw || json_string_length(json_object_get(body, "password")) > 1024) {
+		reply_problem(r, 400, "validation", "Invalid request", "password must be a string of at most 1024 characters", "/password");
+		json_decref(body);
+		return;
+	}
+	int64_t now = clock_now_ms();
+	char ukey[96], ikey[96];
+	snprintf(ukey, sizeof(ukey), "u:%s", user);
+	snprintf(ikey, sizeof(ikey), "ip:%s", r->client);
+	int64_t wait = throttle_check(r->env->throttle, ukey, now);
+	int64_t wait2 = throttle_check(r->env->throttle, ikey, now);
+	if (wait2 > wait)
+		wait = wait2;
+	if (wait > 0) {
+		snprintf(r->retry_after, sizeof(r->retry_after), "%lld", (long long)((wait + 999) / 1000));
+		atomic_fetch_add(&r->env->metrics.login_throttled, 1);
+		log_warn("login throttled", "req", r->id, "username", user, "client", r->client, NULL);
+		reply_problem(r, 429, "throttled", "Too many failed logins",
+			      "too many failed logins; wait before trying again (see Retry-After)", NULL);
+		json_decref(body);
+		return;
+	}
+	struct db *db = req_db(r);
+	if (!db) {
+		json_decref(body);
+		return;
+	}
+	struct db_stmt *st;
+	char hash[crypto_pwhash_STRBYTES] = "", uid[48] = "", org[48] = "", role[32] = "";
+	json_t *user_json = NULL;
+	bool found = false;
+	if (db_prepare(db,
+		       "SELECT u.id, u.org_id, u.role, u.password_hash, u.disabled, u.person_id,"
+		       " u.display_name FROM users u WHERE u.username = ?1",
+		       &st) == 0) {
+		db_bind_text(st, 1, user);
+		if (db_step(st) == DB_ROW && !db_col_int(st, 4)) {
+			found = true;
+			sg_strlcpy(uid, db_col_text(st, 0), sizeof(uid));
+			sg_strlcpy(org, db_col_text(st, 1), sizeof(org));
+			sg_strlcpy(role, db_col_text(st, 2), sizeof(role));
+			sg_strlcpy(hash, db_col_text(st, 3), sizeof(hash));
+			user_json = json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?}", "id", uid, "username", user,
+					      "org_id", org, "role", role, "person_id", db_col_text(st, 5),
+					      "display_name", db_col_text(st, 6));
+		}
+		db_reset(st);
+	}
+	pthread_once(&dummy_once, make_dummy);
+	bool ok = crypto_pwhash_str_verify(found ? hash : dummy_hash, pw, strlen(pw)) == 0 && found;
+	sodium_memzero(hash, sizeof(hash));
+	json_decref(body);
+	if (!ok) {
+		throttle_failure(r->env->throttle, ukey, now);
+		throttle_failure(r->env->throttle, ikey, now);
+		atomic_fetch_add(&r->env->metrics.login_failures, 1);
+		log_warn("login failed", "req", r->id, "username", user, "client", r->client, NULL);
+		json_decref(user_json);
+		reply_problem(r, 401, "invalid-credentials", "Invalid credentials",
+			      "the username or password is wrong", NULL);
+		return;
+	}
+	throttle_success(r->env->throttle, ukey);
+	throttle_success(r->env->throttle, ikey);
+	char token[64], csrf[40];
+	secret_new(SESSION_PREFIX, token, sizeof(token));
+	secret_new("", csrf, sizeof(csrf));
+	struct login_job j = {.user_id = uid, .org_id = org, .request_id = r->id, .now = now,
+			      .expires = now + r->env->absolute_timeout_ms};
+	secret_hash(token, j.token_hash);
+	sg_strlcpy(j.csrf, csrf, sizeof(j.csrf));
+	int rc = store_write(r->env->store, login_fn, &j);
+	if (rc) {
+		json_decref(user_json);
+		reply_err(r, rc, NULL);
+		return;
+	}
+	char exp[25];
+	time_format_ms(j.expires, exp);
+	cookie(r, token, r->env->absolute_timeout_ms / 1000);
+	reply_json(r, 201, json_pack("{s:s,s:s,s:s,s:o}", "token", token, "csrf_token", csrf,
+				     "expires_at", exp, "user", user_json));
+	sodium_memzero(token, sizeof(token));
+}
+
+void api_session_get(struct req *r)
+{
+	const struct actor *a = &r->actor;
+	reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:b,s:b}", "id", a->id, "org_id", a->org_id,
+				     "role", role_name(a->role), "username",
+				     a->username[0] ? a->username : NULL, "person_id",
+				     a->person_id[0] ? a->person_id : NULL, "api_key", a->api_key,
+				     "root_org", a->root_org));
+}
+
+struct logout_job {
+	char token_hash[65];
+	const char *user_id, *org_id, *request_id;
+	int64_t now;
+};
+
+static int logout_fn(struct db *db, void *arg)
+{
+	struct logout_job *j = arg;
+	struct db_stmt *st;
+	if (db_prepare(db, "DELETE FROM sessions WHERE token_hash = ?1", &st))
+		return SG_EIO;
+	db_bind_text(st, 1, j->token_hash);
+	int rc = db_run(st);
+	if (rc)
+		return rc;
+	struct audit_entry ae = {.actor = j->user_id, .org_id = j->org_id, .action = "logout",
+				 .object_type = "session", .object_id = j->user_id,
+				 .request_id = j->request_id};
+	return audit_append(db, &ae, j->now);
+}
+
+void api_session_delete(struct req *r)
+{
+	if (r->actor.api_key) {
+		reply_problem(r, 400, "validation", "Not a session",
+			      "API keys are revoked through /api/v1/api_keys/{id}", NULL);
+		return;
+	}
+	struct logout_job j = {.user_id = r->actor.id, .org_id = r->actor.org_id,
+			       .request_id = r->id, .now = clock_now_ms()};
+	secret_hash(auth_token(r), j.token_hash);
+	int rc = store_write(r->env->store, logout_fn, &j);
+	if (rc) {
+		reply_err(r, rc, NULL);
+		return;
+	}
+	cookie(r, "", 0);
+	reply_empty(r, 204);
+}

@@ -1,0 +1,178 @@
+/* OpenAPI 3.1 generation from routes and resource descriptors; see openapi.h. */
+#include "http/openapi.h"
+
+#include "core/util.h"
+#include "http/router.h"
+#include "registry/resource.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static json_t *field_schema(const struct field *f)
+{
+	json_t *s;
+	switch (f->type) {
+	case FT_INT:
+		s = json_pack("{s:s,s:f,s:f}", "type", "integer", "minimum", f->min, "maximum", f->max);
+		break;
+	case FT_REAL:
+		s = json_pack("{s:s,s:f,s:f}", "type", "number", "minimum", f->min, "maximum", f->max);
+		break;
+	case FT_BOOL:
+		s = json_pack("{s:s}", "type", "boolean");
+		break;
+	case FT_ENUM: {
+		json_t *e = json_array();
+		for (int i = 0; f->values[i]; i++)
+			json_array_append_new(e, json_string(f->values[i]));
+		s = json_pack("{s:s,s:o}", "type", "string", "enum", e);
+		break;
+	}
+	case FT_GEOMETRY:
+		s = json_pack("{s:s}", "$ref", "#/components/schemas/Geometry");
+		break;
+	case FT_EMAIL:
+		s = json_pack("{s:s,s:s}", "type", "string", "format", "email");
+		break;
+	case FT_PASSWORD:
+		s = json_pack("{s:s,s:i,s:b}", "type", "string", "minLength", 12, "writeOnly", 1);
+		break;
+	default:
+		s = json_pack("{s:s}", "type", "string");
+		if (f->max_len)
+			json_object_set_new(s, "maxLength", json_integer(f->max_len));
+	}
+	if (f->doc)
+		json_object_set_new(s, "description", json_string(f->doc));
+	if (f->flags & FF_READONLY)
+		json_object_set_new(s, "readOnly", json_true());
+	if (!(f->flags & FF_REQUIRED)) {
+		/* Optional members may be null (cleared). */
+		json_t *any = json_pack("{s:[o,{s:s}]}", "oneOf", s, "type", "null");
+		return any;
+	}
+	return s;
+}
+
+static json_t *resource_schema(const struct resource *res)
+{
+	json_t *props = json_object(), *req = json_array();
+	json_object_set_new(props, "id", json_pack("{s:s,s:b}", "type", "string", "readOnly", 1));
+	json_object_set_new(props, "org_id", json_pack("{s:s,s:b}", "type", "string", "readOnly", 1));
+	for (unsigned i = 0; i < res->nfields; i++) {
+		const struct field *f = &res->fields[i];
+		if ((f->flags & FF_HIDDEN) && f->type != FT_PASSWORD)
+			continue;
+		json_object_set_new(props, f->name, field_schema(f));
+		if (f->flags & FF_REQUIRED)
+			json_array_append_new(req, json_string(f->name));
+	}
+	json_object_set_new(props, "created_at", json_pack("{s:s,s:s,s:b}", "type", "string", "format", "date-time", "readOnly", 1));
+	json_object_set_new(props, "updated_at", json_pack("{s:s,s:s,s:b}", "type", "string", "format", "date-time", "readOnly", 1));
+	return json_pack("{s:s,s:o,s:o,s:b}", "type", "object", "properties", props, "required", req,
+			 "additionalProperties", 0);
+}
+
+static char *schema_name(const char *res)
+{
+	char *s = xstrdup(res);
+	s[0] = (char)toupper((unsigned char)s[0]);
+	for (char *p = s; *p; p++)
+		if (*p == '_')
+			p[1] = (char)toupper((unsigned char)p[1]);
+	return s;
+}
+
+json_t *openapi_generate(const char *version)
+{
+	json_t *doc = json_pack(
+		"{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o}", "openapi", "3.1.0", "info", "title",
+		"Safeguard API", "version", version, "description",
+		"Joint security management: registry, accounts and audit. Errors are RFC 9457 "
+		"application/problem+json with `field` (a JSON pointer) naming the offending member.",
+		"servers", "url", "/", "paths", json_object());
+	json_t *paths = json_object_get(doc, "paths");
+	json_t *schemas = json_object();
+	for (int i = 0; resources[i]; i++) {
+		char *n = schema_name(resources[i]->name);
+		json_object_set_new(schemas, n, resource_schema(resources[i]));
+		free(n);
+	}
+	json_object_set_new(schemas, "Geometry", json_pack(
+		"{s:s,s:s,s:{s:{s:s,s:[s,s,s,s]},s:{s:s}},s:[s,s]}", "type", "object", "description",
+		"GeoJSON geometry (RFC 7946), [longitude, latitude] order, WGS 84", "properties", "type",
+		"type", "string", "enum", "Point", "Polygon", "MultiPolygon", "LineString", "coordinates",
+		"type", "array", "required", "type", "coordinates"));
+	json_object_set_new(schemas, "Problem", json_pack(
+		"{s:s,s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:s},s:{s:s}}}", "type", "object",
+		"properties", "type", "type", "string", "title", "type", "string", "status", "type",
+		"integer", "detail", "type", "string", "field", "type", "string", "description",
+		"JSON pointer of the offending member (or ?param for a query parameter)", "request_id",
+		"type", "string"));
+	json_object_set_new(schemas, "List", json_pack(
+		"{s:s,s:{s:{s:s},s:{s:[{s:s},{s:s}]}}}", "type", "object", "properties", "items", "type",
+		"array", "next", "oneOf", "type", "string", "type", "null"));
+	json_object_set_new(doc, "components", json_pack(
+		"{s:o,s:{s:{s:s,s:s},s:{s:s,s:s,s:s}}}", "schemas", schemas, "securitySchemes",
+		"bearer", "type", "http", "scheme", "bearer", "cookie", "type", "apiKey", "in", "cookie",
+		"name", "sg_session"));
+
+	for (size_t i = 0; i < routes_count; i++) {
+		const struct route *rt = &routes[i];
+		if (rt->flags & RT_NOAPI)
+			continue;
+		json_t *item = json_object_get(paths, rt->pattern);
+		if (!item) {
+			item = json_object();
+			json_object_set_new(paths, rt->pattern, item);
+		}
+		char *method = xstrdup(rt->method);
+		for (char *p = method; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		const struct resource *res = rt->resource ? resource_find(rt->resource) : NULL;
+		char *sn = res ? schema_name(res->name) : NULL;
+		char *ref = sn ? xasprintf("#/components/schemas/%s", sn) : NULL;
+		json_t *op = json_pack("{s:s,s:o}", "summary", rt->summary, "responses", json_object());
+		json_t *resp = json_object_get(op, "responses");
+		if (strchr(rt->pattern, '{'))
+			json_object_set_new(op, "parameters", json_pack("[{s:s,s:s,s:b,s:{s:s}}]", "name", "id",
+									"in", "path", "required", 1, "schema",
+									"type", "string"));
+		if (rt->flags & RT_PUBLIC)
+			json_object_set_new(op, "security", json_array());
+		else
+			json_object_set_new(op, "security", json_pack("[{s:[]},{s:[]}]", "bearer", "cookie"));
+		json_t *body_schema = ref ? json_pack("{s:s}", "$ref", ref) : json_pack("{s:s}", "type", "object");
+		if (str_eq(rt->method, "POST") || str_eq(rt->method, "PATCH"))
+			json_object_set_new(op, "requestBody", json_pack("{s:b,s:{s:{s:O}}}", "required",
+									 !strstr(rt->pattern, "/key"), "content",
+									 "application/json", "schema", body_schema));
+		if (rt->action == ACT_LIST && ref) {
+			json_t *params = json_array();
+			json_array_append_new(params, json_pack("{s:s,s:s,s:{s:s,s:i,s:i}}", "name", "limit", "in", "query", "schema", "type", "integer", "minimum", 1, "maximum", 500));
+			json_array_append_new(params, json_pack("{s:s,s:s,s:{s:s}}", "name", "cursor", "in", "query", "schema", "type", "string"));
+			json_array_append_new(params, json_pack("{s:s,s:s,s:{s:s,s:[s,s]}}", "name", "format", "in", "query", "schema", "type", "string", "enum", "json", "geojson"));
+			for (unsigned f = 0; f < res->nfields; f++)
+				if (res->fields[f].flags & FF_FILTER)
+					json_array_append_new(params, json_pack("{s:s,s:s,s:{s:s}}", "name", res->fields[f].name, "in", "query", "schema", "type", "string"));
+			json_object_set_new(op, "parameters", params);
+			json_object_set_new(resp, "200", json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", "A page of records",
+								   "content", "application/json", "schema", "$ref", "#/components/schemas/List"));
+		} else if (str_eq(rt->method, "DELETE")) {
+			json_object_set_new(resp, "204", json_pack("{s:s}", "description", "Deleted"));
+		} else {
+			const char *code = str_eq(rt->method, "POST") && rt->action == ACT_CREATE ? "201" : "200";
+			json_object_set_new(resp, code, json_pack("{s:s,s:{s:{s:O}}}", "description", "OK", "content",
+								  "application/json", "schema", body_schema));
+		}
+		json_decref(body_schema);
+		json_object_set_new(resp, "default", json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", "Problem",
+							      "content", "application/problem+json", "schema",
+							      "$ref", "#/components/schemas/Problem"));
+		json_object_set_new(item, method, op);
+		free(method);
+		free(sn);
+		free(ref);
+	}
+	return doc;
+}

@@ -1,0 +1,100 @@
+/* The route table and its matcher; see router.h. */
+#include "http/router.h"
+
+#include "http/api/api.h"
+
+#include <string.h>
+
+#define CRUD(res, what)                                                                            \
+	{"GET", "/api/v1/" res, api_list, res, ACT_LIST, 0, "List " what},                        \
+	{"POST", "/api/v1/" res, api_create, res, ACT_CREATE, 0, "Create " what},                 \
+	{"GET", "/api/v1/" res "/{id}", api_get, res, ACT_READ, 0, "Read " what},                 \
+	{"PATCH", "/api/v1/" res "/{id}", api_update, res, ACT_UPDATE, 0, "Update " what},        \
+	{"DELETE", "/api/v1/" res "/{id}", api_delete, res, ACT_DELETE, 0, "Delete " what}
+
+const struct route routes[] = {
+	{"GET", "/healthz", api_healthz, NULL, ACT_READ, RT_PUBLIC | RT_NOAPI, "Liveness"},
+	{"GET", "/readyz", api_readyz, NULL, ACT_READ, RT_PUBLIC | RT_NOAPI, "Readiness"},
+	{"GET", "/metrics", api_metrics, NULL, ACT_READ, RT_PUBLIC | RT_NOAPI, "Prometheus metrics"},
+	{"GET", "/api/v1/openapi.json", api_openapi, NULL, ACT_READ, RT_PUBLIC, "This API's OpenAPI 3.1 description"},
+
+	{"POST", "/api/v1/session", api_session_create, NULL, ACT_CREATE, RT_PUBLIC, "Log in"},
+	{"GET", "/api/v1/session", api_session_get, "session", ACT_READ, 0, "The current session and user"},
+	{"DELETE", "/api/v1/session", api_session_delete, "session", ACT_DELETE, 0, "Log out"},
+
+	{"GET", "/api/v1/organisations", api_list, "organisations", ACT_LIST, 0, "List organisations"},
+	{"POST", "/api/v1/organisations", api_org_create, "organisations", ACT_CREATE, 0, "Create an organisation with its first admin"},
+	{"GET", "/api/v1/organisations/{id}", api_get, "organisations", ACT_READ, 0, "Read an organisation"},
+	{"PATCH", "/api/v1/organisations/{id}", api_update, "organisations", ACT_UPDATE, 0, "Update an organisation"},
+
+	CRUD("users", "users"),
+	{"GET", "/api/v1/api_keys", api_list, "api_keys", ACT_LIST, 0, "List API keys"},
+	{"POST", "/api/v1/api_keys", api_key_create, "api_keys", ACT_CREATE, 0, "Create an API key (shown once)"},
+	{"GET", "/api/v1/api_keys/{id}", api_get, "api_keys", ACT_READ, 0, "Read an API key"},
+	{"PATCH", "/api/v1/api_keys/{id}", api_update, "api_keys", ACT_UPDATE, 0, "Rename or revoke an API key"},
+	{"DELETE", "/api/v1/api_keys/{id}", api_delete, "api_keys", ACT_DELETE, 0, "Delete an API key"},
+	CRUD("people", "people"),
+	CRUD("sites", "sites"),
+	CRUD("vehicles", "vehicles"),
+	CRUD("devices", "devices"),
+	{"POST", "/api/v1/devices/{id}/key", api_device_key, "devices", ACT_UPDATE, 0, "Issue a new device key (shown once; the old one stops working)"},
+	{"GET", "/api/v1/audit", api_audit_list, "audit", ACT_LIST, 0, "List the organisation's audit entries"},
+};
+const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
+
+/* Matches pattern against path segment by segment; {id} takes one segment. */
+static bool match(const char *pattern, const char *path, char *param, size_t paramsz)
+{
+	const char *p = pattern, *s = path;
+	while (*p && *s) {
+		if (*p == '{') {
+			const char *pe = strchr(p, '}');
+			const char *se = strchr(s, '/');
+			size_t n = se ? (size_t)(se - s) : strlen(s);
+			if (n == 0 || n >= paramsz)
+				return false;
+			memcpy(param, s, n);
+			param[n] = '\0';
+			p = pe + 1;
+			s += n;
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++, s++;
+	}
+	return !*p && !*s;
+}
+
+const struct route *router_match(const char *method, const char *path, char *param,
+				 size_t paramsz, bool *path_known)
+{
+	*path_known = false;
+	for (size_t i = 0; i < routes_count; i++) {
+		char tmp[128] = "";
+		if (!match(routes[i].pattern, path, tmp, sizeof(tmp)))
+			continue;
+		*path_known = true;
+		if (str_eq(routes[i].method, method)) {
+			sg_strlcpy(param, tmp, paramsz);
+			if (!strchr(routes[i].pattern, '{'))
+				param[0] = '\0';
+			return &routes[i];
+		}
+	}
+	return NULL;
+}
+
+json_t *router_describe(void)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < routes_count; i++) {
+		const struct route *r = &routes[i];
+		json_array_append_new(a, json_pack("{s:s,s:s,s:s?,s:s,s:b,s:b,s:s}", "method", r->method,
+						   "path", r->pattern, "resource", r->resource,
+						   "action", action_name(r->action), "public",
+						   (r->flags & RT_PUBLIC) != 0, "openapi",
+						   (r->flags & RT_NOAPI) == 0, "summary", r->summary));
+	}
+	return a;
+}

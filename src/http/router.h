@@ -1,0 +1,40 @@
+/* The route table: every HTTP endpoint in one list, with the policy resource
+ * and action it needs. Tests walk this table (via `safeguard routes`) to
+ * check access route by route, and the OpenAPI description against it. */
+#ifndef SG_ROUTER_H
+#define SG_ROUTER_H
+
+#include "http/http.h"
+#include "policy/policy.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef void (*route_fn)(struct req *r);
+
+#define RT_PUBLIC 1u   /* no authentication */
+#define RT_NOAPI 2u    /* operational endpoint, not part of the OpenAPI description */
+
+struct route {
+	const char *method;
+	const char *pattern; /* "/api/v1/people/{id}": one {id} segment at most */
+	route_fn fn;
+	const char *resource; /* policy resource (NULL for public routes) */
+	enum action action;
+	unsigned flags;
+	const char *summary;
+};
+
+extern const struct route routes[];
+extern const size_t routes_count;
+
+/* Finds the route for method and path and copies the {id} segment into param.
+ * Returns NULL when none matches; *path_known tells whether the path matched
+ * with another method (405 rather than 404). */
+const struct route *router_match(const char *method, const char *path, char *param,
+				 size_t paramsz, bool *path_known);
+
+/* The table as JSON: [{method, path, resource, action, public}]. */
+json_t *router_describe(void);
+
+#endif

@@ -1,0 +1,307 @@
+/* libmicrohttpd glue: request lifecycle, body limits, dispatch through the
+ * router with authentication, per-request log line and metrics. */
+#include "http/server.h"
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "http/api/api.h"
+#include "http/auth.h"
+#include "http/router.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct http_server {
+	struct MHD_Daemon *d;
+	struct http_env *env;
+	unsigned port;
+};
+
+static const uint64_t bucket_us[HIST_BUCKETS] = {500,    1000,   2500,   5000,    10000,   25000,
+						 50000,  100000, 250000, 500000,  1000000, 5000000};
+
+static void request_id(struct req *r)
+{
+	const char *in = req_header(r, "X-Request-Id");
+	if (in && strlen(in) >= 8 && strlen(in) < sizeof(r->id)) {
+		bool ok = true;
+		for (const char *p = in; *p; p++)
+			if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '_'))
+				ok = false;
+		if (ok) {
+			sg_strlcpy(r->id, in, sizeof(r->id));
+			return;
+		}
+	}
+	unsigned char b[8];
+	randombytes_buf(b, sizeof(b));
+	hex_encode(b, sizeof(b), r->id);
+}
+
+static void client_address(struct req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (r->env->trust_proxy) {
+		const char *xff = req_header(r, "X-Forwarded-For");
+		if (xff) {
+			/* The proxy appends the address it saw last. */
+			const char *last = strrchr(xff, ',');
+			last = last ? last + 1 : xff;
+			while (*last == ' ')
+				last++;
+			snprintf(r->client, sizeof(r->client), "%.63s", last);
+			return;
+		}
+	}
+	if (ci && ci->client_addr) {
+		const struct sockaddr *sa = ci->client_addr;
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->client, sizeof(r->client));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->client, sizeof(r->client));
+	}
+	if (!r->client[0])
+		sg_strlcpy(r->client, "unknown", sizeof(r->client));
+}
+
+static void dispatch(struct req *r)
+{
+	bool path_known;
+	r->route = router_match(r->method, r->path, r->param, sizeof(r->param), &path_known);
+	if (!r->route) {
+		if ((str_eq(r->method, "GET") || str_eq(r->method, "HEAD")) && api_static(r))
+			return;
+		if (path_known)
+			reply_problem(r, 405, "method-not-allowed", "Method not allowed",
+				      "this path does not accept that method", NULL);
+		else
+			reply_problem(r, 404, "not-found", "Not found", "no such endpoint", NULL);
+		return;
+	}
+	if (!(r->route->flags & RT_PUBLIC)) {
+		int rc = auth_request(r);
+		if (rc == SG_EFORBIDDEN) {
+			reply_problem(r, 403, "csrf", "CSRF check failed",
+				      "requests authenticated by cookie must send the X-CSRF-Token header given at login",
+				      NULL);
+			return;
+		}
+		if (rc) {
+			if (!r->replied)
+				reply_err(r, rc == SG_EAUTH ? SG_EAUTH : rc, NULL);
+			return;
+		}
+		/* Collection-level actions are decided before the handler runs;
+		 * object-level ones by the handler once it knows the object. */
+		if (r->route->action == ACT_LIST || r->route->action == ACT_CREATE) {
+			if (policy_decide(&r->actor, r->route->action, r->route->resource, NULL, NULL,
+					  NULL) != DECIDE_ALLOW) {
+				reply_err(r, SG_EFORBIDDEN, NULL);
+				return;
+			}
+		}
+	}
+	r->route->fn(r);
+	if (!r->replied)
+		BUG("handler for %s %s gave no reply", r->route->method, r->route->pattern);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct http_env *env = cls;
+	struct req *r = *con_cls;
+	(void)version;
+	if (!r) {
+		r = xcalloc(1, sizeof(*r));
+		r->env = env;
+		r->conn = conn;
+		r->method = method;
+		r->path = url;
+		r->start_us = clock_mono_us();
+		sb_init(&r->body);
+		*con_cls = r;
+		atomic_fetch_add(&env->metrics.in_flight, 1);
+		request_id(r);
+		client_address(r);
+		const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		int64_t len;
+		if (cl && parse_i64(cl, 0, INT64_MAX, &len) == 0 && len > env->max_body) {
+			reply_problem(r, 413, "too-large", "Request body too large",
+				      "the body exceeds server.max_body_bytes", NULL);
+			return r->queued;
+		}
+		return MHD_YES;
+	}
+	if (r->replied) {
+		*upload_size = 0; /* discard the rest of a rejected body */
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!r->too_big) {
+			if ((int64_t)(r->body.len + *upload_size) > env->max_body) {
+				r->too_big = true;
+				sb_release(&r->body);
+			} else {
+				sb_add(&r->body, upload, *upload_size);
+			}
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->too_big)
+		reply_problem(r, 413, "too-large", "Request body too large",
+			      "the body exceeds server.max_body_bytes", NULL);
+	else
+		dispatch(r);
+	return r->queued;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_env *env = cls;
+	struct req *r = *con_cls;
+	(void)conn;
+	if (!r)
+		return;
+	int64_t us = clock_mono_us() - r->start_us;
+	char status[8], dur[24];
+	snprintf(status, sizeof(status), "%d", r->replied ? r->status : 0);
+	snprintf(dur, sizeof(dur), "%.3f", (double)us / 1000.0);
+	/* Method, route pattern (not the raw URL: ids only), status. Never headers,
+	 * bodies or query strings, which may carry credentials. */
+	log_kv(r->status >= 500 ? LOG_WARN : LOG_INFO, "request", "req", r->id, "method", r->method,
+	       "route", r->route ? r->route->pattern : (r->status == 404 ? "(none)" : r->path),
+	       "status", status, "ms", dur, "client", r->client, "user",
+	       r->authed ? r->actor.id : "-",
+	       "end", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+	int cls_idx = r->status / 100;
+	if (cls_idx >= 1 && cls_idx <= 5)
+		atomic_fetch_add(&env->metrics.requests[cls_idx], 1);
+	int b = 0;
+	while (b < HIST_BUCKETS && (uint64_t)us > bucket_us[b])
+		b++;
+	atomic_fetch_add(&env->metrics.duration_bucket[b], 1);
+	atomic_fetch_add(&env->metrics.duration_sum_us, (uint64_t)us);
+	if (r->rdb)
+		store_reader_put(env->store, r->rdb);
+	sb_release(&r->body);
+	free(r->set_cookie);
+	free(r);
+	*con_cls = NULL;
+	atomic_fetch_sub(&env->metrics.in_flight, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	size_t n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_kv(LOG_WARN, "http", "detail", msg, NULL);
+}
+
+uint64_t http_bucket_bound_us(int i);
+uint64_t http_bucket_bound_us(int i)
+{
+	return i < HIST_BUCKETS ? bucket_us[i] : UINT64_MAX;
+}
+
+int http_server_start(struct http_env *env, const struct http_server_opts *opts,
+		      struct http_server **out, char *err, size_t errsz)
+{
+	char host[256];
+	const char *colon = strrchr(opts->listen, ':');
+	if (!colon || colon == opts->listen) {
+		snprintf(err, errsz, "listen address '%s' must be HOST:PORT", opts->listen);
+		return SG_EINVAL;
+	}
+	const char *h = opts->listen;
+	size_t hl = (size_t)(colon - h);
+	if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']')
+		h++, hl -= 2;
+	if (hl >= sizeof(host)) {
+		snprintf(err, errsz, "listen host too long");
+		return SG_EINVAL;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	int64_t port;
+	if (parse_i64(colon + 1, 0, 65535, &port)) {
+		snprintf(err, errsz, "listen port in '%s' is not 0..65535", opts->listen);
+		return SG_EINVAL;
+	}
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_NUMERICHOST | AI_PASSIVE};
+	struct addrinfo *ai;
+	int gai = getaddrinfo(host, colon + 1, &hints, &ai);
+	if (gai) {
+		snprintf(err, errsz, "listen address '%s': %s (use a numeric address)", opts->listen,
+			 gai_strerror(gai));
+		return SG_EINVAL;
+	}
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	struct http_server *srv = xcalloc(1, sizeof(*srv));
+	srv->env = env;
+	srv->d = MHD_start_daemon(
+		flags, (uint16_t)port, NULL, NULL, on_request, env, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+		NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, env, MHD_OPTION_CONNECTION_TIMEOUT,
+		opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_ip_connections,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header_bytes,
+		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+		MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (!srv->d) {
+		snprintf(err, errsz, "cannot listen on %s (address in use or not available)",
+			 opts->listen);
+		free(srv);
+		return SG_EIO;
+	}
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = di ? di->port : (unsigned)port;
+	*out = srv;
+	return 0;
+}
+
+unsigned http_server_port(struct http_server *srv)
+{
+	return srv->port;
+}
+
+void http_server_stop(struct http_server *srv, int64_t grace_ms)
+{
+	if (!srv)
+		return;
+	atomic_store(&srv->env->draining, true);
+	MHD_socket fd = MHD_quiesce_daemon(srv->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	int64_t deadline = clock_mono_us() + grace_ms * 1000;
+	while (atomic_load(&srv->env->metrics.in_flight) > 0 && clock_mono_us() < deadline)
+		usleep(10000);
+	int64_t left = atomic_load(&srv->env->metrics.in_flight);
+	if (left > 0) {
+		char n[24];
+		snprintf(n, sizeof(n), "%lld", (long long)left);
+		log_warn("shutdown grace expired; closing connections", "in_flight", n, NULL);
+	}
+	MHD_stop_daemon(srv->d);
+	free(srv);
+}

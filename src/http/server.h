@@ -1,0 +1,29 @@
+/* The HTTP server: libmicrohttpd with a thread per connection, limits on
+ * body, header memory, connection time and connections per client address;
+ * request ids and one structured log line per request; graceful drain on
+ * shutdown (stop accepting, finish in-flight requests, then stop). */
+#ifndef SG_SERVER_H
+#define SG_SERVER_H
+
+#include "http/http.h"
+
+struct http_server;
+
+struct http_server_opts {
+	const char *listen; /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
+	unsigned connection_timeout_s;
+	unsigned max_connections;
+	unsigned per_ip_connections;
+	size_t max_header_bytes;
+};
+
+/* Starts listening; 0 or SG_EINVAL/SG_EIO with a message in err. env must
+ * outlive the server. */
+int http_server_start(struct http_env *env, const struct http_server_opts *opts,
+		      struct http_server **out, char *err, size_t errsz);
+/* The port actually bound (useful with port 0). */
+unsigned http_server_port(struct http_server *srv);
+/* Stops accepting, waits up to grace_ms for in-flight requests, then stops. */
+void http_server_stop(struct http_server *srv, int64_t grace_ms);
+
+#endif

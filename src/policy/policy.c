@@ -1,0 +1,111 @@
+/* Role and organisation rules; see policy.h. The table below is the whole
+ * role model for the registry: who may read and who may write. */
+#include "policy/policy.h"
+
+#include "core/util.h"
+
+#include <string.h>
+
+const char *const role_names[] = {"admin",  "security_manager", "duty_officer", "liaison",
+				  "viewer", "person",           NULL};
+
+int role_parse(const char *s)
+{
+	for (int i = 0; role_names[i]; i++)
+		if (str_eq(s, role_names[i]))
+			return i;
+	return -1;
+}
+
+const char *role_name(enum role r)
+{
+	return (unsigned)r < ROLE_COUNT ? role_names[r] : "?";
+}
+
+const char *action_name(enum action a)
+{
+	static const char *n[] = {"list", "read", "create", "update", "delete"};
+	return n[a];
+}
+
+#define R(x) (1u << (x))
+#define STAFF (R(ROLE_ADMIN) | R(ROLE_SECURITY_MANAGER) | R(ROLE_DUTY_OFFICER) | R(ROLE_LIAISON) | R(ROLE_VIEWER))
+#define MANAGERS (R(ROLE_ADMIN) | R(ROLE_SECURITY_MANAGER))
+
+struct rule {
+	const char *resource;
+	unsigned read;  /* roles that may list and read */
+	unsigned write; /* roles that may create, update, delete */
+	bool self;      /* a person account may read its own record */
+};
+
+static const struct rule rules[] = {
+	{"organisations", STAFF | R(ROLE_PERSON), R(ROLE_ADMIN), false},
+	{"users", R(ROLE_ADMIN), R(ROLE_ADMIN), false},
+	{"api_keys", R(ROLE_ADMIN), R(ROLE_ADMIN), false},
+	{"people", STAFF, MANAGERS, true},
+	{"sites", STAFF | R(ROLE_PERSON), MANAGERS, false},
+	{"vehicles", STAFF, MANAGERS, false},
+	{"devices", STAFF, MANAGERS, false},
+	{"audit", R(ROLE_ADMIN), 0, false},
+	/* One's own session: anyone authenticated may read and end it. */
+	{"session", STAFF | R(ROLE_PERSON), STAFF | R(ROLE_PERSON), false},
+};
+
+static const struct rule *find_rule(const char *resource)
+{
+	for (unsigned i = 0; i < ARRAY_LEN(rules); i++)
+		if (str_eq(rules[i].resource, resource))
+			return &rules[i];
+	return NULL;
+}
+
+bool policy_list_self_only(const struct actor *actor, const char *resource)
+{
+	const struct rule *r = find_rule(resource);
+	return r && r->self && !(r->read & R(actor->role)) && actor->role == ROLE_PERSON;
+}
+
+enum decision policy_decide(const struct actor *actor, enum action action, const char *resource,
+			    const char *obj_org, const char *obj_id, enum view *view)
+{
+	const struct rule *r = find_rule(resource);
+	if (!r || !actor)
+		return DECIDE_FORBID; /* unknown resource: deny by default */
+	bool write = action == ACT_CREATE || action == ACT_UPDATE || action == ACT_DELETE;
+	bool own = !obj_org || str_eq(obj_org, actor->org_id);
+
+	/* Organisations: the root organisation's admins administer the installation
+	 * and see every organisation; everyone else sees only their own. */
+	if (str_eq(resource, "organisations")) {
+		bool root_admin = actor->root_org && actor->role == ROLE_ADMIN;
+		if (!own && !root_admin)
+			return DECIDE_HIDE;
+		if (action == ACT_CREATE && !root_admin)
+			return DECIDE_FORBID;
+		own = true;
+	}
+
+	/* Another organisation's object: hidden. (Sharing agreements go here.) */
+	if (!own)
+		return DECIDE_HIDE;
+
+	unsigned bit = R(actor->role);
+	if (write) {
+		if (!(r->write & bit))
+			return DECIDE_FORBID;
+	} else if (!(r->read & bit)) {
+		bool self = r->self && actor->role == ROLE_PERSON;
+		if (self && action == ACT_LIST)
+			; /* narrowed to the own record by policy_list_self_only() */
+		else if (self && obj_id && str_eq(obj_id, actor->person_id))
+			;
+		else if (self && obj_id)
+			return DECIDE_HIDE;
+		else
+			return DECIDE_FORBID;
+	}
+	if (view)
+		*view = VIEW_FULL;
+	return DECIDE_ALLOW;
+}

@@ -1,0 +1,145 @@
+/* Registry resources described as data: each resource (people, sites, ...) is
+ * a table of fields with a type, flags and limits. One engine validates
+ * input, maps records to rows, generates its SQL once at start-up from these
+ * constant descriptors (never from request data), writes the audit entry in
+ * the same transaction, and serialises records for the API and exports.
+ * Adding a field is one line in resources.c plus a migration.
+ *
+ * A record in memory is a jansson object holding every column by name (id,
+ * org_id, the fields, created_at, updated_at), secrets included; the
+ * serialisers decide what leaves the process. */
+#ifndef SG_RESOURCE_H
+#define SG_RESOURCE_H
+
+#include "policy/policy.h"
+#include "store/db.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum ftype {
+	FT_TEXT,
+	FT_NAME,     /* text, 1..max chars, no control characters, trimmed */
+	FT_USERNAME, /* [a-z0-9._-]{3,64} */
+	FT_EMAIL,
+	FT_PHONE,
+	FT_INT,
+	FT_REAL,
+	FT_BOOL,
+	FT_ENUM,
+	FT_REF,      /* id of another resource in the same organisation */
+	FT_GEOMETRY, /* GeoJSON geometry object, stored as text */
+	FT_PASSWORD, /* write-only; stored as an argon2id PHC string in `col` */
+};
+
+#define FF_REQUIRED (1u << 0)  /* must be present (and not null) on create */
+#define FF_FILTER (1u << 1)    /* usable as ?name=value on lists */
+#define FF_READONLY (1u << 2)  /* set by the server; rejected in input */
+#define FF_HIDDEN (1u << 3)    /* never serialised (secrets, derived columns) */
+#define FF_PRIVATE (1u << 4)   /* contact details and notes: left out of summary views */
+#define FF_IMMUTABLE (1u << 5) /* may be set on create only */
+
+struct field {
+	const char *name; /* JSON member name */
+	const char *col;  /* column name; NULL = same as name */
+	enum ftype type;
+	unsigned flags;
+	int max_len;                /* FT_TEXT/FT_NAME: characters */
+	double min, max;            /* FT_INT/FT_REAL */
+	const char *const *values;  /* FT_ENUM: NULL-terminated */
+	const char *ref;            /* FT_REF: resource name, e.g. "sites" */
+	const char *doc;            /* one line for the OpenAPI description */
+};
+
+/* A validation failure: a JSON pointer to the offending member and a sentence. */
+struct verr {
+	char pointer[160];
+	char detail[320];
+	int status; /* HTTP status to answer: 400, 404, 409, 422 */
+};
+void verr_set(struct verr *e, int status, const char *pointer, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+struct resource_sql; /* generated at start-up */
+
+struct resource {
+	const char *name;      /* collection name and URL segment: "people" */
+	const char *type;      /* singular, for the audit trail: "person" */
+	const char *table;
+	const char *id_prefix; /* "per" */
+	const struct field *fields;
+	unsigned nfields;
+	/* Optional cross-field check and derivation, after per-field validation
+	 * (sites: radius only with a point; bounding box columns). */
+	int (*check)(json_t *rec, struct verr *e);
+	struct resource_sql *sql;
+};
+
+/* All resources, NULL-terminated; and lookup by name. */
+extern const struct resource *const resources[];
+const struct resource *resource_find(const char *name);
+const struct field *resource_field(const struct resource *res, const char *name);
+
+/* Generates every resource's SQL. Call once before use. */
+void resources_init(void);
+void resources_release(void);
+
+/* --- input ------------------------------------------------------------- */
+
+/* Validates body (a JSON object from a client or an import) for create
+ * (patch=false) or update (patch=true) and merges it into rec (a new object
+ * for create). Unknown members, read-only members, wrong types, bad ranges
+ * and invalid GeoJSON are errors naming the member. Passwords are hashed
+ * here (argon2id), so call this outside the write transaction. */
+int resource_apply(const struct resource *res, json_t *rec, const json_t *body, bool patch,
+		   struct verr *e);
+
+/* --- store (call inside store_write; audit entry included) -------------- */
+
+struct write_ctx {
+	const char *actor;      /* user or key id, or "cli" */
+	const char *request_id; /* may be NULL */
+	int64_t now_ms;
+	struct verr *err;       /* filled on a refused write */
+};
+
+/* Inserts rec (which must hold id and org_id; created/updated are set).
+ * Checks references against the same organisation. */
+int resource_insert(struct db *db, const struct resource *res, json_t *rec,
+		    const struct write_ctx *w);
+/* Applies the validated changes in `patch` to the stored record id of org_id
+ * and writes it back; on success *out (if not NULL) receives the new record. */
+int resource_update(struct db *db, const struct resource *res, const char *org_id, const char *id,
+		    const json_t *patch, const struct write_ctx *w, json_t **out);
+int resource_delete(struct db *db, const struct resource *res, const char *org_id, const char *id,
+		    const struct write_ctx *w);
+
+/* Loads the record id (any organisation); 0, SG_ENOTFOUND or SG_EIO. *out is new. */
+int resource_get(struct db *db, const struct resource *res, const char *id, json_t **out);
+
+struct list_query {
+	const char *org_id;         /* NULL: every organisation (installation admins) */
+	const char *after;          /* cursor: ids greater than this */
+	const char *only_id;        /* narrow to one id (a person's own record) */
+	const char *filter[24];     /* per field index: value to match, or NULL */
+	int limit;
+};
+/* Lists records of q->org_id in id order; *out is a new array, *more says
+ * whether records follow the last one. */
+int resource_list(struct db *db, const struct resource *res, const struct list_query *q,
+		  json_t **out, bool *more);
+
+/* --- output ------------------------------------------------------------ */
+
+/* New JSON object for the API: every field but hidden ones (and, in summary
+ * view, private ones). */
+json_t *resource_public(const struct resource *res, const json_t *rec, enum view view);
+/* The geometry member of rec, if the resource has one (borrowed), else NULL. */
+const json_t *resource_geometry(const struct resource *res, const json_t *rec);
+
+/* Random secret shown once (device and API keys) and its stored hash. */
+void secret_new(const char *prefix, char *out, size_t outsz);
+void secret_hash(const char *secret, char out[65]);
+
+#endif

@@ -1,0 +1,170 @@
+/* The registry's resources as data: organisations, users, API keys, people,
+ * sites, vehicles, devices. See resource.h for the flags. */
+#include "registry/resource.h"
+
+#include "core/err.h"
+#include "core/util.h"
+
+#include <math.h>
+
+static const char *const org_kinds[] = {"employer", "host_security", "other", NULL};
+static const char *const person_kinds[] = {"staff", "escort", "contractor", "visitor", NULL};
+static const char *const person_status[] = {"in_country", "on_leave", "departed", NULL};
+static const char *const site_kinds[] = {"project_site", "camp", "office", "airport", "hotel", "other", NULL};
+static const char *const device_kinds[] = {"phone", "tracker", "vehicle_unit", NULL};
+static const char *const device_protocols[] = {"osmand", "owntracks", NULL};
+static const char *const key_roles[] = {"security_manager", "duty_officer", "liaison", "viewer", NULL};
+
+static const struct field org_fields[] = {
+	{"name", NULL, FT_NAME, FF_REQUIRED, 120, 0, 0, NULL, NULL, "organisation name, unique in the installation"},
+	{"kind", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, org_kinds, NULL, "employer, host_security or other"},
+	{"is_root", NULL, FT_BOOL, FF_READONLY, 0, 0, 0, NULL, NULL, "the installation's first organisation"},
+};
+
+static const struct field user_fields[] = {
+	{"username", NULL, FT_USERNAME, FF_REQUIRED | FF_IMMUTABLE, 64, 0, 0, NULL, NULL, "login name: 3-64 of a-z 0-9 . _ -"},
+	{"display_name", NULL, FT_NAME, 0, 120, 0, 0, NULL, NULL, "name shown in the console"},
+	{"role", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, role_names, NULL, "admin, security_manager, duty_officer, liaison, viewer or person"},
+	{"person_id", NULL, FT_REF, FF_FILTER, 0, 0, 0, NULL, "people", "the protected person this account belongs to (role person)"},
+	{"password", "password_hash", FT_PASSWORD, FF_REQUIRED | FF_HIDDEN, 0, 0, 0, NULL, NULL, "write-only; 12 to 1024 characters; stored as argon2id"},
+	{"disabled", NULL, FT_BOOL, FF_FILTER, 0, 0, 0, NULL, NULL, "a disabled account cannot log in and its sessions end at once"},
+};
+
+static const struct field api_key_fields[] = {
+	{"name", NULL, FT_NAME, FF_REQUIRED, 120, 0, 0, NULL, NULL, "what the key is for"},
+	{"role", NULL, FT_ENUM, FF_REQUIRED | FF_IMMUTABLE | FF_FILTER, 0, 0, 0, key_roles, NULL, "role the key acts with"},
+	{"key_hash", NULL, FT_TEXT, FF_READONLY | FF_HIDDEN, 64, 0, 0, NULL, NULL, "SHA-256 of the key"},
+	{"revoked", NULL, FT_BOOL, FF_FILTER, 0, 0, 0, NULL, NULL, "a revoked key opens nothing"},
+};
+
+static const struct field person_fields[] = {
+	{"name", NULL, FT_NAME, FF_REQUIRED | FF_PRIVATE, 160, 0, 0, NULL, NULL, "full name"},
+	{"kind", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, person_kinds, NULL, "staff, escort, contractor or visitor"},
+	{"job", NULL, FT_NAME, FF_FILTER, 120, 0, 0, NULL, NULL, "job title"},
+	{"nationality", NULL, FT_NAME, FF_FILTER, 60, 0, 0, NULL, NULL, "nationality (free text or ISO 3166 code)"},
+	{"phone", NULL, FT_PHONE, FF_PRIVATE, 32, 0, 0, NULL, NULL, "phone number"},
+	{"email", NULL, FT_EMAIL, FF_PRIVATE, 254, 0, 0, NULL, NULL, "email address"},
+	{"emergency_contact", NULL, FT_TEXT, FF_PRIVATE, 300, 0, 0, NULL, NULL, "who to call, and how"},
+	{"home_site_id", NULL, FT_REF, FF_FILTER, 0, 0, 0, NULL, "sites", "the site the person lives or works at"},
+	{"status", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, person_status, NULL, "in_country, on_leave or departed"},
+	{"notes", NULL, FT_TEXT, FF_PRIVATE, 2000, 0, 0, NULL, NULL, "free-text notes"},
+};
+
+static const struct field site_fields[] = {
+	{"name", NULL, FT_NAME, FF_REQUIRED, 160, 0, 0, NULL, NULL, "site name"},
+	{"kind", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, site_kinds, NULL, "project_site, camp, office, airport, hotel or other"},
+	{"geometry", NULL, FT_GEOMETRY, FF_REQUIRED, 0, 0, 0, NULL, NULL, "GeoJSON Point (with radius_m), Polygon or MultiPolygon"},
+	{"radius_m", NULL, FT_REAL, 0, 0, 1, 100000, NULL, NULL, "radius around a Point, metres"},
+	{"address", NULL, FT_TEXT, FF_PRIVATE, 300, 0, 0, NULL, NULL, "postal address"},
+	{"notes", NULL, FT_TEXT, FF_PRIVATE, 2000, 0, 0, NULL, NULL, "free-text notes"},
+	{"min_lon", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -180, 180, NULL, NULL, NULL},
+	{"min_lat", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -90, 90, NULL, NULL, NULL},
+	{"max_lon", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -180, 180, NULL, NULL, NULL},
+	{"max_lat", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -90, 90, NULL, NULL, NULL},
+};
+
+static const struct field vehicle_fields[] = {
+	{"registration", NULL, FT_NAME, FF_REQUIRED | FF_FILTER, 32, 0, 0, NULL, NULL, "number plate, unique in the organisation"},
+	{"make_model", NULL, FT_NAME, 0, 120, 0, 0, NULL, NULL, "make and model"},
+	{"colour", NULL, FT_NAME, 0, 40, 0, 0, NULL, NULL, "colour"},
+	{"armoured", NULL, FT_BOOL, FF_FILTER, 0, 0, 0, NULL, NULL, "armoured (B6/B7) vehicle"},
+	{"seats", NULL, FT_INT, 0, 0, 1, 100, NULL, NULL, "passenger seats"},
+	{"notes", NULL, FT_TEXT, FF_PRIVATE, 2000, 0, 0, NULL, NULL, "free-text notes"},
+};
+
+static const struct field device_fields[] = {
+	{"name", NULL, FT_NAME, FF_REQUIRED, 120, 0, 0, NULL, NULL, "label, e.g. the phone's owner"},
+	{"kind", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, device_kinds, NULL, "phone, tracker or vehicle_unit"},
+	{"protocol", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, device_protocols, NULL, "osmand (Traccar Client) or owntracks"},
+	{"person_id", NULL, FT_REF, FF_FILTER, 0, 0, 0, NULL, "people", "the person carrying it"},
+	{"vehicle_id", NULL, FT_REF, FF_FILTER, 0, 0, 0, NULL, "vehicles", "the vehicle it is fitted to"},
+	{"key_hash", NULL, FT_TEXT, FF_READONLY | FF_HIDDEN, 64, 0, 0, NULL, NULL, "SHA-256 of the device key"},
+	{"notes", NULL, FT_TEXT, FF_PRIVATE, 2000, 0, 0, NULL, NULL, "free-text notes"},
+};
+
+/* A site is a point with a radius or a polygon; its bounding box columns are
+ * derived here (the spatial index of later issues reads them). */
+static int site_check(json_t *rec, struct verr *e)
+{
+	const json_t *g = json_object_get(rec, "geometry");
+	const char *type = json_string_value(json_object_get(g, "type"));
+	json_t *r = json_object_get(rec, "radius_m");
+	bool has_radius = r && !json_is_null(r);
+	if (str_eq(type, "Point") && !has_radius) {
+		verr_set(e, 400, "/radius_m", "radius_m is required when geometry is a Point");
+		return SG_EINVAL;
+	}
+	if (!str_eq(type, "Point") && has_radius) {
+		verr_set(e, 400, "/radius_m", "radius_m is only for a Point geometry");
+		return SG_EINVAL;
+	}
+	double min_lon = 180, min_lat = 90, max_lon = -180, max_lat = -90;
+	/* Walk every position (depth-first over nested arrays). */
+	const json_t *stack[8];
+	size_t idx[8];
+	int sp = 0;
+	stack[0] = json_object_get(g, "coordinates");
+	idx[0] = 0;
+	if (json_is_number(json_array_get(stack[0], 0))) {
+		min_lon = max_lon = json_number_value(json_array_get(stack[0], 0));
+		min_lat = max_lat = json_number_value(json_array_get(stack[0], 1));
+		sp = -1;
+	}
+	while (sp >= 0) {
+		const json_t *a = stack[sp];
+		if (idx[sp] >= json_array_size(a)) {
+			sp--;
+			continue;
+		}
+		const json_t *c = json_array_get(a, idx[sp]++);
+		if (json_is_number(json_array_get(c, 0))) {
+			double lon = json_number_value(json_array_get(c, 0));
+			double lat = json_number_value(json_array_get(c, 1));
+			min_lon = fmin(min_lon, lon), max_lon = fmax(max_lon, lon);
+			min_lat = fmin(min_lat, lat), max_lat = fmax(max_lat, lat);
+		} else if (sp + 1 < 8) {
+			stack[++sp] = c;
+			idx[sp] = 0;
+		}
+	}
+	if (has_radius) {
+		double rm = json_number_value(r);
+		double dlat = rm / 111320.0;
+		double dlon = rm / (111320.0 * fmax(cos(min_lat * M_PI / 180.0), 0.01));
+		min_lat = fmax(-90, min_lat - dlat), max_lat = fmin(90, max_lat + dlat);
+		min_lon = fmax(-180, min_lon - dlon), max_lon = fmin(180, max_lon + dlon);
+	}
+	json_object_set_new(rec, "min_lon", json_real(min_lon));
+	json_object_set_new(rec, "min_lat", json_real(min_lat));
+	json_object_set_new(rec, "max_lon", json_real(max_lon));
+	json_object_set_new(rec, "max_lat", json_real(max_lat));
+	return 0;
+}
+
+static int user_check(json_t *rec, struct verr *e)
+{
+	const char *role = json_string_value(json_object_get(rec, "role"));
+	json_t *p = json_object_get(rec, "person_id");
+	bool has_person = p && !json_is_null(p);
+	if (str_eq(role, "person") && !has_person) {
+		verr_set(e, 400, "/person_id", "an account with role person must name its person_id");
+		return SG_EINVAL;
+	}
+	return 0;
+}
+
+#define RES(var, nm, ty, tbl, pfx, flds, chk)                                                      \
+	static struct resource var = {nm, ty, tbl, pfx, flds, ARRAY_LEN(flds), chk, NULL}
+
+RES(res_organisations, "organisations", "organisation", "organisations", "org", org_fields, NULL);
+RES(res_users, "users", "user", "users", "usr", user_fields, user_check);
+RES(res_api_keys, "api_keys", "api_key", "api_keys", "key", api_key_fields, NULL);
+RES(res_people, "people", "person", "people", "per", person_fields, NULL);
+RES(res_sites, "sites", "site", "sites", "sit", site_fields, site_check);
+RES(res_vehicles, "vehicles", "vehicle", "vehicles", "veh", vehicle_fields, NULL);
+RES(res_devices, "devices", "device", "devices", "dev", device_fields, NULL);
+
+const struct resource *const resources[] = {
+	&res_organisations, &res_users, &res_api_keys, &res_people,
+	&res_sites,         &res_vehicles, &res_devices, NULL,
+};

@@ -1,0 +1,196 @@
+/* SQLite backend of db.h: WAL, synchronous=FULL, foreign keys, a per-connection
+ * statement cache keyed by SQL text address. */
+#include "db.h"
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sq_stmt {
+	struct db_stmt base;
+	sqlite3_stmt *st;
+	struct sq_db *db;
+	const char *key;
+	struct sq_stmt *next;
+};
+
+struct sq_db {
+	struct db base;
+	sqlite3 *h;
+	struct sq_stmt *cache[64];
+};
+
+static const struct db_ops sq_ops;
+
+int db_run(struct db_stmt *st)
+{
+	int rc = db_step(st);
+	db_reset(st);
+	return rc == DB_ROW || rc == DB_DONE ? 0 : rc;
+}
+
+static int sq_prepare(struct db *d, const char *sql, struct db_stmt **out)
+{
+	struct sq_db *db = (struct sq_db *)d;
+	size_t b = ((uintptr_t)sql >> 4) % ARRAY_LEN(db->cache);
+	for (struct sq_stmt *s = db->cache[b]; s; s = s->next) {
+		if (s->key == sql) {
+			sqlite3_reset(s->st);
+			sqlite3_clear_bindings(s->st);
+			*out = &s->base;
+			return 0;
+		}
+	}
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		log_error("sql prepare failed", "error", sqlite3_errmsg(db->h), "sql", sql, NULL);
+		return SG_EIO;
+	}
+	struct sq_stmt *s = xcalloc(1, sizeof(*s));
+	s->base.ops = &sq_ops;
+	s->st = st;
+	s->db = db;
+	s->key = sql;
+	s->next = db->cache[b];
+	db->cache[b] = s;
+	*out = &s->base;
+	return 0;
+}
+
+#define ST(s) (((struct sq_stmt *)(s))->st)
+
+static void sq_bind_null(struct db_stmt *s, int i) { sqlite3_bind_null(ST(s), i); }
+static void sq_bind_int(struct db_stmt *s, int i, int64_t v) { sqlite3_bind_int64(ST(s), i, v); }
+static void sq_bind_real(struct db_stmt *s, int i, double v) { sqlite3_bind_double(ST(s), i, v); }
+static void sq_bind_text(struct db_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(ST(s), i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(ST(s), i);
+}
+static void sq_bind_blob(struct db_stmt *s, int i, const void *v, size_t n)
+{
+	sqlite3_bind_blob64(ST(s), i, v, n, SQLITE_TRANSIENT);
+}
+
+static int sq_step(struct db_stmt *s)
+{
+	int rc = sqlite3_step(ST(s));
+	if (rc == SQLITE_ROW)
+		return DB_ROW;
+	if (rc == SQLITE_DONE)
+		return DB_DONE;
+	int ext = sqlite3_extended_errcode(((struct sq_stmt *)s)->db->h);
+	sqlite3_reset(ST(s));
+	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return SG_EEXIST;
+	if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return SG_ECONFLICT;
+	if ((ext & 0xff) == SQLITE_CONSTRAINT) {
+		log_error("sql constraint failed", "error", sqlite3_errmsg(((struct sq_stmt *)s)->db->h), NULL);
+		return SG_EINVAL;
+	}
+	log_error("sql step failed", "error", sqlite3_errmsg(((struct sq_stmt *)s)->db->h), "sql",
+		  sqlite3_sql(ST(s)), NULL);
+	return SG_EIO;
+}
+
+static void sq_reset(struct db_stmt *s) { sqlite3_reset(ST(s)); }
+static int sq_col_count(struct db_stmt *s) { return sqlite3_column_count(ST(s)); }
+static const char *sq_col_name(struct db_stmt *s, int i) { return sqlite3_column_name(ST(s), i); }
+static enum db_type sq_col_type(struct db_stmt *s, int i)
+{
+	switch (sqlite3_column_type(ST(s), i)) {
+	case SQLITE_INTEGER: return DB_INT;
+	case SQLITE_FLOAT: return DB_REAL;
+	case SQLITE_TEXT: return DB_TEXT;
+	case SQLITE_BLOB: return DB_BLOB;
+	default: return DB_NULL;
+	}
+}
+static int64_t sq_col_int(struct db_stmt *s, int i) { return sqlite3_column_int64(ST(s), i); }
+static double sq_col_real(struct db_stmt *s, int i) { return sqlite3_column_double(ST(s), i); }
+static const char *sq_col_text(struct db_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(ST(s), i);
+}
+static const void *sq_col_blob(struct db_stmt *s, int i, size_t *n)
+{
+	const void *p = sqlite3_column_blob(ST(s), i);
+	*n = (size_t)sqlite3_column_bytes(ST(s), i);
+	return p;
+}
+
+static int sq_exec(struct db *d, const char *sql)
+{
+	struct sq_db *db = (struct sq_db *)d;
+	char *msg = NULL;
+	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("sql exec failed", "error", msg ? msg : sqlite3_errmsg(db->h), NULL);
+		sqlite3_free(msg);
+		return SG_EIO;
+	}
+	return 0;
+}
+
+static int64_t sq_changes(struct db *d) { return sqlite3_changes64(((struct sq_db *)d)->h); }
+static const char *sq_errmsg(struct db *d) { return sqlite3_errmsg(((struct sq_db *)d)->h); }
+
+static void sq_close(struct db *d)
+{
+	struct sq_db *db = (struct sq_db *)d;
+	for (unsigned b = 0; b < ARRAY_LEN(db->cache); b++) {
+		struct sq_stmt *s = db->cache[b];
+		while (s) {
+			struct sq_stmt *n = s->next;
+			sqlite3_finalize(s->st);
+			free(s);
+			s = n;
+		}
+	}
+	sqlite3_close(db->h);
+	free(db);
+}
+
+static const struct db_ops sq_ops = {
+	.prepare = sq_prepare, .bind_null = sq_bind_null, .bind_int = sq_bind_int,
+	.bind_real = sq_bind_real, .bind_text = sq_bind_text, .bind_blob = sq_bind_blob,
+	.step = sq_step, .reset = sq_reset, .col_count = sq_col_count, .col_name = sq_col_name,
+	.col_type = sq_col_type, .col_int = sq_col_int, .col_real = sq_col_real,
+	.col_text = sq_col_text, .col_blob = sq_col_blob, .exec = sq_exec, .changes = sq_changes,
+	.errmsg = sq_errmsg, .close = sq_close,
+};
+
+int db_sqlite_open(const char *path, bool writer, struct db **out, char *err, size_t errsz)
+{
+	sqlite3 *h = NULL;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
+	if (sqlite3_open_v2(path, &h, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", path, h ? sqlite3_errmsg(h) : "cannot open");
+		sqlite3_close(h);
+		return SG_EIO;
+	}
+	sqlite3_extended_result_codes(h, 1);
+	sqlite3_busy_timeout(h, 10000);
+	struct sq_db *db = xcalloc(1, sizeof(*db));
+	db->base.ops = &sq_ops;
+	db->h = h;
+	const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				       "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=4000;"
+				     : "PRAGMA foreign_keys=ON; PRAGMA query_only=ON;";
+	char *msg = NULL;
+	if (sqlite3_exec(h, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errsz, "%s: %s", path, msg ? msg : sqlite3_errmsg(h));
+		sqlite3_free(msg);
+		sq_close(&db->base);
+		return SG_EIO;
+	}
+	*out = &db->base;
+	return 0;
+}

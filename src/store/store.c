@@ -1,0 +1,322 @@
+/* Group-committing writer thread and reader pool over db.h; see store.h. */
+#include "store/store.h"
+
+#include "core/embed.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct wjob {
+	store_write_fn fn;
+	void *arg;
+	int rc;
+	bool done;
+	struct wjob *next;
+};
+
+#define READER_POOL_MAX 64
+
+struct store {
+	struct store_opts opts;
+	char *path;
+	struct db *writer;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv; /* writer waits for jobs */
+	pthread_cond_t done_cv; /* submitters wait for their batch */
+	struct wjob *head, *tail;
+	bool stopping;
+	bool broken;
+	int version;
+	struct store_stats stats;
+	struct db *readers[READER_POOL_MAX];
+	int nreaders;
+};
+
+int store_latest_version(void)
+{
+	int n = 0;
+	for (const struct embedded_file *f = sg_migrations_sqlite; f->name; f++)
+		n++;
+	return n;
+}
+
+static int schema_version(struct db *db, int *out)
+{
+	struct db_stmt *st;
+	if (db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)") ||
+	    db_prepare(db, "SELECT max(version) FROM schema_version", &st))
+		return SG_EIO;
+	int rc = db_step(st);
+	*out = rc == DB_ROW ? (int)db_col_int(st, 0) : 0;
+	db_reset(st);
+	return rc < 0 ? rc : 0;
+}
+
+static int migrate(struct db *db, int *version, char *err, size_t errsz)
+{
+	int have;
+	if (schema_version(db, &have)) {
+		snprintf(err, errsz, "cannot read the schema version: %s", db_errmsg(db));
+		return SG_EIO;
+	}
+	int latest = store_latest_version();
+	if (have > latest) {
+		snprintf(err, errsz,
+			 "the database has schema version %d but this binary knows only up to %d; "
+			 "run a newer safeguard",
+			 have, latest);
+		return SG_EINVAL;
+	}
+	/* Migrations are numbered files, applied in order, each in its own transaction. */
+	for (int v = have + 1; v <= latest; v++) {
+		const struct embedded_file *f = &sg_migrations_sqlite[v - 1];
+		struct db_stmt *st;
+		if (db_exec(db, "BEGIN IMMEDIATE") || db_exec(db, f->data) ||
+		    db_prepare(db, "INSERT INTO schema_version (version) VALUES (?)", &st)) {
+			snprintf(err, errsz, "migration %s failed: %s", f->name, db_errmsg(db));
+			db_exec(db, "ROLLBACK");
+			return SG_EIO;
+		}
+		db_bind_int(st, 1, v);
+		if (db_run(st) || db_exec(db, "COMMIT")) {
+			snprintf(err, errsz, "migration %s failed: %s", f->name, db_errmsg(db));
+			db_exec(db, "ROLLBACK");
+			return SG_EIO;
+		}
+		log_info("migration applied", "name", f->name, NULL);
+	}
+	*version = latest;
+	return 0;
+}
+
+static void run_batch(struct store *st, struct wjob *batch)
+{
+	struct db *db = st->writer;
+	int ok = 0, n = 0;
+	bool began = db_exec(db, "BEGIN IMMEDIATE") == 0;
+	for (struct wjob *j = batch; j; j = j->next) {
+		n++;
+		if (!began) {
+			j->rc = SG_EIO;
+			continue;
+		}
+		if (db_exec(db, "SAVEPOINT w")) {
+			j->rc = SG_EIO;
+			continue;
+		}
+		j->rc = j->fn(db, j->arg);
+		if (j->rc < 0)
+			db_exec(db, "ROLLBACK TO w");
+		else
+			ok++;
+		db_exec(db, "RELEASE w");
+	}
+	int commit_rc = 0;
+	if (began && ok && st->opts.before_commit)
+		commit_rc = st->opts.before_commit(db, st->opts.hook_ctx);
+	if (began && commit_rc == 0)
+		commit_rc = db_exec(db, "COMMIT");
+	if (!began || commit_rc) {
+		/* The commit's outcome on disk is unknown: fail every write of the batch and
+		 * stop writing; a restart recovers from the WAL. */
+		if (began)
+			db_exec(db, "ROLLBACK");
+		for (struct wjob *j = batch; j; j = j->next)
+			if (j->rc >= 0)
+				j->rc = SG_EIO;
+		pthread_mutex_lock(&st->mu);
+		st->broken = true;
+		pthread_mutex_unlock(&st->mu);
+		log_error("commit failed; store marked broken, writes refused until restart", "error",
+			  db_errmsg(db), NULL);
+		ok = 0;
+	}
+	pthread_mutex_lock(&st->mu);
+	st->stats.commits += ok ? 1 : 0;
+	st->stats.writes += (uint64_t)ok;
+	st->stats.failed += (uint64_t)(n - ok);
+	if ((uint64_t)n > st->stats.max_batch)
+		st->stats.max_batch = (uint64_t)n;
+	for (struct wjob *j = batch; j; j = j->next)
+		j->done = true;
+	pthread_cond_broadcast(&st->done_cv);
+	pthread_mutex_unlock(&st->mu);
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *st = arg;
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		while (!st->head && !st->stopping)
+			pthread_cond_wait(&st->work_cv, &st->mu);
+		if (!st->head && st->stopping)
+			break;
+		/* Take up to max_batch queued writes: everyone who arrived while the
+		 * previous commit was syncing shares this one. */
+		struct wjob *batch = st->head, *last = batch;
+		int n = 1;
+		while (last->next && n < st->opts.max_batch) {
+			last = last->next;
+			n++;
+		}
+		st->head = last->next;
+		if (!st->head)
+			st->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&st->mu);
+		run_batch(st, batch);
+		pthread_mutex_lock(&st->mu);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return NULL;
+}
+
+int store_write(struct store *st, store_write_fn fn, void *arg)
+{
+	struct wjob job = {.fn = fn, .arg = arg};
+	pthread_mutex_lock(&st->mu);
+	if (st->broken || st->stopping) {
+		pthread_mutex_unlock(&st->mu);
+		return st->broken ? SG_EIO : SG_EBUSY;
+	}
+	if (st->tail)
+		st->tail->next = &job;
+	else
+		st->head = &job;
+	st->tail = &job;
+	pthread_cond_signal(&st->work_cv);
+	while (!job.done)
+		pthread_cond_wait(&st->done_cv, &st->mu);
+	pthread_mutex_unlock(&st->mu);
+	return job.rc;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char *p = xstrdup(dir);
+	for (char *s = p + 1; *s; s++) {
+		if (*s == '/') {
+			*s = '\0';
+			if (mkdir(p, 0700) && errno != EEXIST) {
+				free(p);
+				return -1;
+			}
+			*s = '/';
+		}
+	}
+	int rc = mkdir(p, 0700) && errno != EEXIST ? -1 : 0;
+	free(p);
+	return rc;
+}
+
+int store_open(const struct store_opts *opts, struct store **out, char *err, size_t errsz)
+{
+	if (mkdir_p(opts->data_dir)) {
+		snprintf(err, errsz, "cannot create data directory %s: %s", opts->data_dir,
+			 strerror(errno));
+		return SG_EIO;
+	}
+	struct store *st = xcalloc(1, sizeof(*st));
+	st->opts = *opts;
+	if (st->opts.max_batch < 1)
+		st->opts.max_batch = 512;
+	st->path = xasprintf("%s/safeguard.db", opts->data_dir);
+	int rc = db_sqlite_open(st->path, true, &st->writer, err, errsz);
+	if (!rc)
+		rc = migrate(st->writer, &st->version, err, errsz);
+	if (rc) {
+		db_close(st->writer);
+		free(st->path);
+		free(st);
+		return rc;
+	}
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->work_cv, NULL);
+	pthread_cond_init(&st->done_cv, NULL);
+	if (pthread_create(&st->thread, NULL, writer_main, st))
+		BUG("cannot start the writer thread");
+	*out = st;
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	pthread_mutex_lock(&st->mu);
+	st->stopping = true;
+	pthread_cond_signal(&st->work_cv);
+	pthread_mutex_unlock(&st->mu);
+	pthread_join(st->thread, NULL);
+	for (int i = 0; i < st->nreaders; i++)
+		db_close(st->readers[i]);
+	db_close(st->writer);
+	pthread_mutex_destroy(&st->mu);
+	pthread_cond_destroy(&st->work_cv);
+	pthread_cond_destroy(&st->done_cv);
+	free(st->path);
+	free(st);
+}
+
+struct db *store_reader(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->nreaders > 0) {
+		struct db *db = st->readers[--st->nreaders];
+		pthread_mutex_unlock(&st->mu);
+		return db;
+	}
+	pthread_mutex_unlock(&st->mu);
+	struct db *db;
+	char err[512];
+	if (db_sqlite_open(st->path, false, &db, err, sizeof(err))) {
+		log_error("cannot open a reader connection", "error", err, NULL);
+		return NULL;
+	}
+	return db;
+}
+
+void store_reader_put(struct store *st, struct db *db)
+{
+	pthread_mutex_lock(&st->mu);
+	if (st->nreaders < READER_POOL_MAX) {
+		st->readers[st->nreaders++] = db;
+		db = NULL;
+	}
+	pthread_mutex_unlock(&st->mu);
+	db_close(db);
+}
+
+bool store_healthy(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	bool ok = !st->broken;
+	pthread_mutex_unlock(&st->mu);
+	return ok;
+}
+
+int store_schema_version(struct store *st)
+{
+	return st->version;
+}
+
+void store_get_stats(struct store *st, struct store_stats *out)
+{
+	pthread_mutex_lock(&st->mu);
+	*out = st->stats;
+	pthread_mutex_unlock(&st->mu);
+}
+
+const char *store_path(struct store *st)
+{
+	return st->path;
+}
