@@ -1,0 +1,146 @@
+/* store: group commit shares commits between concurrent writers; a failing
+ * write is rolled back alone; committed writes are visible to readers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <pthread.h>
+
+#include "core/err.h"
+#include "store/store.h"
+#include "testlib.h"
+
+static int insert_fn(struct db *db, void *arg)
+{
+	struct db_stmt *st;
+	if (db_prepare(db, "INSERT INTO organisations (id, org_id, name, kind, created_at, updated_at) VALUES (?1, ?1, ?1, 'other', 'x', 'x')", &st))
+		return SG_EIO;
+	db_bind_text(st, 1, (const char *)arg);
+	return db_run(st);
+}
+
+static int failing_fn(struct db *db, void *arg)
+{
+	insert_fn(db, arg);   /* written, then refused: must be rolled back */
+	return SG_EINVAL;
+}
+
+static int count(struct store *s)
+{
+	struct db *db = store_reader(s);
+	struct db_stmt *st;
+	assert_int_equal(db_prepare(db, "SELECT count(*) FROM organisations", &st), 0);
+	assert_int_equal(db_step(st), DB_ROW);
+	int n = (int)db_col_int(st, 0);
+	db_reset(st);
+	store_reader_put(s, db);
+	return n;
+}
+
+struct worker {
+	struct store *s;
+	int base, n, failures;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	for (int i = 0; i < w->n; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "org_%d_%d", w->base, i);
+		if (store_write(w->s, insert_fn, id))
+			w->failures++;
+	}
+	return NULL;
+}
+
+static void test_concurrent_writes_share_commits(void **state)
+{
+	(void)state;
+	char *dir = test_tmpdir(), err[256];
+	struct store *s;
+	struct store_opts o = {.data_dir = dir, .max_batch = 512};
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0);
+	enum { T = 16, N = 40 };
+	pthread_t th[T];
+	struct worker w[T];
+	for (int i = 0; i < T; i++) {
+		w[i] = (struct worker){.s = s, .base = i, .n = N};
+		pthread_create(&th[i], NULL, work, &w[i]);
+	}
+	for (int i = 0; i < T; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+	}
+	struct store_stats ss;
+	store_get_stats(s, &ss);
+	assert_int_equal(ss.writes, T * N);
+	assert_true(ss.commits < ss.writes); /* commits were shared */
+	assert_true(ss.max_batch > 1);
+	assert_int_equal(count(s), T * N);
+	store_close(s);
+	test_rmdir(dir);
+}
+
+static void test_failed_write_rolls_back_alone(void **state)
+{
+	(void)state;
+	char *dir = test_tmpdir(), err[256];
+	struct store *s;
+	struct store_opts o = {.data_dir = dir};
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0);
+	assert_int_equal(store_write(s, failing_fn, "org_bad"), SG_EINVAL);
+	assert_int_equal(store_write(s, insert_fn, "org_good"), 0);
+	assert_int_equal(store_write(s, insert_fn, "org_good"), SG_EEXIST); /* unique id */
+	assert_int_equal(count(s), 1);
+	assert_true(store_healthy(s));
+	store_close(s);
+	test_rmdir(dir);
+}
+
+static void test_reopen_keeps_data_and_schema_version(void **state)
+{
+	(void)state;
+	char *dir = test_tmpdir(), err[256];
+	struct store *s;
+	struct store_opts o = {.data_dir = dir};
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0);
+	assert_int_equal(store_write(s, insert_fn, "org_1"), 0);
+	store_close(s);
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0);
+	assert_int_equal(store_schema_version(s), store_latest_version());
+	assert_int_equal(count(s), 1);
+	store_close(s);
+	test_rmdir(dir);
+}
+
+static void test_newer_schema_is_refused(void **state)
+{
+	(void)state;
+	char *dir = test_tmpdir(), err[256];
+	struct store *s;
+	struct store_opts o = {.data_dir = dir};
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0);
+	store_close(s);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/safeguard.db", dir);
+	struct db *db;
+	assert_int_equal(db_sqlite_open(path, true, &db, err, sizeof(err)), 0);
+	assert_int_equal(db_exec(db, "INSERT INTO schema_version VALUES (999)"), 0);
+	db_close(db);
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), SG_EINVAL);
+	assert_non_null(strstr(err, "schema version 999"));
+	test_rmdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_concurrent_writes_share_commits),
+		cmocka_unit_test(test_failed_write_rolls_back_alone),
+		cmocka_unit_test(test_reopen_keeps_data_and_schema_version),
+		cmocka_unit_test(test_newer_schema_is_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
