@@ -1,0 +1,93 @@
+"""Durability and shutdown (issue 2, done-when 6): a 201 survives SIGKILL;
+SIGTERM finishes in-flight requests before the process exits."""
+import json
+import signal
+import socket
+import threading
+import time
+
+from harness import Server, check, person_body
+
+
+def test_sigkill_right_after_201_loses_nothing():
+    srv = Server().start()
+    try:
+        tok = srv.admin()
+        ids = []
+        for round_ in range(3):
+            created = [srv.create(tok, "people", person_body()) for _ in range(5)]
+            ids += [c["id"] for c in created]
+            srv.stop(signal.SIGKILL)
+            srv.start()
+            tok = srv.admin()
+            for i in ids:
+                r = srv.request("GET", f"/api/v1/people/{i}", token=tok)
+                check(r.status == 200, f"round {round_}: {i} lost after SIGKILL: {r}")
+    finally:
+        srv.stop()
+
+
+def test_concurrent_writes_all_durable_after_sigkill():
+    srv = Server().start()
+    try:
+        tok = srv.admin()
+        acked, lock = [], threading.Lock()
+
+        def writer():
+            for _ in range(10):
+                r = srv.request("POST", "/api/v1/people", person_body(), token=tok)
+                if r.status == 201:
+                    with lock:
+                        acked.append(r.json["id"])
+
+        threads = [threading.Thread(target=writer) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        check(len(acked) == 160, f"{len(acked)} of 160 acknowledged")
+        srv.stop(signal.SIGKILL)
+        srv.start()
+        tok = srv.admin()
+        have = {r[0] for r in srv.sql("SELECT id FROM people")}
+        check(set(acked) <= have, f"lost: {set(acked) - have}")
+        m = srv.request("GET", "/metrics").raw.decode()
+        check("safeguard_store_commits_total" in m, m)
+    finally:
+        srv.stop()
+
+
+def test_sigterm_finishes_in_flight_request_before_exit():
+    srv = Server().start()
+    tok = srv.admin()
+    body = json.dumps(person_body(name="In flight")).encode()
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    head = (f"POST /api/v1/people HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {tok}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+    s.sendall(head + body[:10])   # the request is in flight: headers and part of the body
+    time.sleep(0.3)
+    srv.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    check(srv.proc.poll() is None, "the server waited for the in-flight request")
+    # New connections are refused while draining.
+    try:
+        socket.create_connection(("127.0.0.1", srv.port), timeout=1).close()
+        refused = False
+    except OSError:
+        refused = True
+    check(refused, "no new connections are accepted while draining")
+    s.sendall(body[10:])
+    resp = b""
+    while b"\r\n\r\n" not in resp or len(resp.split(b"\r\n\r\n", 1)[1]) < 10:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        resp += chunk
+    s.close()
+    check(resp.startswith(b"HTTP/1.1 201"), f"the in-flight request completed: {resp[:200]!r}")
+    rc = srv.proc.wait(timeout=30)
+    srv.proc = None
+    check(rc == 0, f"clean exit after SIGTERM: {rc}")
+    check(srv.sql("SELECT count(*) FROM people WHERE name = 'In flight'")[0][0] == 1, "the record is there")
+    log = srv.log()
+    check("shutting down" in log and "stopped" in log, log[-500:])
