@@ -1,0 +1,71 @@
+"""Audit trail (issue 2, done-when 7): `safeguard audit verify` passes on an
+intact database and fails, naming the entry, after a row of the audit trail
+or of a registry table is edited or deleted behind the server's back."""
+import shutil
+import tempfile
+
+from harness import Server, check, person_body, run, site_body, vehicle_body
+
+
+def verify(d):
+    return run("audit", "verify", "--data-dir", d, check_rc=False)
+
+
+def tampered(srv, sql):
+    """A copy of the data directory with sql applied to it."""
+    d = tempfile.mkdtemp(prefix="sg-tamper-")
+    shutil.rmtree(d)
+    shutil.copytree(srv.dir, d)
+    import sqlite3
+    con = sqlite3.connect(f"{d}/safeguard.db")
+    con.executescript(sql)
+    con.commit()
+    con.close()
+    return d
+
+
+def test_audit_verify_names_edits_and_deletions():
+    srv = Server().start()
+    try:
+        tok = srv.admin()
+        person = srv.create(tok, "people", person_body())
+        site = srv.create(tok, "sites", site_body())
+        srv.create(tok, "vehicles", vehicle_body())
+        srv.request("PATCH", f"/api/v1/people/{person['id']}", {"job": "Welder"}, token=tok)
+        # Entries carry time, actor, organisation, action, object, changes, request id.
+        rows = srv.sql("SELECT seq, actor, org_id, action, object_type, object_id, changes, request_id"
+                       " FROM audit WHERE object_id = ? ORDER BY seq", (person["id"],))
+        check([r[3] for r in rows] == ["create", "update"], rows)
+        check(all(r[1].startswith("usr_") and r[2] and r[7] for r in rows), rows)
+        check('"job":{"from":"Surveyor","to":"Welder"}' in rows[1][6], rows[1][6])
+        check("login" in {r[0] for r in srv.sql("SELECT action FROM audit")}, "logins are audited")
+        # Through the API, for admins.
+        a = srv.request("GET", "/api/v1/audit?limit=2", token=tok)
+        check(a.status == 200 and len(a.json["items"]) == 2 and a.json["next"], a)
+    finally:
+        srv.stop()
+    p = verify(srv.dir)
+    check(p.returncode == 0 and "intact" in p.stdout, p.stdout + p.stderr)
+
+    seq_person = srv.sql("SELECT max(seq) FROM audit WHERE object_id = ?", (person["id"],))[0][0]
+    cases = [
+        ("UPDATE audit SET changes = '{"forged":true}' WHERE seq = 3", "audit entry #3 has been edited"),
+        ("DELETE FROM audit WHERE seq = 2", "audit entry #2 is missing"),
+        (f"UPDATE people SET name = 'Somebody Else' WHERE id = '{person['id']}'",
+         f"person {person['id']} was changed behind the audit trail (differs from audit entry #{seq_person})"),
+        (f"DELETE FROM sites WHERE id = '{site['id']}'", f"site/{site['id']} was deleted behind the audit trail"),
+        ("INSERT INTO vehicles (id, org_id, registration, armoured, created_at, updated_at) "
+         "SELECT 'veh_X', org_id, 'GHOST-1', 0, 'x', 'x' FROM vehicles LIMIT 1",
+         "vehicle veh_X has no audit entry"),
+        ("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)", "the trail ends at"),
+        ("UPDATE users SET role = 'admin' WHERE username != 'admin'", None),
+    ]
+    for sql, expect in cases:
+        d = tampered(srv, sql)
+        p = verify(d)
+        check(p.returncode == 1, f"verify passed after: {sql}\n{p.stdout}")
+        first = [line for line in p.stdout.splitlines() if line.startswith("FIRST BAD")]
+        check(first, p.stdout)
+        if expect:
+            check(expect in p.stdout, f"after {sql!r} expected {expect!r} in:\n{p.stdout}")
+        shutil.rmtree(d)
