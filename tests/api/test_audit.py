@@ -49,7 +49,7 @@ def test_audit_verify_names_edits_and_deletions():
 
     seq_person = srv.sql("SELECT max(seq) FROM audit WHERE object_id = ?", (person["id"],))[0][0]
     cases = [
-        ("UPDATE audit SET changes = '{"forged":true}' WHERE seq = 3", "audit entry #3 has been edited"),
+        ('UPDATE audit SET changes = \'{"forged":true}\' WHERE seq = 3', "audit entry #3 has been edited"),
         ("DELETE FROM audit WHERE seq = 2", "audit entry #2 is missing"),
         (f"UPDATE people SET name = 'Somebody Else' WHERE id = '{person['id']}'",
          f"person {person['id']} was changed behind the audit trail (differs from audit entry #{seq_person})"),
