@@ -58,7 +58,7 @@ def test_audit_verify_names_edits_and_deletions():
          "SELECT 'veh_X', org_id, 'GHOST-1', 0, 'x', 'x' FROM vehicles LIMIT 1",
          "vehicle veh_X has no audit entry"),
         ("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)", "the trail ends at"),
-        ("UPDATE users SET role = 'admin' WHERE username != 'admin'", None),
+        ("UPDATE users SET password_hash = 'x' WHERE username = 'admin'", "was changed behind the audit trail"),
     ]
     for sql, expect in cases:
         d = tampered(srv, sql)
