@@ -159,8 +159,8 @@ int audit_append(struct db *db, const struct audit_entry *e, int64_t now_ms)
 			return rc;
 	}
 	time_format_ms(now_ms, at);
-	char *changes = json_dumps(e->changes ? e->changes : json_object(),
-				   JSON_SORT_KEYS | JSON_COMPACT);
+	char *changes = e->changes ? json_dumps(e->changes, JSON_SORT_KEYS | JSON_COMPACT)
+				   : xstrdup("{}");
 	entry_hash(prev, seq, at, e->actor, e->org_id, e->action, e->object_type, e->object_id,
 		   changes, row_hash, e->request_id, hash);
 	struct db_stmt *st;

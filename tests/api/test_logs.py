@@ -15,3 +15,15 @@ def test_no_secret_appears_in_any_server_log():
         for s in SECRETS:
             check(s not in text, f"a secret ({s[:4]}...) appears in {path}")
     check(lines > 100, f"only {lines} log lines were searched")
+
+
+def test_no_sanitizer_report_in_any_server_log():
+    """Under ASan/UBSan a server that hit undefined behaviour, a bad access or
+    a leak writes a report; a test that still passed must not hide it."""
+    for path in LOGS:
+        try:
+            text = open(path, errors="replace").read()
+        except FileNotFoundError:
+            continue
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "BUG at "):
+            check(marker not in text, f"{marker} in {path}:\n{text[text.find(marker) - 200:][:1500]}")

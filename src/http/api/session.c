@@ -81,9 +81,9 @@ void api_session_create(struct req *r)
 			return;
 		}
 	}
-	const char *user = json_string_value(json_object_get(body, "username"));
+	const char *user_in = json_string_value(json_object_get(body, "username"));
 	const char *pw = json_string_value(json_object_get(body, "password"));
-	if (!user || !*user || strlen(user) > 64) {
+	if (!user_in || !*user_in || strlen(user_in) > 64) {
 		reply_problem(r, 400, "validation", "Invalid request", "username must be a string of 1 to 64 characters", "/username");
 		json_decref(body);
 		return;
@@ -93,6 +93,8 @@ void api_session_create(struct req *r)
 		json_decref(body);
 		return;
 	}
+	char user[72];
+	sg_strlcpy(user, user_in, sizeof(user));
 	int64_t now = clock_now_ms();
 	char ukey[96], ikey[96];
 	snprintf(ukey, sizeof(ukey), "u:%s", user);

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Safeguard needs to build, test and run.
+# Installs only what is missing; needs root (or sudo) only when something is.
+# Usage: scripts/deps.sh [--bench]   (--bench adds PostgreSQL and wrk)
+set -euo pipefail
+
+pkgs=(build-essential pkg-config meson ninja-build
+      libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libgeos-dev
+      libcmocka-dev python3 sqlite3 curl ca-certificates)
+if [[ "${1:-}" == "--bench" ]]; then
+  pkgs+=(postgresql postgresql-contrib wrk)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "need root to install: ${missing[*]}" >&2; exit 1; }
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
