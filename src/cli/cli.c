@@ -1,6 +1,7 @@
 /* Command table and shared flag parsing; see cli.h. */
 #include "cli/cli.h"
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/util.h"
 
@@ -44,6 +45,10 @@ int cli_main(int argc, char **argv)
 		fprintf(stderr, "safeguard: libsodium failed to initialise\n");
 		return 1;
 	}
+	const char *clock_file = getenv("SAFEGUARD_TEST_CLOCK_OFFSET_FILE");
+	if (clock_file && clock_use_offset_file(clock_file))
+		fprintf(stderr, "safeguard: TEST CLOCK in use (offset from %s); never set this in production\n",
+			clock_file);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

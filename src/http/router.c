@@ -21,6 +21,7 @@ const struct route routes[] = {
 	{"POST", "/api/v1/session", api_session_create, NULL, ACT_CREATE, RT_PUBLIC, "Log in"},
 	{"GET", "/api/v1/session", api_session_get, "session", ACT_READ, 0, "The current session and user"},
 	{"DELETE", "/api/v1/session", api_session_delete, "session", ACT_DELETE, 0, "Log out"},
+	{"POST", "/api/v1/session/password", api_session_password, "session", ACT_UPDATE, 0, "Change your own password (your other sessions end)"},
 
 	{"GET", "/api/v1/organisations", api_list, "organisations", ACT_LIST, 0, "List organisations"},
 	{"POST", "/api/v1/organisations", api_org_create, "organisations", ACT_CREATE, 0, "Create an organisation with its first admin"},

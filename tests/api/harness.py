@@ -64,6 +64,7 @@ class Server:
 
     def __init__(self, init=True, extra_args=()):
         self.dir = tempfile.mkdtemp(prefix="sg-api-")
+        self.clock_file = os.path.join(self.dir, "clock-offset-ms")
         self.port = None
         self.proc = None
         self.extra = list(extra_args)
@@ -85,7 +86,8 @@ class Server:
             [BIN, "serve", "--data-dir", self.dir, "--listen", f"127.0.0.1:{self.port}",
              "--set", "session.cookie_secure=false", "--set", "security.login_lockout_s=2",
              *self.extra],
-            stdout=log, stderr=log)
+            stdout=log, stderr=log,
+            env=dict(os.environ, SAFEGUARD_TEST_CLOCK_OFFSET_FILE=self.clock_file))
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
@@ -97,6 +99,15 @@ class Server:
                 raise Failure(f"server exited {self.proc.returncode}: {open(self.log_path).read()[-2000:]}")
             time.sleep(0.05)
         raise Failure("server did not come up")
+
+    def advance_clock(self, ms):
+        """Moves the running server's clock forward by ms (cumulative)."""
+        try:
+            cur = int(open(self.clock_file).read() or 0)
+        except FileNotFoundError:
+            cur = 0
+        with open(self.clock_file, "w") as f:
+            f.write(str(cur + ms))
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.proc and self.proc.poll() is None:

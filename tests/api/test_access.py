@@ -24,6 +24,7 @@ POLICY = {
     "POST /api/v1/session": "public",
     "GET /api/v1/session": "session",
     "DELETE /api/v1/session": "session",
+    "POST /api/v1/session/password": "session",
     "GET /api/v1/organisations": ALL,
     "POST /api/v1/organisations": {"admin"},  # admins of the installation's first organisation
     "GET /api/v1/organisations/{id}": ALL,

@@ -125,3 +125,47 @@ def test_secure_cookie_by_default_and_no_default_credentials():
     p = run("init", "--data-dir", empty.dir, check_rc=False)
     check(p.returncode != 0 and "already initialised" in p.stderr, p.stderr)
     check(os.stat(os.path.join(empty.dir, "audit-signing.key")).st_mode & 0o077 == 0, "the signing key is private")
+
+
+def test_sessions_expire_when_idle_and_at_the_absolute_limit():
+    srv = Server(extra_args=("--set", "session.idle_timeout_s=1800", "--set", "session.absolute_timeout_s=7200")).start()
+    try:
+        tok = srv.admin()
+        srv.advance_clock(29 * 60 * 1000)
+        check(srv.request("GET", "/api/v1/session", token=tok).status == 200, "29 minutes idle: still valid")
+        srv.advance_clock(29 * 60 * 1000)
+        check(srv.request("GET", "/api/v1/session", token=tok).status == 200,
+              "used 29 minutes ago: the last use renewed the idle timer")
+        srv.advance_clock(31 * 60 * 1000)
+        check(srv.request("GET", "/api/v1/session", token=tok).status == 401, "31 minutes idle: expired")
+        tok = srv.admin()
+        for _ in range(5):  # used every 25 minutes, but 2 hours after login it ends
+            srv.advance_clock(25 * 60 * 1000)
+            r = srv.request("GET", "/api/v1/session", token=tok)
+        check(r.status == 401, f"absolute expiry after 2 hours: {r}")
+    finally:
+        srv.stop()
+
+
+def test_users_change_their_own_password_and_other_sessions_end():
+    srv = Server().start()
+    try:
+        tok = srv.admin()
+        u = user_body("duty_officer")
+        srv.create(tok, "users", u)
+        t1 = srv.login(u["username"], u["password"])
+        t2 = srv.login(u["username"], u["password"])
+        new_pw = "my own new passphrase"
+        SECRETS.add(new_pw)
+        r = srv.request("POST", "/api/v1/session/password", {"current_password": "wrong one", "new_password": new_pw}, token=t1)
+        check(r.status == 403 and r.json["field"] == "/current_password", r)
+        r = srv.request("POST", "/api/v1/session/password", {"current_password": u["password"], "new_password": "short"}, token=t1)
+        check(r.status == 400 and r.json["field"] == "/new_password", r)
+        r = srv.request("POST", "/api/v1/session/password", {"current_password": u["password"], "new_password": new_pw}, token=t1)
+        check(r.status == 204, r)
+        check(srv.request("GET", "/api/v1/session", token=t1).status == 200, "the asking session stays")
+        check(srv.request("GET", "/api/v1/session", token=t2).status == 401, "other sessions end")
+        srv.login(u["username"], new_pw)
+        check(srv.request("POST", "/api/v1/session", {"username": u["username"], "password": u["password"]}).status == 401, "old password")
+    finally:
+        srv.stop()

@@ -19,6 +19,7 @@ void api_audit_list(struct req *r);
 void api_session_create(struct req *r);
 void api_session_get(struct req *r);
 void api_session_delete(struct req *r);
+void api_session_password(struct req *r);
 
 /* meta.c */
 void api_healthz(struct req *r);

@@ -225,3 +225,112 @@ void api_session_delete(struct req *r)
 	cookie(r, "", 0);
 	reply_empty(r, 204);
 }
+
+struct passwd_job {
+	const char *user_id, *org_id, *request_id;
+	char keep_hash[65]; /* the session that asked: it stays */
+	json_t *patch;
+	struct verr e;
+	int64_t now;
+};
+
+static int passwd_fn(struct db *db, void *arg)
+{
+	struct passwd_job *j = arg;
+	struct write_ctx w = {.actor = j->user_id, .request_id = j->request_id, .now_ms = j->now,
+			      .err = &j->e};
+	int rc = resource_update(db, resource_find("users"), j->org_id, j->user_id, j->patch, &w, NULL);
+	if (rc)
+		return rc;
+	struct db_stmt *st;
+	if (db_prepare(db, "DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2", &st))
+		return SG_EIO;
+	db_bind_text(st, 1, j->user_id);
+	db_bind_text(st, 2, j->keep_hash);
+	return db_run(st);
+}
+
+void api_session_password(struct req *r)
+{
+	if (r->actor.api_key) {
+		reply_problem(r, 400, "validation", "Not a user", "API keys have no password", NULL);
+		return;
+	}
+	json_t *body = req_json(r);
+	if (!body)
+		return;
+	const char *key;
+	json_t *v;
+	json_object_foreach(body, key, v) {
+		if (!str_eq(key, "current_password") && !str_eq(key, "new_password")) {
+			char ptr[90];
+			snprintf(ptr, sizeof(ptr), "/%.80s", key);
+			reply_problem(r, 400, "validation", "Invalid request",
+				      "unknown member; send current_password and new_password", ptr);
+			json_decref(body);
+			return;
+		}
+	}
+	const char *cur = json_string_value(json_object_get(body, "current_password"));
+	json_t *np = json_object_get(body, "new_password");
+	if (!cur || strlen(cur) > 1024) {
+		reply_problem(r, 400, "validation", "Invalid request", "current_password is required", "/current_password");
+		json_decref(body);
+		return;
+	}
+	char ukey[96];
+	int64_t now = clock_now_ms();
+	snprintf(ukey, sizeof(ukey), "u:%s", r->actor.username);
+	int64_t wait = throttle_check(r->env->throttle, ukey, now);
+	if (wait > 0) {
+		snprintf(r->retry_after, sizeof(r->retry_after), "%lld", (long long)((wait + 999) / 1000));
+		reply_problem(r, 429, "throttled", "Too many failed attempts", "wait before trying again", NULL);
+		json_decref(body);
+		return;
+	}
+	struct db *db = req_db(r);
+	if (!db) {
+		json_decref(body);
+		return;
+	}
+	struct db_stmt *st;
+	char hash[crypto_pwhash_STRBYTES] = "";
+	if (db_prepare(db, "SELECT password_hash FROM users WHERE id = ?1", &st) == 0) {
+		db_bind_text(st, 1, r->actor.id);
+		if (db_step(st) == DB_ROW)
+			sg_strlcpy(hash, db_col_text(st, 0), sizeof(hash));
+		db_reset(st);
+	}
+	if (!hash[0] || crypto_pwhash_str_verify(hash, cur, strlen(cur)) != 0) {
+		throttle_failure(r->env->throttle, ukey, now);
+		atomic_fetch_add(&r->env->metrics.login_failures, 1);
+		reply_problem(r, 403, "invalid-credentials", "Wrong password",
+			      "current_password is not your password", "/current_password");
+		json_decref(body);
+		return;
+	}
+	struct passwd_job j = {.user_id = r->actor.id, .org_id = r->actor.org_id,
+			       .request_id = r->id, .now = now, .patch = json_object()};
+	json_t *in = json_pack("{s:O?}", "password", np);
+	int rc = np ? resource_apply(resource_find("users"), j.patch, in, true, &j.e) : SG_EINVAL;
+	json_decref(in);
+	json_decref(body);
+	if (rc) {
+		if (!np)
+			verr_set(&j.e, 400, "/new_password", "new_password is required");
+		else if (str_eq(j.e.pointer, "/password"))
+			snprintf(j.e.pointer, sizeof(j.e.pointer), "/new_password");
+		reply_verr(r, &j.e);
+		json_decref(j.patch);
+		return;
+	}
+	secret_hash(auth_token(r), j.keep_hash);
+	rc = store_write(r->env->store, passwd_fn, &j);
+	json_decref(j.patch);
+	if (rc) {
+		reply_err(r, rc, NULL);
+		return;
+	}
+	throttle_success(r->env->throttle, ukey);
+	reply_empty(r, 204);
+}
