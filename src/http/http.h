@@ -84,6 +84,9 @@ bool req_query_allowed(struct req *r, const char *const *allowed);
 /* Parses the body as one JSON object: Content-Type application/json, UTF-8,
  * no duplicate keys. On failure replies 400/415 and returns NULL. */
 json_t *req_json(struct req *r);
+/* req_json() for bodies of fixed members: any member not in allowed
+ * (NULL-terminated) is refused with 400 naming it. */
+json_t *req_json_members(struct req *r, const char *const *allowed);
 
 /* Replies (each sets r->replied). reply_json steals body. */
 void reply_json(struct req *r, unsigned status, json_t *body);

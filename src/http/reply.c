@@ -115,6 +115,35 @@ json_t *req_json(struct req *r)
 	return j;
 }
 
+json_t *req_json_members(struct req *r, const char *const *allowed)
+{
+	json_t *body = req_json(r);
+	const char *key;
+	json_t *v;
+	if (!body)
+		return NULL;
+	json_object_foreach(body, key, v) {
+		bool ok = false;
+		for (int i = 0; allowed[i]; i++)
+			ok = ok || str_eq(key, allowed[i]);
+		if (!ok) {
+			struct sb names;
+			char ptr[90];
+			sb_init(&names);
+			for (int i = 0; allowed[i]; i++)
+				sb_addf(&names, "%s%s", i ? ", " : "", allowed[i]);
+			char *detail = xasprintf("unknown member '%.80s'; this request takes: %s", key, names.buf);
+			snprintf(ptr, sizeof(ptr), "/%.80s", key);
+			reply_problem(r, 400, "validation", "Invalid request", detail, ptr);
+			free(detail);
+			sb_release(&names);
+			json_decref(body);
+			return NULL;
+		}
+	}
+	return body;
+}
+
 static void add_common_headers(struct req *r, struct MHD_Response *resp, const char *ct)
 {
 	MHD_add_response_header(resp, "X-Request-Id", r->id);

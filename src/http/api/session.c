@@ -67,20 +67,10 @@ static void cookie(struct req *r, const char *value, int64_t max_age_s)
 
 void api_session_create(struct req *r)
 {
-	json_t *body = req_json(r);
+	static const char *const members[] = {"username", "password", NULL};
+	json_t *body = req_json_members(r, members);
 	if (!body)
 		return;
-	const char *key;
-	json_t *v;
-	json_object_foreach(body, key, v) {
-		if (!str_eq(key, "username") && !str_eq(key, "password")) {
-			char ptr[90];
-			snprintf(ptr, sizeof(ptr), "/%.80s", key);
-			reply_problem(r, 400, "validation", "Invalid request", "unknown member; send username and password", ptr);
-			json_decref(body);
-			return;
-		}
-	}
 	const char *user_in = json_string_value(json_object_get(body, "username"));
 	const char *pw = json_string_value(json_object_get(body, "password"));
 	if (!user_in || !*user_in || strlen(user_in) > 64) {
@@ -256,21 +246,10 @@ void api_session_password(struct req *r)
 		reply_problem(r, 400, "validation", "Not a user", "API keys have no password", NULL);
 		return;
 	}
-	json_t *body = req_json(r);
+	static const char *const members[] = {"current_password", "new_password", NULL};
+	json_t *body = req_json_members(r, members);
 	if (!body)
 		return;
-	const char *key;
-	json_t *v;
-	json_object_foreach(body, key, v) {
-		if (!str_eq(key, "current_password") && !str_eq(key, "new_password")) {
-			char ptr[90];
-			snprintf(ptr, sizeof(ptr), "/%.80s", key);
-			reply_problem(r, 400, "validation", "Invalid request",
-				      "unknown member; send current_password and new_password", ptr);
-			json_decref(body);
-			return;
-		}
-	}
 	const char *cur = json_string_value(json_object_get(body, "current_password"));
 	json_t *np = json_object_get(body, "new_password");
 	if (!cur || strlen(cur) > 1024) {
