@@ -153,6 +153,17 @@ static int user_check(json_t *rec, struct verr *e)
 	return 0;
 }
 
+/* A device is carried by a person or fitted to a vehicle, not both. */
+static int device_check(json_t *rec, struct verr *e)
+{
+	json_t *p = json_object_get(rec, "person_id"), *v = json_object_get(rec, "vehicle_id");
+	if (p && !json_is_null(p) && v && !json_is_null(v)) {
+		verr_set(e, 400, "/vehicle_id", "a device is bound to a person or to a vehicle, not both");
+		return SG_EINVAL;
+	}
+	return 0;
+}
+
 #define RES(var, nm, ty, tbl, pfx, flds, chk)                                                      \
 	static struct resource var = {nm, ty, tbl, pfx, flds, ARRAY_LEN(flds), chk, NULL}
 
@@ -162,7 +173,7 @@ RES(res_api_keys, "api_keys", "api_key", "api_keys", "key", api_key_fields, NULL
 RES(res_people, "people", "person", "people", "per", person_fields, NULL);
 RES(res_sites, "sites", "site", "sites", "sit", site_fields, site_check);
 RES(res_vehicles, "vehicles", "vehicle", "vehicles", "veh", vehicle_fields, NULL);
-RES(res_devices, "devices", "device", "devices", "dev", device_fields, NULL);
+RES(res_devices, "devices", "device", "devices", "dev", device_fields, device_check);
 
 const struct resource *const resources[] = {
 	&res_organisations, &res_users, &res_api_keys, &res_people,

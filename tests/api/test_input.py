@@ -2,6 +2,8 @@
 and writes nothing: the store and the audit trail are checked after each
 (issue 2, done-when 4)."""
 import http.client
+import socket
+import time
 
 from harness import Server, check, person_body, site_body
 
@@ -115,5 +117,30 @@ def test_oversized_bodies_answer_413_and_write_nothing():
         r = srv.request("POST", "/api/v1/people", person_body(name="N" * 161), token=tok)
         check(r.status == 400 and r.json["field"] == "/name", r)
         check(counts(srv) == before, "an oversized request wrote something")
+    finally:
+        srv.stop()
+
+
+def test_header_size_and_connections_per_address_are_limited():
+    srv = Server(extra_args=("--set", "server.per_ip_connections=4")).start()
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 + b"\r\n\r\n")
+        check(s.recv(100).startswith(b"HTTP/1.1 431"), "oversized headers answer 431")
+        s.close()
+        held = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(4)]
+        time.sleep(0.2)
+        extra = socket.create_connection(("127.0.0.1", srv.port))
+        extra.settimeout(5)
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            got = extra.recv(100)
+        except OSError:
+            got = b""
+        check(got == b"", f"a fifth connection from the same address is refused: {got!r}")
+        for h in held:
+            h.close()
+        time.sleep(0.2)
+        check(srv.request("GET", "/healthz").status == 200, "served again once the others closed")
     finally:
         srv.stop()

@@ -44,7 +44,17 @@ def test_new_user_path_export_import_round_trip():
         devices = [srv.create(tok, "devices", device_body(person_id=people[i]["id"])) for i in range(8)]
         devices += [srv.create(tok, "devices", device_body(kind="vehicle_unit", vehicle_id=v["id"])) for v in vehicles]
         check(all(len(d["key"]) >= 32 for d in devices), "device keys are shown once at creation")
+        both = srv.request("POST", "/api/v1/devices", device_body(person_id=people[0]["id"], vehicle_id=vehicles[0]["id"]), token=tok)
+        check(both.status == 400 and both.json["field"] == "/vehicle_id", f"a person or a vehicle, not both: {both}")
         check("key_hash" not in devices[0], "the key hash is never shown")
+        import hashlib
+        stored = lambda d: srv.sql("SELECT key_hash FROM devices WHERE id = ?", (d["id"],))[0][0]
+        check(stored(devices[0]) == hashlib.sha256(devices[0]["key"].encode()).hexdigest(), "only the hash is stored")
+        rot = srv.request("POST", f"/api/v1/devices/{devices[0]['id']}/key", token=tok)
+        check(rot.status == 200 and rot.json["key"] != devices[0]["key"], rot)
+        check(stored(devices[0]) == hashlib.sha256(rot.json["key"].encode()).hexdigest(), "the new key replaces the old")
+        from harness import SECRETS
+        SECRETS.add(rot.json["key"])
 
         # Lists: pages of 7, filters.
         got = all_items(srv, tok, "people")
