@@ -30,6 +30,9 @@ static const struct audited audited[] = {
 	 "SELECT * FROM vehicles ORDER BY id"},
 	{"device", "devices", "SELECT * FROM devices WHERE id = ?",
 	 "SELECT * FROM devices ORDER BY id"},
+	{"agreement", "agreements", "SELECT * FROM agreements WHERE id = ?",
+	 "SELECT * FROM agreements ORDER BY id"},
+	{"grant", "grants", "SELECT * FROM grants WHERE id = ?", "SELECT * FROM grants ORDER BY id"},
 };
 
 static const struct audited *find_audited(const char *type)

@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "registry/resource.h"
+#include "sharing/sharing.h"
 
 #include <string.h>
 
@@ -124,7 +125,31 @@ static int auth_api_key(struct req *r, const char *token)
 	return 0;
 }
 
+/* Loads the grants in force towards the actor's organisation: every access
+ * decision of this request uses this snapshot, so a revocation counts from
+ * the next request on. */
+static int load_grants(struct req *r)
+{
+	r->grants = xcalloc(1, sizeof(*r->grants));
+	if (sharing_incoming(r->rdb, r->actor.org_id, clock_now_ms(), r->grants))
+		return SG_EIO;
+	r->actor.grants = r->grants;
+	return 0;
+}
+
+static int authenticate(struct req *r);
+
 int auth_request(struct req *r)
+{
+	int rc = authenticate(r);
+	if (rc == 0 && load_grants(r)) {
+		reply_err(r, SG_EIO, NULL);
+		return SG_EIO;
+	}
+	return rc;
+}
+
+static int authenticate(struct req *r)
 {
 	const char *h = req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (h) {

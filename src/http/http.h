@@ -58,6 +58,7 @@ struct req {
 	const struct route *route;
 	char param[64];      /* the {id} segment, if the route has one */
 	struct actor actor;
+	struct grant_set *grants; /* incoming grants in force, loaded at authentication */
 	bool authed;
 	bool cookie_auth;    /* authenticated by cookie: unsafe methods need CSRF */
 	struct db *rdb;      /* reader connection, taken on first use */

@@ -40,6 +40,15 @@ const struct route routes[] = {
 	CRUD("devices", "devices"),
 	{"POST", "/api/v1/devices/{id}/key", api_device_key, "devices", ACT_UPDATE, 0, "Issue a new device key (shown once; the old one stops working)"},
 	{"GET", "/api/v1/audit", api_audit_list, "audit", ACT_LIST, 0, "List the organisation's audit entries"},
+
+	{"GET", "/api/v1/agreements", api_agreement_list, "agreements", ACT_LIST, 0, "List the sharing agreements your organisation is party to"},
+	{"POST", "/api/v1/agreements", api_agreement_create, "agreements", ACT_CREATE, 0, "Propose an agreement to a partner, with your grants (you accept it by proposing)"},
+	{"GET", "/api/v1/agreements/{id}", api_agreement_get, "agreements", ACT_READ, 0, "Read an agreement, its grants and its history"},
+	{"PATCH", "/api/v1/agreements/{id}", api_agreement_update, "agreements", ACT_UPDATE, 0, "Replace your organisation's grants in an agreement"},
+	{"POST", "/api/v1/agreements/{id}/accept", api_agreement_act, "agreements", ACT_UPDATE, 0, "Accept an agreement for your organisation"},
+	{"POST", "/api/v1/agreements/{id}/suspend", api_agreement_act, "agreements", ACT_UPDATE, 0, "Suspend your organisation's grants at once"},
+	{"POST", "/api/v1/agreements/{id}/resume", api_agreement_act, "agreements", ACT_UPDATE, 0, "Resume your organisation's suspended grants"},
+	{"POST", "/api/v1/agreements/{id}/revoke", api_agreement_act, "agreements", ACT_UPDATE, 0, "Revoke your organisation's grants for good"},
 };
 const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
 

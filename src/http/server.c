@@ -197,6 +197,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		store_reader_put(env->store, r->rdb);
 	sb_release(&r->body);
 	free(r->set_cookie);
+	free(r->grants);
 	free(r);
 	*con_cls = NULL;
 	atomic_fetch_sub(&env->metrics.in_flight, 1);

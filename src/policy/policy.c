@@ -22,6 +22,28 @@ const char *role_name(enum role r)
 	return (unsigned)r < ROLE_COUNT ? role_names[r] : "?";
 }
 
+const char *const category_names[] = {"people", "positions", "movements", "incidents", "zones",
+				      "alarms", "alerts", "roll-calls", "sites", "vehicles", NULL};
+const char *const level_names[] = {"none", "summary", "full", NULL};
+const char *const condition_names[] = {"always", "during_shared_movement", "during_open_sos", NULL};
+
+enum category category_of(const char *resource)
+{
+	if (str_eq(resource, "people"))
+		return CAT_PEOPLE;
+	if (str_eq(resource, "sites"))
+		return CAT_SITES;
+	if (str_eq(resource, "vehicles"))
+		return CAT_VEHICLES;
+	return CAT_NONE;
+}
+
+const char *view_name(enum view v)
+{
+	static const char *n[] = {"own", "full", "summary"};
+	return n[v];
+}
+
 const char *action_name(enum action a)
 {
 	static const char *n[] = {"list", "read", "create", "update", "delete"};
@@ -48,6 +70,7 @@ static const struct rule rules[] = {
 	{"vehicles", STAFF, MANAGERS, false},
 	{"devices", STAFF, MANAGERS, false},
 	{"audit", R(ROLE_ADMIN), 0, false},
+	{"agreements", STAFF, R(ROLE_ADMIN), false},
 	/* One's own session: anyone authenticated may read and end it. */
 	{"session", STAFF | R(ROLE_PERSON), STAFF | R(ROLE_PERSON), false},
 };
@@ -66,31 +89,73 @@ bool policy_list_self_only(const struct actor *actor, const char *resource)
 	return r && r->self && !(r->read & R(actor->role)) && actor->role == ROLE_PERSON;
 }
 
+const struct grant *policy_grant(const struct actor *actor, const char *grantor, enum category cat)
+{
+	if (!actor->grants || cat == CAT_NONE)
+		return NULL;
+	for (int i = 0; i < actor->grants->n; i++) {
+		const struct grant *g = &actor->grants->g[i];
+		if (g->cat == cat && g->level != LEVEL_NONE && str_eq(g->grantor, grantor))
+			return g;
+	}
+	return NULL;
+}
+
+static bool is_partner(const struct actor *actor, const char *org)
+{
+	for (int i = 0; actor->grants && i < actor->grants->npartners; i++)
+		if (str_eq(actor->grants->partners[i], org))
+			return true;
+	return false;
+}
+
 enum decision policy_decide(const struct actor *actor, enum action action, const char *resource,
-			    const char *obj_org, const char *obj_id, enum view *view)
+			    const char *obj_org, const char *obj_id, struct access *out)
 {
 	const struct rule *r = find_rule(resource);
 	if (!r || !actor)
 		return DECIDE_FORBID; /* unknown resource: deny by default */
 	bool write = action == ACT_CREATE || action == ACT_UPDATE || action == ACT_DELETE;
 	bool own = !obj_org || str_eq(obj_org, actor->org_id);
+	unsigned bit = R(actor->role);
+	struct access acc = {.view = VIEW_OWN};
 
-	/* Organisations: the root organisation's admins administer the installation
-	 * and see every organisation; everyone else sees only their own. */
 	if (str_eq(resource, "organisations")) {
+		/* The root organisation's admins administer the installation and see
+		 * every organisation; others see their own and their partners'. */
 		bool root_admin = actor->root_org && actor->role == ROLE_ADMIN;
-		if (!own && !root_admin)
-			return DECIDE_HIDE;
 		if (action == ACT_CREATE && !root_admin)
 			return DECIDE_FORBID;
+		if (!own && !root_admin) {
+			if (!is_partner(actor, obj_org) || !(r->read & bit))
+				return DECIDE_HIDE;
+			if (write)
+				return DECIDE_FORBID;
+			acc.view = VIEW_FULL;
+			if (out)
+				*out = acc;
+			return DECIDE_ALLOW;
+		}
 		own = true;
 	}
 
-	/* Another organisation's object: hidden. (Sharing agreements go here.) */
-	if (!own)
-		return DECIDE_HIDE;
+	if (!own) {
+		/* Another organisation's object: only through a grant in force. */
+		const struct grant *g = policy_grant(actor, obj_org, category_of(resource));
+		if (!g || !(r->read & bit))
+			return DECIDE_HIDE;
+		if (g->cond != COND_ALWAYS &&
+		    !(actor->condition_met && actor->condition_met(actor->cond_ctx, g, obj_id)))
+			return DECIDE_HIDE;
+		if (write)
+			return DECIDE_FORBID; /* visible, but never writable */
+		acc.view = g->level == LEVEL_FULL ? VIEW_FULL : VIEW_SUMMARY;
+		acc.grant = g;
+		if (out)
+			*out = acc;
+		return DECIDE_ALLOW;
+	}
 
-	unsigned bit = R(actor->role);
 	if (write) {
 		if (!(r->write & bit))
 			return DECIDE_FORBID;
@@ -105,7 +170,7 @@ enum decision policy_decide(const struct actor *actor, enum action action, const
 		else
 			return DECIDE_FORBID;
 	}
-	if (view)
-		*view = VIEW_FULL;
+	if (out)
+		*out = acc;
 	return DECIDE_ALLOW;
 }

@@ -79,7 +79,7 @@ int exchange_export(struct db *db, const struct resource *res, const char *org_i
 		size_t i;
 		json_t *rec;
 		json_array_foreach(rows, i, rec) {
-			json_t *pub = resource_public(res, rec, VIEW_FULL);
+			json_t *pub = resource_public(res, rec, VIEW_OWN);
 			if (fmt == XF_CSV) {
 				csv_value(out, json_object_get(pub, "id"));
 				for (unsigned f = 0; f < res->nfields; f++) {

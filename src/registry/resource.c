@@ -599,6 +599,8 @@ int resource_insert(struct db *db, const struct resource *res, json_t *rec,
 		return unique_conflict(res, w->err);
 	if (rc)
 		return rc;
+	if (res->after_insert && (rc = res->after_insert(db, rec)) != 0)
+		return rc;
 	json_t *snap = audit_snapshot(res, rec);
 	rc = write_audit(db, res, "create", rec, snap, w);
 	json_decref(snap);

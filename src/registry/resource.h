@@ -73,6 +73,8 @@ struct resource {
 	/* Optional cross-field check and derivation, after per-field validation
 	 * (sites: radius only with a point; bounding box columns). */
 	int (*check)(json_t *rec, struct verr *e);
+	/* Optional, inside the insert's transaction (people: pseudonyms). */
+	int (*after_insert)(struct db *db, const json_t *rec);
 	struct resource_sql *sql;
 };
 

@@ -4,6 +4,7 @@
 
 #include "core/err.h"
 #include "core/util.h"
+#include "sharing/sharing.h"
 
 #include <math.h>
 
@@ -164,16 +165,23 @@ static int device_check(json_t *rec, struct verr *e)
 	return 0;
 }
 
-#define RES(var, nm, ty, tbl, pfx, flds, chk)                                                      \
-	static struct resource var = {nm, ty, tbl, pfx, flds, ARRAY_LEN(flds), chk, NULL}
+/* A new person gets a pseudonym for every partner of their organisation. */
+static int person_inserted(struct db *db, const json_t *rec)
+{
+	return sharing_pseudonyms_for_person(db, json_string_value(json_object_get(rec, "id")),
+					     json_string_value(json_object_get(rec, "org_id")));
+}
 
-RES(res_organisations, "organisations", "organisation", "organisations", "org", org_fields, NULL);
-RES(res_users, "users", "user", "users", "usr", user_fields, user_check);
-RES(res_api_keys, "api_keys", "api_key", "api_keys", "key", api_key_fields, NULL);
-RES(res_people, "people", "person", "people", "per", person_fields, NULL);
-RES(res_sites, "sites", "site", "sites", "sit", site_fields, site_check);
-RES(res_vehicles, "vehicles", "vehicle", "vehicles", "veh", vehicle_fields, NULL);
-RES(res_devices, "devices", "device", "devices", "dev", device_fields, device_check);
+#define RES(var, nm, ty, tbl, pfx, flds, chk, after)                                               \
+	static struct resource var = {nm, ty, tbl, pfx, flds, ARRAY_LEN(flds), chk, after, NULL}
+
+RES(res_organisations, "organisations", "organisation", "organisations", "org", org_fields, NULL, NULL);
+RES(res_users, "users", "user", "users", "usr", user_fields, user_check, NULL);
+RES(res_api_keys, "api_keys", "api_key", "api_keys", "key", api_key_fields, NULL, NULL);
+RES(res_people, "people", "person", "people", "per", person_fields, NULL, person_inserted);
+RES(res_sites, "sites", "site", "sites", "sit", site_fields, site_check, NULL);
+RES(res_vehicles, "vehicles", "vehicle", "vehicles", "veh", vehicle_fields, NULL, NULL);
+RES(res_devices, "devices", "device", "devices", "dev", device_fields, device_check, NULL);
 
 const struct resource *const resources[] = {
 	&res_organisations, &res_users, &res_api_keys, &res_people,

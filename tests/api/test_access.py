@@ -1,9 +1,18 @@
-"""Organisation isolation and roles, route by route, generated from the
-router table itself (issue 2, done-when 3). POLICY below is the expected
-access of each role to its own organisation's objects; a route that the
-server has and POLICY lacks fails the suite, so a new route cannot ship
-without an access test. Across organisations every object route answers 404
-and lists never show the other organisation's records."""
+"""Access, route by route, generated from the router table itself (issue 2,
+done-when 3; issue 3, done-when 1).
+
+Every route is tried by every role from every relation to the object's
+owner (organisation A):
+  own        A's own users
+  stranger   an organisation with no agreement with A
+  no_grant   an agreement in force that grants nothing
+  summary    people, sites and vehicles shared as summary
+  full       people, sites and vehicles shared in full
+  expired    shared in full, but the grants' validity period is over
+  revoked    shared in full, then A revoked its grants
+  condition  people shared in full only during a shared movement (none is under way)
+and the answer must match the tables below. A route the server has and
+POLICY lacks fails the suite, so a route cannot ship without its access test."""
 import json
 
 from harness import (Server, check, device_body, person_body, run, site_body, unique, user_body,
@@ -61,25 +70,55 @@ POLICY = {
     "DELETE /api/v1/devices/{id}": MANAGERS,
     "POST /api/v1/devices/{id}/key": MANAGERS,
     "GET /api/v1/audit": {"admin"},
+    "GET /api/v1/agreements": STAFF,
+    "POST /api/v1/agreements": {"admin"},
+    "GET /api/v1/agreements/{id}": STAFF,
+    "PATCH /api/v1/agreements/{id}": {"admin"},
+    "POST /api/v1/agreements/{id}/accept": {"admin"},
+    "POST /api/v1/agreements/{id}/suspend": {"admin"},
+    "POST /api/v1/agreements/{id}/resume": {"admin"},
+    "POST /api/v1/agreements/{id}/revoke": {"admin"},
 }
+
+RELATIONS = ["own", "stranger", "no_grant", "summary", "full", "expired", "revoked", "condition"]
+FULL3 = [{"category": c, "level": "full"} for c in ("people", "sites", "vehicles")]
+# What A grants each partner (None: no agreement at all).
+GRANTS = {
+    "stranger": None,
+    "no_grant": [],
+    "summary": [{"category": c, "level": "summary"} for c in ("people", "sites", "vehicles")],
+    "full": FULL3,
+    "expired": [dict(g, **{"from": "2020-01-01T00:00:00Z", "to": "2020-02-01T00:00:00Z"}) for g in FULL3],
+    "revoked": FULL3,
+    "condition": [{"category": "people", "level": "full", "condition": "during_shared_movement"}],
+}
+# The level at which each relation shows A's records of a category (the
+# policy table for partners): anything else is hidden.
+SHOWN = {
+    "stranger": {}, "no_grant": {}, "expired": {}, "revoked": {}, "condition": {},
+    "summary": {"people": "summary", "sites": "summary", "vehicles": "summary"},
+    "full": {"people": "full", "sites": "full", "vehicles": "full"},
+}
+# Who may read a partner's shared records: the roles that read them at home.
+READERS = {"people": STAFF, "sites": ALL, "vehicles": STAFF}
+PRIVATE = {"people": ["name", "phone", "email", "emergency_contact", "notes"], "sites": ["address", "notes"],
+           "vehicles": ["notes"]}
 
 BODIES = {
     "people": person_body, "sites": site_body, "vehicles": vehicle_body, "devices": device_body,
     "users": lambda: user_body("viewer"), "api_keys": lambda: {"name": unique("key "), "role": "viewer"},
-    "organisations": lambda: {"name": unique("Org "), "kind": "other",
-                              "admin": user_body("admin") | {"role": None}},
 }
 PATCHES = {
     "people": {"job": "Welder"}, "sites": {"notes": "patched"}, "vehicles": {"colour": "red"},
     "devices": {"notes": "patched"}, "users": {"display_name": "Patched"},
-    "api_keys": {"name": "patched"}, "organisations": {"name": None},
+    "api_keys": {"name": "patched"}, "organisations": None, "agreements": {"grants": []},
 }
 
 
 def org_body():
-    b = BODIES["organisations"]()
-    del b["admin"]["role"]
-    return b
+    u = user_body("admin")
+    del u["role"]
+    return {"name": unique("Org "), "kind": "other", "admin": u}
 
 
 class Org:
@@ -95,19 +134,24 @@ class Org:
             srv.create(admin_token, "users", u)
             self.tokens[role] = srv.login(u["username"], u["password"])
 
-    def fresh(self, collection):
-        """A new object of collection in this organisation (the id routes' target)."""
-        if collection == "organisations":
-            return {"id": self.id}
-        return self.srv.create(self.admin, collection, BODIES[collection]())
+    @classmethod
+    def new(cls, srv, root_token):
+        ob = org_body()
+        o = srv.create(root_token, "organisations", ob)
+        return cls(srv, srv.login(ob["admin"]["username"], ob["admin"]["password"]), o["id"])
 
 
-def body_for(collection, method):
-    if method == "POST":
-        return org_body() if collection == "organisations" else BODIES[collection]()
-    if collection == "organisations":
-        return {"name": unique("Renamed org ")}
-    return PATCHES[collection]
+def agree(srv, a, b, grants):
+    """An agreement in force from a to b with a's grants."""
+    ag = srv.create(a.admin, "agreements", {"partner_id": b.id, "grants": grants})
+    r = srv.request("POST", f"/api/v1/agreements/{ag['id']}/accept", token=b.admin)
+    check(r.status == 200 and r.json["accepted_by_both"], r)
+    return ag
+
+
+def end(srv, a, b, ag_id):
+    for org in (a, b):
+        srv.request("POST", f"/api/v1/agreements/{ag_id}/revoke", token=org.admin)
 
 
 def test_every_route_has_a_policy_row():
@@ -122,66 +166,145 @@ def test_every_route_has_a_policy_row():
               f"{r['method']} {r['path']}: public flag differs from the table")
 
 
-def test_access_matrix_own_and_other_organisation():
+def expected_partner(relation, collection, role, method):
+    """Status a partner's user gets for an object route on A's record."""
+    if collection == "organisations":
+        visible = relation != "stranger"
+    else:
+        visible = collection in SHOWN[relation] and role in READERS[collection]
+    if method == "GET":
+        return 200 if visible else 404
+    return 403 if visible else 404
+
+
+def test_access_matrix_every_route_role_and_relation():
     routes = json.loads(run("routes").stdout)
     srv = Server().start()
     try:
-        a_admin = srv.admin()
-        me = srv.request("GET", "/api/v1/session", token=a_admin).json
-        a = Org(srv, a_admin, me["org_id"])
-        ob = org_body()
-        b_org = srv.create(a_admin, "organisations", ob)
-        b = Org(srv, srv.login(ob["admin"]["username"], ob["admin"]["password"]), b_org["id"])
+        root = srv.admin()
+        me = srv.request("GET", "/api/v1/session", token=root).json
+        a = Org(srv, root, me["org_id"])
+        spare = Org.new(srv, root)  # the far side of agreements that A's own users act on
+        bystander = Org.new(srv, root)  # party to the standing agreement partners must not see
+        partners = {rel: Org.new(srv, root) for rel in RELATIONS[1:]}
+        for rel, org in partners.items():
+            if GRANTS[rel] is not None:
+                ag = agree(srv, a, org, GRANTS[rel])
+                if rel == "revoked":
+                    r = srv.request("POST", f"/api/v1/agreements/{ag['id']}/revoke", token=a.admin)
+                    check(r.status == 200, r)
+        # One standing object per collection, which partners try to read and change.
+        fixtures = {c: srv.create(a.admin, c, BODIES[c]()) for c in BODIES}
+        fixtures["organisations"] = {"id": a.id}
+        fixtures["agreements"] = {"id": agree(srv, a, bystander, [])["id"]}
+        pseudonym = {}
+        for rel, org in partners.items():
+            rows = srv.sql("SELECT code FROM pseudonyms WHERE person_id = ? AND partner_id = ?",
+                           (fixtures["people"]["id"], org.id))
+            pseudonym[rel] = rows[0][0] if rows else None
+
+        def fresh(collection):
+            if collection == "organisations":
+                return {"id": a.id}
+            if collection == "agreements":
+                return agree(srv, a, spare, [])
+            return srv.create(a.admin, collection, BODIES[collection]())
+
         cells = 0
         for r in routes:
             key = f"{r['method']} {r['path']}"
             allowed = POLICY[key]
             if allowed in ("public", "session"):
                 continue
-            parts = r["path"].split("/")
-            collection = parts[3]
+            collection = r["path"].split("/")[3]
             has_id = "{id}" in r["path"]
+            body = None
+            if r["method"] == "PATCH":
+                body = PATCHES[collection] if PATCHES[collection] is not None else {"name": unique("Renamed ")}
             for role in ROLES:
-                # Own organisation.
-                target = a.fresh(collection) if has_id else None
+                # --- own organisation ---
+                if r["method"] == "POST" and not has_id:
+                    body = (org_body() if collection == "organisations" else
+                            {"partner_id": spare.id, "grants": []} if collection == "agreements" else
+                            BODIES[collection]())
+                target = fresh(collection) if has_id and role in allowed else fixtures.get(collection)
                 path = r["path"].replace("{id}", target["id"]) if has_id else r["path"]
-                body = body_for(collection, r["method"]) if r["method"] in ("POST", "PATCH") else None
-                if r["path"].endswith("/key"):
-                    body = None
                 resp = srv.request(r["method"], path, body, token=a.tokens[role],
                                    raw=b"" if r["method"] == "POST" and body is None else None)
                 if role in allowed:
-                    check(resp.status in (200, 201, 204), f"{role} of own org: {key} should be allowed: {resp}")
+                    check(resp.status in (200, 201, 204), f"own {role}: {key} should be allowed: {resp}")
                 elif role == "person" and key == "GET /api/v1/people/{id}":
                     check(resp.status == 404, f"person reading someone else: {key}: {resp}")
                 else:
-                    check(resp.status == 403, f"{role} of own org: {key} should be forbidden: {resp}")
-                cells += 1
+                    check(resp.status == 403, f"own {role}: {key} should be forbidden: {resp}")
                 if key == "GET /api/v1/people" and role == "person":
                     check([i["id"] for i in resp.json["items"]] == [a.person["id"]],
                           f"a person lists only themselves: {resp.json}")
-
-                # Other organisation: B's users against A's objects.
-                if has_id:
-                    target = a.fresh(collection)
-                    path = r["path"].replace("{id}", target["id"])
-                    before = srv.request("GET", f"/api/v1/{collection}/{target['id']}", token=a_admin)
-                    resp = srv.request(r["method"], path, body, token=b.tokens[role],
-                                       raw=b"" if r["method"] == "POST" and body is None else None)
-                    check(resp.status == 404, f"{role} of another org: {key} must answer 404: {resp}")
-                    after = srv.request("GET", f"/api/v1/{collection}/{target['id']}", token=a_admin)
-                    check(before.json == after.json, f"{key} by another org changed the object")
-                elif r["method"] == "GET":
-                    resp = srv.request("GET", r["path"] + "?limit=500", token=b.tokens[role])
-                    if resp.status == 200:
-                        ids = {i.get("id") or i.get("object_id") for i in resp.json["items"]}
-                        check(a.id not in ids and a.person["id"] not in ids and not
-                              any(i.get("org_id") == a.id for i in resp.json["items"]),
-                              f"{role} of another org sees org A's records in {key}")
-                    else:
-                        check(resp.status == 403, f"{key} for {role}: {resp}")
+                if collection == "agreements" and has_id and role in allowed:
+                    end(srv, a, spare, target["id"])
+                elif collection == "agreements" and resp.status == 201:
+                    end(srv, a, spare, resp.json["id"])
+                if r["method"] == "POST" and not has_id:
+                    body = None
                 cells += 1
-        check(cells > 300, f"only {cells} cells were checked")
+
+                # --- partners, one relation each ---
+                for rel, org in partners.items():
+                    cells += 1
+                    tok = org.tokens[role]
+                    if not has_id:
+                        if r["method"] != "GET":
+                            continue  # creating is always in one's own organisation
+                        resp = srv.request("GET", r["path"] + "?limit=500", token=tok)
+                        if resp.status == 403:
+                            check(role not in POLICY[key], f"{rel} {role}: {key}: {resp}")
+                            continue
+                        check(resp.status == 200, f"{rel} {role}: {key}: {resp}")
+                        items = resp.json["items"]
+                        if collection == "agreements":
+                            check(fixtures["agreements"]["id"] not in {i["id"] for i in items},
+                                  f"{rel} {role} lists an agreement it is no party to")
+                            continue
+                        theirs = [i for i in items if i.get("org_id") == a.id]
+                        level = SHOWN[rel].get(collection) if role in READERS.get(collection, set()) else None
+                        if collection == "organisations":
+                            level = "full" if rel != "stranger" else None
+                        if level is None:
+                            check(not theirs and not any(i.get("object_id") == a.id for i in items),
+                                  f"{rel} {role} sees A's records in {key}: {theirs[:2]}")
+                        else:
+                            check(theirs and all(i["level"] == level for i in theirs),
+                                  f"{rel} {role}: {key} should show A's records at {level}: {theirs[:2]}")
+                            if level == "summary":
+                                for i in theirs:
+                                    check(not any(f in i for f in PRIVATE[collection]), f"{key} summary leaks: {i}")
+                                if collection == "people":
+                                    check(all(i["id"] == i["pseudonym"] and len(i["id"]) == 7 for i in theirs), theirs[:2])
+                        continue
+                    if collection == "agreements":
+                        target = fixtures["agreements"]  # an agreement they are no party to
+                        expect = 404 if role in STAFF else 403
+                    else:
+                        target = fixtures[collection]
+                        expect = expected_partner(rel, collection, role, r["method"])
+                    oid = target["id"]
+                    if collection == "people" and SHOWN[rel].get("people") == "summary":
+                        oid = pseudonym[rel]
+                        check(oid and oid != target["id"], f"{rel}: no pseudonym")
+                    before = srv.request("GET", f"/api/v1/{collection}/{target['id']}", token=a.admin).json
+                    resp = srv.request(r["method"], r["path"].replace("{id}", oid), body, token=tok,
+                                       raw=b"" if r["method"] == "POST" and body is None else None)
+                    check(resp.status == expect, f"{rel} {role}: {key} expected {expect}: {resp}")
+                    if resp.status == 200 and collection in PRIVATE:
+                        check(resp.json["level"] == SHOWN[rel][collection], resp.json)
+                        if SHOWN[rel][collection] == "summary":
+                            check(not any(f in resp.json for f in PRIVATE[collection]), f"summary leaks: {resp.json}")
+                    after = srv.request("GET", f"/api/v1/{collection}/{target['id']}", token=a.admin).json
+                    check(before == after, f"{rel} {role}: {key} changed A's record")
+                    if collection == "people" and rel in ("summary",) and role in STAFF and r["method"] == "GET":
+                        real = srv.request("GET", f"/api/v1/people/{target['id']}", token=tok)
+                        check(real.status == 404, f"summary never confirms a real id: {real}")
+        check(cells > 2000, f"only {cells} cells were checked")
     finally:
         srv.stop()
 

@@ -36,9 +36,9 @@ static void test_viewer_reads_but_cannot_write(void **state)
 {
 	(void)state;
 	struct actor v = mk(ROLE_VIEWER, "org_A");
-	enum view view = VIEW_SUMMARY;
-	assert_int_equal(policy_decide(&v, ACT_READ, "people", "org_A", "per_1", &view), DECIDE_ALLOW);
-	assert_int_equal(view, VIEW_FULL);
+	struct access acc = {.view = VIEW_SUMMARY};
+	assert_int_equal(policy_decide(&v, ACT_READ, "people", "org_A", "per_1", &acc), DECIDE_ALLOW);
+	assert_int_equal(acc.view, VIEW_OWN);
 	assert_int_equal(policy_decide(&v, ACT_CREATE, "people", NULL, NULL, NULL), DECIDE_FORBID);
 	assert_int_equal(policy_decide(&v, ACT_DELETE, "sites", "org_A", "sit_1", NULL), DECIDE_FORBID);
 	assert_int_equal(policy_decide(&v, ACT_LIST, "users", NULL, NULL, NULL), DECIDE_FORBID);

@@ -15,6 +15,13 @@ void api_device_key(struct req *r);
 void api_key_create(struct req *r);
 void api_audit_list(struct req *r);
 
+/* agreements.c */
+void api_agreement_list(struct req *r);
+void api_agreement_create(struct req *r);
+void api_agreement_get(struct req *r);
+void api_agreement_update(struct req *r);
+void api_agreement_act(struct req *r);
+
 /* session.c */
 void api_session_create(struct req *r);
 void api_session_get(struct req *r);

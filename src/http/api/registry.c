@@ -10,7 +10,9 @@
 #include "core/log.h"
 #include "http/router.h"
 #include "registry/resource.h"
+#include "sharing/sharing.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const struct resource *route_resource(struct req *r)
@@ -71,35 +73,133 @@ static bool run(struct req *r, struct op_job *j)
 	return false;
 }
 
-/* Loads the route's {id} object and asks the policy; replies 404/403 itself. */
-static json_t *load_for(struct req *r, const struct resource *res, enum action act, enum view *view)
+/* Loads the route's {id} object and asks the policy; replies 404/403 itself.
+ * A partner's people shared as summary are addressed by pseudonym only. */
+static json_t *load_for(struct req *r, const struct resource *res, enum action act, struct access *acc)
 {
-	if (!id_valid(r->param, res->id_prefix)) {
-		reply_err(r, SG_ENOTFOUND, res->type);
-		return NULL;
-	}
+	char id[48];
+	bool by_pseudonym = str_eq(res->name, "people") && sharing_is_pseudonym(r->param);
 	struct db *db = req_db(r);
 	if (!db)
 		return NULL;
+	if (by_pseudonym) {
+		if (sharing_resolve_pseudonym(db, r->param, r->actor.org_id, id)) {
+			reply_err(r, SG_ENOTFOUND, res->type);
+			return NULL;
+		}
+	} else if (!id_valid(r->param, res->id_prefix)) {
+		reply_err(r, SG_ENOTFOUND, res->type);
+		return NULL;
+	} else {
+		sg_strlcpy(id, r->param, sizeof(id));
+	}
 	json_t *rec;
-	int rc = resource_get(db, res, r->param, &rec);
+	int rc = resource_get(db, res, id, &rec);
 	if (rc) {
 		reply_err(r, rc, res->type);
 		return NULL;
 	}
+	struct access a;
 	switch (policy_decide(&r->actor, act, res->name, json_string_value(json_object_get(rec, "org_id")),
-			      r->param, view)) {
+			      id, &a)) {
 	case DECIDE_ALLOW:
+		/* A summary grant never confirms a real id, and a pseudonym only works there. */
+		if ((a.view == VIEW_SUMMARY && str_eq(res->name, "people")) != by_pseudonym)
+			break;
+		if (acc)
+			*acc = a;
 		return rec;
 	case DECIDE_HIDE:
-		reply_err(r, SG_ENOTFOUND, res->type);
 		break;
 	case DECIDE_FORBID:
+		json_decref(rec);
 		reply_err(r, SG_EFORBIDDEN, NULL);
-		break;
+		return NULL;
 	}
 	json_decref(rec);
+	reply_err(r, SG_ENOTFOUND, res->type);
 	return NULL;
+}
+
+/* The API form of rec for this actor: labelled with the level it is shown at;
+ * a partner's people in summary appear under their pseudonym. NULL when the
+ * record cannot be shown. */
+static json_t *render(struct req *r, const struct resource *res, const json_t *rec,
+		      const struct access *acc, bool geojson)
+{
+	json_t *o = resource_public(res, rec, acc->view);
+	json_object_set_new(o, "level", json_string(view_name(acc->view)));
+	if (acc->view == VIEW_SUMMARY && str_eq(res->name, "people")) {
+		char code[16];
+		if (sharing_pseudonym(r->rdb, json_string_value(json_object_get(rec, "id")), r->actor.org_id,
+				      code)) {
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(o, "id", json_string(code));
+		json_object_set_new(o, "pseudonym", json_string(code));
+	}
+	if (!geojson)
+		return o;
+	const json_t *g = resource_geometry(res, rec);
+	json_t *id = json_incref(json_object_get(o, "id"));
+	json_object_del(o, "geometry");
+	return json_pack("{s:s,s:o,s:O,s:o}", "type", "Feature", "id", id, "geometry",
+			 g ? g : json_null(), "properties", o);
+}
+
+/* Every read of another organisation's people is audited, per grant, in the
+ * owner's trail, before the data leaves: reads is {grant_id: {grantor, level, ids}}. */
+struct reads_job {
+	json_t *reads;
+	const char *actor, *actor_org, *request_id;
+	int64_t now;
+};
+
+static int reads_fn(struct db *db, void *arg)
+{
+	struct reads_job *j = arg;
+	const char *gid;
+	json_t *v;
+	json_object_foreach(j->reads, gid, v) {
+		json_t *ch = json_pack("{s:s,s:s,s:O,s:s}", "grant_id", gid, "reader_org", j->actor_org,
+				       "ids", json_object_get(v, "ids"), "level",
+				       json_string_value(json_object_get(v, "level")));
+		struct audit_entry ae = {.actor = j->actor,
+					 .org_id = json_string_value(json_object_get(v, "grantor")),
+					 .action = "read", .object_type = "person", .changes = ch,
+					 .request_id = j->request_id};
+		int rc = audit_append(db, &ae, j->now);
+		json_decref(ch);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void note_read(json_t *reads, const struct resource *res, const struct access *acc, const json_t *rec)
+{
+	if (!acc->grant || category_of(res->name) != CAT_PEOPLE)
+		return;
+	json_t *e = json_object_get(reads, acc->grant->id);
+	if (!e) {
+		e = json_pack("{s:s,s:s,s:[]}", "grantor", acc->grant->grantor, "level", view_name(acc->view), "ids");
+		json_object_set_new(reads, acc->grant->id, e);
+	}
+	json_array_append(json_object_get(e, "ids"), json_object_get(rec, "id"));
+}
+
+/* Writes the audit entries for reads; on failure replies 503 and returns false. */
+static bool audit_reads(struct req *r, json_t *reads)
+{
+	if (json_object_size(reads) == 0)
+		return true;
+	struct reads_job j = {.reads = reads, .actor = r->actor.id, .actor_org = r->actor.org_id,
+			      .request_id = r->id, .now = clock_now_ms()};
+	int rc = store_write(r->env->store, reads_fn, &j);
+	if (rc)
+		reply_err(r, rc, NULL);
+	return rc == 0;
 }
 
 static void set_location(struct req *r, const struct resource *res, const char *id)
@@ -109,14 +209,10 @@ static void set_location(struct req *r, const struct resource *res, const char *
 
 /* --- list ------------------------------------------------------------------ */
 
-static json_t *feature(const struct resource *res, const json_t *rec, enum view view)
+static int by_id(const void *a, const void *b)
 {
-	json_t *props = resource_public(res, rec, view);
-	const json_t *g = resource_geometry(res, rec);
-	json_t *id = json_incref(json_object_get(props, "id"));
-	json_object_del(props, "geometry");
-	return json_pack("{s:s,s:o,s:O,s:o}", "type", "Feature", "id", id, "geometry",
-			 g ? g : json_null(), "properties", props);
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "id")),
+		      json_string_value(json_object_get(*(json_t *const *)b, "id")));
 }
 
 void api_list(struct req *r)
@@ -127,6 +223,7 @@ void api_list(struct req *r)
 	allowed[na++] = "limit";
 	allowed[na++] = "cursor";
 	allowed[na++] = "format";
+	allowed[na++] = "org_id";
 	for (unsigned i = 0; i < res->nfields && na < 38; i++)
 		if (res->fields[i].flags & FF_FILTER)
 			allowed[na++] = res->fields[i].name;
@@ -192,43 +289,91 @@ void api_list(struct req *r)
 		}
 		q.filter[i] = v;
 	}
-	/* Organisations: the installation's admins see them all. */
-	if (str_eq(res->name, "organisations") && r->actor.root_org && r->actor.role == ROLE_ADMIN)
-		q.org_id = NULL;
-	if (policy_list_self_only(&r->actor, res->name))
+	/* Whose records: our own, and each partner's that a grant in force shares
+	 * (organisations: partners; installation admins: everyone). */
+	const char *orgs[MAX_PARTNERS + MAX_GRANTS + 1];
+	int norgs = 0;
+	bool everyone = str_eq(res->name, "organisations") && r->actor.root_org && r->actor.role == ROLE_ADMIN;
+	orgs[norgs++] = r->actor.org_id;
+	if (policy_list_self_only(&r->actor, res->name)) {
 		q.only_id = r->actor.person_id[0] ? r->actor.person_id : "-";
+	} else if (str_eq(res->name, "organisations")) {
+		for (int i = 0; r->grants && i < r->grants->npartners; i++)
+			orgs[norgs++] = r->grants->partners[i];
+	} else {
+		for (int i = 0; r->grants && i < r->grants->n; i++) {
+			const struct grant *g = &r->grants->g[i];
+			if (g->cat == category_of(res->name) && g->level != LEVEL_NONE)
+				orgs[norgs++] = g->grantor;
+		}
+	}
+	const char *only_org = req_query(r, "org_id");
+	if (only_org && !id_valid(only_org, "org")) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "org_id must be an organisation id", "?org_id");
+		return;
+	}
 
 	struct db *db = req_db(r);
 	if (!db)
 		return;
-	json_t *rows;
-	bool more;
-	int rc = resource_list(db, res, &q, &rows, &more);
-	if (rc) {
-		reply_err(r, rc, NULL);
+	/* One page per organisation, merged in id order: the cursor stays exact. */
+	json_t *rows = json_array();
+	bool more = false;
+	for (int o = 0; o < (everyone ? 1 : norgs); o++) {
+		if (only_org && !everyone && !str_eq(only_org, orgs[o]))
+			continue;
+		json_t *part;
+		bool part_more;
+		q.org_id = everyone ? only_org : orgs[o];
+		int rc = resource_list(db, res, &q, &part, &part_more);
+		if (rc) {
+			json_decref(rows);
+			reply_err(r, rc, NULL);
+			return;
+		}
+		json_array_extend(rows, part);
+		json_decref(part);
+		more = more || part_more;
+	}
+	size_t n = json_array_size(rows);
+	json_t **sorted = xcalloc(n ? n : 1, sizeof(*sorted));
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = json_array_get(rows, i);
+	qsort(sorted, n, sizeof(*sorted), by_id);
+	if (n > (size_t)q.limit) {
+		n = (size_t)q.limit;
+		more = true;
+	}
+	json_t *items = json_array(), *reads = json_object();
+	for (size_t i = 0; i < n; i++) {
+		json_t *rec = sorted[i];
+		struct access acc;
+		if (policy_decide(&r->actor, ACT_READ, res->name, json_string_value(json_object_get(rec, "org_id")),
+				  json_string_value(json_object_get(rec, "id")), &acc) != DECIDE_ALLOW)
+			continue;
+		json_t *out = render(r, res, rec, &acc, geojson);
+		if (!out)
+			continue;
+		note_read(reads, res, &acc, rec);
+		json_array_append_new(items, out);
+	}
+	json_t *next = more && n ? json_incref(json_object_get(sorted[n - 1], "id")) : json_null();
+	free(sorted);
+	json_decref(rows);
+	bool ok = audit_reads(r, reads);
+	json_decref(reads);
+	if (!ok) {
+		json_decref(items);
+		json_decref(next);
 		return;
 	}
-	json_t *items = json_array();
-	size_t i;
-	json_t *rec;
-	json_array_foreach(rows, i, rec) {
-		enum view view;
-		if (policy_decide(&r->actor, ACT_READ, res->name,
-				  json_string_value(json_object_get(rec, "org_id")),
-				  json_string_value(json_object_get(rec, "id")), &view) != DECIDE_ALLOW)
-			continue;
-		json_array_append_new(items, geojson ? feature(res, rec, view) : resource_public(res, rec, view));
-	}
-	json_t *next = more ? json_incref(json_object_get(json_array_get(rows, json_array_size(rows) - 1), "id"))
-			    : json_null();
-	json_decref(rows);
 	if (geojson) {
 		json_t *fc = json_pack("{s:s,s:o,s:o}", "type", "FeatureCollection", "features", items,
 				       "next", next);
-		char *s = json_dumps(fc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+		char *txt = json_dumps(fc, JSON_COMPACT | JSON_REAL_PRECISION(15));
 		json_decref(fc);
-		reply_data(r, 200, "application/geo+json", s, strlen(s));
-		free(s);
+		reply_data(r, 200, "application/geo+json", txt, strlen(txt));
+		free(txt);
 		return;
 	}
 	reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
@@ -272,7 +417,8 @@ static void create_with_key(struct req *r, const char *key_prefix)
 		json_object_set_new(j.rec, "key_hash", json_string(hash));
 	}
 	if (run(r, &j)) {
-		json_t *out = resource_public(res, j.rec, VIEW_FULL);
+		json_t *out = resource_public(res, j.rec, VIEW_OWN);
+		json_object_set_new(out, "level", json_string("own"));
 		if (key_prefix)
 			json_object_set_new(out, "key", json_string(key));
 		set_location(r, res, json_string_value(json_object_get(j.rec, "id")));
@@ -294,11 +440,19 @@ void api_key_create(struct req *r)
 void api_get(struct req *r)
 {
 	const struct resource *res = route_resource(r);
-	enum view view;
-	json_t *rec = load_for(r, res, ACT_READ, &view);
+	struct access acc;
+	json_t *rec = load_for(r, res, ACT_READ, &acc);
 	if (!rec)
 		return;
-	reply_json(r, 200, resource_public(res, rec, view));
+	json_t *reads = json_object();
+	note_read(reads, res, &acc, rec);
+	json_t *out = render(r, res, rec, &acc, false);
+	if (!out)
+		reply_err(r, SG_ENOTFOUND, res->type);
+	else if (audit_reads(r, reads))
+		reply_json(r, 200, out), out = NULL;
+	json_decref(out);
+	json_decref(reads);
 	json_decref(rec);
 }
 
@@ -338,7 +492,9 @@ void api_update(struct req *r)
 	if (rc) {
 		reply_verr(r, &j.err);
 	} else if (!self_lockout(r, res, j.rec, false) && run(r, &j)) {
-		reply_json(r, 200, resource_public(res, j.out, VIEW_FULL));
+		json_t *out = resource_public(res, j.out, VIEW_OWN);
+		json_object_set_new(out, "level", json_string("own"));
+		reply_json(r, 200, out);
 		json_decref(j.out);
 	}
 	json_decref(j.rec);
@@ -418,8 +574,8 @@ void api_org_create(struct req *r)
 	}
 	json_object_set_new(j.rec2, "org_id", json_string(oid));
 	if (run(r, &j)) {
-		json_t *o = resource_public(orgs, j.rec, VIEW_FULL);
-		json_object_set_new(o, "admin", resource_public(users, j.rec2, VIEW_FULL));
+		json_t *o = resource_public(orgs, j.rec, VIEW_OWN);
+		json_object_set_new(o, "admin", resource_public(users, j.rec2, VIEW_OWN));
 		set_location(r, orgs, oid);
 		reply_json(r, 201, o);
 	}
