@@ -6,7 +6,9 @@
 #include "app.h"
 #include "cli/common.h"
 #include "core/err.h"
+#include "core/clock.h"
 #include "core/id.h"
+#include "sharing/sharing.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -61,6 +63,40 @@ static const char *jobs[] = {"Civil engineer", "Site manager", "Electrical engin
 			     "Geologist", "Turbine technician", "Welder", "Interpreter"};
 static const char *escort_names[] = {"Imran Khan", "Bilal Ahmed", "Asif Raza", "Tariq Mehmood",
 				     "Usman Ali", "Kamran Shah", "Naveed Akhtar", "Shahid Iqbal"};
+
+struct demo_agreement {
+	const char *company, *host;
+	struct verr *e;
+};
+
+static int demo_agreement_fn(struct db *db, void *arg)
+{
+	struct demo_agreement *j = arg;
+	char id[48];
+	struct agreement_write w = {.actor = "cli", .actor_org = j->company, .now_ms = clock_now_ms(),
+				    .err = j->e};
+	json_t *company = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s,s:s}]", "category", "sites", "level",
+				    "full", "category", "people", "level", "summary", "category",
+				    "positions", "level", "full", "condition", "during_shared_movement");
+	json_t *host = json_pack("[{s:s,s:s},{s:s,s:s}]", "category", "people", "level", "full",
+				 "category", "vehicles", "level", "full");
+	json_t *cn = NULL, *hn = NULL;
+	int rc = sharing_validate_grants(company, &cn, j->e);
+	if (!rc)
+		rc = sharing_validate_grants(host, &hn, j->e);
+	if (!rc)
+		rc = sharing_create(db, &w, j->host, cn, id);
+	w.actor_org = j->host;
+	if (!rc)
+		rc = sharing_act(db, &w, id, "accept");
+	if (!rc)
+		rc = sharing_set_grants(db, &w, id, hn);
+	json_decref(company);
+	json_decref(host);
+	json_decref(cn);
+	json_decref(hn);
+	return rc;
+}
 
 int cmd_demo(int argc, char **argv)
 {
@@ -225,6 +261,13 @@ int cmd_demo(int argc, char **argv)
 		if (rc)
 			goto fail;
 	}
+	/* The joint picture: the company shares its sites in full, its people as
+	 * summary and positions only during shared movements; the liaison cell
+	 * shares its escorts and vehicles in full. */
+	struct demo_agreement j = {.company = org[0], .host = org[1], .e = &e};
+	rc = check(store_write(st, demo_agreement_fn, &j), &e, "the sharing agreement");
+	if (rc)
+		goto fail;
 	printf("\n  Safeguard demo — DEMO DATA ONLY, passwords are printed here and nowhere else\n\n");
 	printf("  %-18s %-18s %-36s %s\n", "USERNAME", "ROLE", "ORGANISATION", "PASSWORD");
 	for (size_t i = 0; i < ARRAY_LEN(users); i++)
