@@ -25,6 +25,32 @@ static const char *col(struct db_stmt *st, int i)
 	return db_col_text(st, i);
 }
 
+/* Runs sql with up to two text parameters and returns the first column of
+ * every row as a new array of strings (sql is a constant). */
+static int column(struct db *db, const char *sql, const char *p1, const char *p2, json_t **out)
+{
+	struct db_stmt *st;
+	if (db_prepare(db, sql, &st))
+		return SG_EIO;
+	db_bind_text(st, 1, p1);
+	if (p2)
+		db_bind_text(st, 2, p2);
+	json_t *a = json_array();
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW)
+		json_array_append_new(a, json_string(col(st, 0)));
+	db_reset(st);
+	if (rc < 0) {
+		json_decref(a);
+		return rc;
+	}
+	*out = a;
+	return 0;
+}
+
+static const char PARTNERS_SQL[] = "SELECT CASE WHEN org_id = ?1 THEN partner_id ELSE org_id END"
+				   " FROM agreements WHERE org_id = ?1 OR partner_id = ?1";
+
 int sharing_incoming(struct db *db, const char *grantee, int64_t now_ms, struct grant_set *out)
 {
 	char now[25];
@@ -62,16 +88,17 @@ int sharing_incoming(struct db *db, const char *grantee, int64_t now_ms, struct 
 	db_reset(st);
 	if (rc < 0)
 		return rc;
-	if (db_prepare(db,
-		       "SELECT CASE WHEN org_id = ?1 THEN partner_id ELSE org_id END FROM agreements"
-		       " WHERE org_id = ?1 OR partner_id = ?1",
-		       &st))
-		return SG_EIO;
-	db_bind_text(st, 1, grantee);
-	while ((rc = db_step(st)) == DB_ROW && out->npartners < MAX_PARTNERS)
-		sg_strlcpy(out->partners[out->npartners++], col(st, 0), sizeof(out->partners[0]));
-	db_reset(st);
-	return rc < 0 ? rc : 0;
+	json_t *partners;
+	if ((rc = column(db, PARTNERS_SQL, grantee, NULL, &partners)))
+		return rc;
+	size_t i;
+	json_t *p;
+	json_array_foreach(partners, i, p) {
+		if (out->npartners < MAX_PARTNERS)
+			sg_strlcpy(out->partners[out->npartners++], json_string_value(p), sizeof(out->partners[0]));
+	}
+	json_decref(partners);
+	return 0;
 }
 
 int sharing_validate_grants(const json_t *grants, json_t **out, struct verr *e)
@@ -205,18 +232,10 @@ static int give_pseudonym(struct db *db, const char *person, const char *partner
 
 int sharing_pseudonyms_for_person(struct db *db, const char *person_id, const char *org_id)
 {
-	struct db_stmt *st;
-	if (db_prepare(db,
-		       "SELECT CASE WHEN org_id = ?1 THEN partner_id ELSE org_id END FROM agreements"
-		       " WHERE org_id = ?1 OR partner_id = ?1",
-		       &st))
-		return SG_EIO;
-	db_bind_text(st, 1, org_id);
-	json_t *partners = json_array();
-	int rc;
-	while ((rc = db_step(st)) == DB_ROW)
-		json_array_append_new(partners, json_string(col(st, 0)));
-	db_reset(st);
+	json_t *partners;
+	int rc = column(db, PARTNERS_SQL, org_id, NULL, &partners);
+	if (rc)
+		return rc;
 	size_t i;
 	json_t *p;
 	json_array_foreach(partners, i, p) {
@@ -230,17 +249,11 @@ int sharing_pseudonyms_for_person(struct db *db, const char *person_id, const ch
 /* Pseudonyms for every person of owner towards partner. */
 static int pseudonyms_for_org(struct db *db, const char *owner, const char *partner)
 {
-	struct db_stmt *st;
-	if (db_prepare(db, "SELECT id FROM people WHERE org_id = ?1 AND id NOT IN"
-			   " (SELECT person_id FROM pseudonyms WHERE partner_id = ?2)", &st))
-		return SG_EIO;
-	db_bind_text(st, 1, owner);
-	db_bind_text(st, 2, partner);
-	json_t *ids = json_array();
-	int rc;
-	while ((rc = db_step(st)) == DB_ROW)
-		json_array_append_new(ids, json_string(col(st, 0)));
-	db_reset(st);
+	json_t *ids;
+	int rc = column(db, "SELECT id FROM people WHERE org_id = ?1 AND id NOT IN"
+			    " (SELECT person_id FROM pseudonyms WHERE partner_id = ?2)", owner, partner, &ids);
+	if (rc)
+		return rc;
 	size_t i;
 	json_t *id;
 	json_array_foreach(ids, i, id) {
@@ -445,14 +458,10 @@ int sharing_set_grants(struct db *db, const struct agreement_write *w, const cha
 		return SG_ECONFLICT;
 	}
 	struct db_stmt *st;
-	if (db_prepare(db, "SELECT id FROM grants WHERE agreement_id = ?1 AND org_id = ?2", &st))
-		return SG_EIO;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, w->actor_org);
-	json_t *old = json_array();
-	while ((rc = db_step(st)) == DB_ROW)
-		json_array_append_new(old, json_string(col(st, 0)));
-	db_reset(st);
+	json_t *old;
+	if ((rc = column(db, "SELECT id FROM grants WHERE agreement_id = ?1 AND org_id = ?2", id,
+			 w->actor_org, &old)))
+		return rc;
 	size_t i;
 	json_t *gid;
 	json_array_foreach(old, i, gid) {
@@ -537,21 +546,8 @@ int sharing_act(struct db *db, const struct agreement_write *w, const char *id, 
 
 int sharing_list(struct db *db, const char *org, json_t **ids)
 {
-	struct db_stmt *st;
-	if (db_prepare(db, "SELECT id FROM agreements WHERE org_id = ?1 OR partner_id = ?1 ORDER BY id DESC", &st))
-		return SG_EIO;
-	db_bind_text(st, 1, org);
-	json_t *a = json_array();
-	int rc;
-	while ((rc = db_step(st)) == DB_ROW)
-		json_array_append_new(a, json_string(col(st, 0)));
-	db_reset(st);
-	if (rc < 0) {
-		json_decref(a);
-		return rc;
-	}
-	*ids = a;
-	return 0;
+	return column(db, "SELECT id FROM agreements WHERE org_id = ?1 OR partner_id = ?1 ORDER BY id DESC",
+		      org, NULL, ids);
 }
 
 int sharing_render(struct db *db, const char *id, const char *org, int64_t now_ms,
