@@ -1,0 +1,495 @@
+/* Grid-based live index; see live.h. Two open-addressing tables (device id
+ * -> slot, cell -> list of slots) over one slot array. */
+#include "geo/live.h"
+
+#include "core/err.h"
+#include "core/util.h"
+#include "geo/geodesic.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CELL_DEG 0.05
+#define LAT_CELLS 3600 /* 180 / 0.05 */
+#define LON_CELLS 7200 /* 360 / 0.05 */
+#define NO_SLOT UINT32_MAX
+
+struct slot {
+	char id[LIVE_ID_MAX]; /* "" = free */
+	double lat, lon;
+	int64_t time_ms;
+	uint32_t cell; /* cell key */
+	uint32_t pos;  /* index in the cell's list */
+	uint16_t org;
+};
+
+struct cell {
+	uint32_t key; /* lat_idx * LON_CELLS + lon_idx + 1; 0 = empty entry */
+	uint32_t n, cap;
+	uint32_t *items;
+};
+
+struct live {
+	pthread_rwlock_t lock;
+	struct slot *slots;
+	uint32_t nslots, capslots;
+	uint32_t *free_list;
+	uint32_t nfree, capfree;
+	uint32_t *ids; /* open addressing: slot + 1, 0 = empty */
+	uint32_t idcap, count;
+	struct cell *cells;
+	uint32_t cellcap, ncells;
+};
+
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static uint32_t hash_u32(uint32_t x)
+{
+	x ^= x >> 16;
+	x *= 0x7feb352d;
+	x ^= x >> 15;
+	x *= 0x846ca68b;
+	x ^= x >> 16;
+	return x;
+}
+
+static uint32_t cell_of(double lat, double lon)
+{
+	int la = (int)floor((lat + 90.0) / CELL_DEG), lo = (int)floor((lon + 180.0) / CELL_DEG);
+	la = la < 0 ? 0 : la >= LAT_CELLS ? LAT_CELLS - 1 : la;
+	lo = lo < 0 ? 0 : lo >= LON_CELLS ? LON_CELLS - 1 : lo;
+	return (uint32_t)la * LON_CELLS + (uint32_t)lo + 1;
+}
+
+struct live *live_new(void)
+{
+	struct live *lv = xcalloc(1, sizeof(*lv));
+	pthread_rwlock_init(&lv->lock, NULL);
+	lv->idcap = 1024;
+	lv->ids = xcalloc(lv->idcap, sizeof(*lv->ids));
+	lv->cellcap = 1024;
+	lv->cells = xcalloc(lv->cellcap, sizeof(*lv->cells));
+	return lv;
+}
+
+void live_free(struct live *lv)
+{
+	if (!lv)
+		return;
+	for (uint32_t i = 0; i < lv->cellcap; i++)
+		free(lv->cells[i].items);
+	free(lv->cells);
+	free(lv->ids);
+	free(lv->slots);
+	free(lv->free_list);
+	pthread_rwlock_destroy(&lv->lock);
+	free(lv);
+}
+
+/* --- tables ---------------------------------------------------------------- */
+
+static uint32_t id_find(const struct live *lv, const char *id, uint32_t *at)
+{
+	uint32_t mask = lv->idcap - 1, i = hash_str(id) & mask;
+	for (;;) {
+		uint32_t v = lv->ids[i];
+		if (!v || strcmp(lv->slots[v - 1].id, id) == 0) {
+			if (at)
+				*at = i;
+			return v ? v - 1 : NO_SLOT;
+		}
+		i = (i + 1) & mask;
+	}
+}
+
+static void id_grow(struct live *lv)
+{
+	uint32_t old = lv->idcap, *ids = lv->ids;
+	lv->idcap *= 2;
+	lv->ids = xcalloc(lv->idcap, sizeof(*lv->ids));
+	for (uint32_t i = 0; i < old; i++) {
+		if (!ids[i])
+			continue;
+		uint32_t at;
+		id_find(lv, lv->slots[ids[i] - 1].id, &at);
+		lv->ids[at] = ids[i];
+	}
+	free(ids);
+}
+
+/* Linear-probing deletion with backward shift: no tombstones. */
+static void id_delete(struct live *lv, uint32_t at)
+{
+	uint32_t mask = lv->idcap - 1, i = at;
+	lv->ids[i] = 0;
+	for (uint32_t j = (i + 1) & mask; lv->ids[j]; j = (j + 1) & mask) {
+		uint32_t home = hash_str(lv->slots[lv->ids[j] - 1].id) & mask;
+		/* Move j back to i when its home is not in the cyclic range (i, j]. */
+		bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (!between) {
+			lv->ids[i] = lv->ids[j];
+			lv->ids[j] = 0;
+			i = j;
+		}
+	}
+}
+
+static struct cell *cell_find(const struct live *lv, uint32_t key)
+{
+	uint32_t mask = lv->cellcap - 1, i = hash_u32(key) & mask;
+	while (lv->cells[i].key && lv->cells[i].key != key)
+		i = (i + 1) & mask;
+	return &lv->cells[i];
+}
+
+static struct cell *cell_get(struct live *lv, uint32_t key)
+{
+	if ((lv->ncells + 1) * 2 > lv->cellcap) {
+		struct cell *old = lv->cells;
+		uint32_t oldcap = lv->cellcap;
+		lv->cellcap *= 2;
+		lv->cells = xcalloc(lv->cellcap, sizeof(*lv->cells));
+		for (uint32_t i = 0; i < oldcap; i++)
+			if (old[i].key)
+				*cell_find(lv, old[i].key) = old[i];
+		free(old);
+	}
+	struct cell *c = cell_find(lv, key);
+	if (!c->key) {
+		c->key = key;
+		lv->ncells++;
+	}
+	return c;
+}
+
+static void cell_add(struct live *lv, uint32_t slot)
+{
+	struct slot *s = &lv->slots[slot];
+	struct cell *c = cell_get(lv, s->cell);
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 4;
+		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
+	}
+	s->pos = c->n;
+	c->items[c->n++] = slot;
+}
+
+static void cell_del(struct live *lv, uint32_t slot)
+{
+	struct slot *s = &lv->slots[slot];
+	struct cell *c = cell_find(lv, s->cell);
+	if (!c->key || s->pos >= c->n || c->items[s->pos] != slot)
+		BUG("live index: slot %u not in its cell", slot);
+	uint32_t last = c->items[--c->n];
+	c->items[s->pos] = last;
+	lv->slots[last].pos = s->pos;
+}
+
+/* --- updates ----------------------------------------------------------------- */
+
+int live_update(struct live *lv, const char *id, uint16_t org, double lat, double lon, int64_t time_ms)
+{
+	if (!id || !*id || strlen(id) >= LIVE_ID_MAX || !(lat >= -90 && lat <= 90) ||
+	    !(lon >= -180 && lon <= 180))
+		return SG_EINVAL;
+	pthread_rwlock_wrlock(&lv->lock);
+	uint32_t at, slot = id_find(lv, id, &at);
+	int rc = 1;
+	if (slot != NO_SLOT) {
+		struct slot *s = &lv->slots[slot];
+		if (time_ms <= s->time_ms) {
+			rc = 0; /* older or the same: the newer latest stays */
+		} else {
+			uint32_t cell = cell_of(lat, lon);
+			if (cell != s->cell) {
+				cell_del(lv, slot);
+				s->cell = cell;
+				cell_add(lv, slot);
+			}
+			s->lat = lat, s->lon = lon, s->time_ms = time_ms, s->org = org;
+		}
+	} else {
+		if (lv->nfree) {
+			slot = lv->free_list[--lv->nfree];
+		} else {
+			if (lv->nslots == lv->capslots) {
+				lv->capslots = lv->capslots ? lv->capslots * 2 : 1024;
+				lv->slots = xrealloc(lv->slots, lv->capslots * sizeof(*lv->slots));
+			}
+			slot = lv->nslots++;
+		}
+		struct slot *s = &lv->slots[slot];
+		memset(s, 0, sizeof(*s));
+		sg_strlcpy(s->id, id, sizeof(s->id));
+		s->lat = lat, s->lon = lon, s->time_ms = time_ms, s->org = org;
+		s->cell = cell_of(lat, lon);
+		cell_add(lv, slot);
+		lv->ids[at] = slot + 1;
+		lv->count++;
+		if (lv->count * 2 > lv->idcap)
+			id_grow(lv);
+	}
+	pthread_rwlock_unlock(&lv->lock);
+	return rc;
+}
+
+static void fill(struct live_hit *h, const struct slot *s, double dist)
+{
+	memcpy(h->id, s->id, sizeof(h->id));
+	h->org = s->org;
+	h->lat = s->lat;
+	h->lon = s->lon;
+	h->time_ms = s->time_ms;
+	h->dist_m = dist;
+}
+
+int live_get(struct live *lv, const char *id, struct live_hit *out)
+{
+	pthread_rwlock_rdlock(&lv->lock);
+	uint32_t slot = id_find(lv, id, NULL);
+	if (slot != NO_SLOT)
+		fill(out, &lv->slots[slot], 0);
+	pthread_rwlock_unlock(&lv->lock);
+	return slot == NO_SLOT ? SG_ENOTFOUND : 0;
+}
+
+void live_remove(struct live *lv, const char *id)
+{
+	pthread_rwlock_wrlock(&lv->lock);
+	uint32_t at, slot = id_find(lv, id, &at);
+	if (slot != NO_SLOT) {
+		cell_del(lv, slot);
+		id_delete(lv, at);
+		lv->slots[slot].id[0] = '\0';
+		if (lv->nfree == lv->capfree) {
+			lv->capfree = lv->capfree ? lv->capfree * 2 : 64;
+			lv->free_list = xrealloc(lv->free_list, lv->capfree * sizeof(*lv->free_list));
+		}
+		lv->free_list[lv->nfree++] = slot;
+		lv->count--;
+	}
+	pthread_rwlock_unlock(&lv->lock);
+}
+
+size_t live_count(struct live *lv)
+{
+	pthread_rwlock_rdlock(&lv->lock);
+	size_t n = lv->count;
+	pthread_rwlock_unlock(&lv->lock);
+	return n;
+}
+
+size_t live_memory(struct live *lv)
+{
+	pthread_rwlock_rdlock(&lv->lock);
+	size_t b = sizeof(*lv) + (size_t)lv->capslots * sizeof(struct slot) +
+		   (size_t)lv->capfree * 4 + (size_t)lv->idcap * 4 + (size_t)lv->cellcap * sizeof(struct cell);
+	for (uint32_t i = 0; i < lv->cellcap; i++)
+		b += (size_t)lv->cells[i].cap * 4;
+	pthread_rwlock_unlock(&lv->lock);
+	return b;
+}
+
+/* --- queries ------------------------------------------------------------------ */
+
+struct hits {
+	struct live_hit *h;
+	size_t n, cap;
+};
+
+static void push(struct hits *hs, const struct slot *s, double dist)
+{
+	if (hs->n == hs->cap) {
+		hs->cap = hs->cap ? hs->cap * 2 : 16;
+		hs->h = xrealloc(hs->h, hs->cap * sizeof(*hs->h));
+	}
+	fill(&hs->h[hs->n++], s, dist);
+}
+
+/* Visits every slot in the cells covering the box (longitudes may wrap). */
+typedef void (*visit_fn)(void *ctx, const struct slot *s);
+
+static void scan_box(const struct live *lv, double min_lat, double max_lat, double min_lon,
+		     double max_lon, visit_fn fn, void *ctx)
+{
+	min_lat = fmax(min_lat, -90), max_lat = fmin(max_lat, 90);
+	int la0 = (int)floor((min_lat + 90.0) / CELL_DEG), la1 = (int)floor((max_lat + 90.0) / CELL_DEG);
+	la1 = la1 >= LAT_CELLS ? LAT_CELLS - 1 : la1;
+	bool whole = max_lon - min_lon >= 360;
+	int lo0 = whole ? 0 : (int)floor((min_lon + 180.0) / CELL_DEG);
+	int lo1 = whole ? LON_CELLS - 1 : (int)floor((max_lon + 180.0) / CELL_DEG);
+	/* Cells are sparse: when the box has more cells than the table has
+	 * entries, walk the table instead. */
+	int64_t boxcells = (int64_t)(la1 - la0 + 1) * (lo1 - lo0 + 1);
+	if (boxcells > (int64_t)lv->ncells * 2) {
+		for (uint32_t i = 0; i < lv->cellcap; i++) {
+			const struct cell *c = &lv->cells[i];
+			if (!c->key || !c->n)
+				continue;
+			int la = (int)((c->key - 1) / LON_CELLS), lo = (int)((c->key - 1) % LON_CELLS);
+			bool in_lon = whole;
+			for (int w = -1; w <= 1 && !in_lon; w++)
+				in_lon = lo + w * LON_CELLS >= lo0 && lo + w * LON_CELLS <= lo1;
+			if (la < la0 || la > la1 || !in_lon)
+				continue;
+			for (uint32_t k = 0; k < c->n; k++)
+				fn(ctx, &lv->slots[c->items[k]]);
+		}
+		return;
+	}
+	for (int la = la0; la <= la1; la++) {
+		for (int lo = lo0; lo <= lo1; lo++) {
+			int l = ((lo % LON_CELLS) + LON_CELLS) % LON_CELLS; /* wrap at the antimeridian */
+			const struct cell *c = cell_find(lv, (uint32_t)la * LON_CELLS + (uint32_t)l + 1);
+			if (!c->key)
+				continue;
+			for (uint32_t k = 0; k < c->n; k++)
+				fn(ctx, &lv->slots[c->items[k]]);
+		}
+	}
+}
+
+struct radius_ctx {
+	double lat, lon, r;
+	live_filter f;
+	void *fctx;
+	struct hits *hs;
+	size_t count;
+};
+
+static bool within(struct radius_ctx *c, const struct slot *s, double *dist)
+{
+	if (c->f && !c->f(c->fctx, s->org))
+		return false;
+	double h = geo_haversine_m(c->lat, c->lon, s->lat, s->lon);
+	if (h > c->r * (1 + GEO_HAVERSINE_REL_ERR) + 1e-6)
+		return false;
+	if (h < c->r * (1 - GEO_HAVERSINE_REL_ERR) - 1e-6) {
+		*dist = h;
+		return true;
+	}
+	*dist = geo_distance_m(c->lat, c->lon, s->lat, s->lon);
+	return *dist <= c->r;
+}
+
+static void radius_visit(void *ctx, const struct slot *s)
+{
+	struct radius_ctx *c = ctx;
+	double d;
+	if (!within(c, s, &d))
+		return;
+	c->count++;
+	if (c->hs)
+		push(c->hs, s, d);
+}
+
+/* The box of cells that can hold points within r of (lat, lon). */
+static void radius_box(double lat, double lon, double r, double *la0, double *la1, double *lo0, double *lo1)
+{
+	double dlat = r / 110574.0 * (1 + GEO_HAVERSINE_REL_ERR) + 1e-9; /* metres per degree of latitude, at least */
+	*la0 = lat - dlat, *la1 = lat + dlat;
+	double maxabs = fmax(fabs(*la0), fabs(*la1));
+	if (maxabs >= 89.9) {
+		*lo0 = -180, *lo1 = 180 + 360; /* near a pole: every longitude */
+		return;
+	}
+	double dlon = r / (111319.0 * cos(maxabs * M_PI / 180)) * (1 + GEO_HAVERSINE_REL_ERR) + 1e-9;
+	if (dlon >= 180) {
+		*lo0 = -180, *lo1 = 180 + 360;
+		return;
+	}
+	*lo0 = lon - dlon, *lo1 = lon + dlon;
+}
+
+int live_radius(struct live *lv, double lat, double lon, double radius_m, live_filter f, void *ctx,
+		struct live_hit **out, size_t *n)
+{
+	struct hits hs = {0};
+	struct radius_ctx c = {.lat = lat, .lon = lon, .r = radius_m, .f = f, .fctx = ctx, .hs = &hs};
+	double la0, la1, lo0, lo1;
+	radius_box(lat, lon, radius_m, &la0, &la1, &lo0, &lo1);
+	pthread_rwlock_rdlock(&lv->lock);
+	scan_box(lv, la0, la1, lo0, lo1, radius_visit, &c);
+	pthread_rwlock_unlock(&lv->lock);
+	*out = hs.h;
+	*n = hs.n;
+	return 0;
+}
+
+size_t live_radius_count(struct live *lv, double lat, double lon, double radius_m, live_filter f,
+			 void *ctx)
+{
+	struct radius_ctx c = {.lat = lat, .lon = lon, .r = radius_m, .f = f, .fctx = ctx};
+	double la0, la1, lo0, lo1;
+	radius_box(lat, lon, radius_m, &la0, &la1, &lo0, &lo1);
+	pthread_rwlock_rdlock(&lv->lock);
+	scan_box(lv, la0, la1, lo0, lo1, radius_visit, &c);
+	pthread_rwlock_unlock(&lv->lock);
+	return c.count;
+}
+
+struct bbox_ctx {
+	double min_lon, min_lat, max_lon, max_lat;
+	live_filter f;
+	void *fctx;
+	struct hits hs;
+};
+
+static void bbox_visit(void *ctx, const struct slot *s)
+{
+	struct bbox_ctx *c = ctx;
+	bool in_lon = c->min_lon <= c->max_lon ? (s->lon >= c->min_lon && s->lon <= c->max_lon)
+					       : (s->lon >= c->min_lon || s->lon <= c->max_lon);
+	if (s->lat >= c->min_lat && s->lat <= c->max_lat && in_lon && (!c->f || c->f(c->fctx, s->org)))
+		push(&c->hs, s, 0);
+}
+
+int live_bbox(struct live *lv, double min_lon, double min_lat, double max_lon, double max_lat,
+	      live_filter f, void *ctx, struct live_hit **out, size_t *n)
+{
+	struct bbox_ctx c = {min_lon, min_lat, max_lon, max_lat, f, ctx, {0}};
+	double hi = max_lon < min_lon ? max_lon + 360 : max_lon; /* crossing the antimeridian */
+	pthread_rwlock_rdlock(&lv->lock);
+	scan_box(lv, min_lat, max_lat, min_lon, hi, bbox_visit, &c);
+	pthread_rwlock_unlock(&lv->lock);
+	*out = c.hs.h;
+	*n = c.hs.n;
+	return 0;
+}
+
+static int by_dist(const void *a, const void *b)
+{
+	const struct live_hit *x = a, *y = b;
+	if (x->dist_m != y->dist_m)
+		return x->dist_m < y->dist_m ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+int live_nearest(struct live *lv, double lat, double lon, size_t k, live_filter f, void *ctx,
+		 struct live_hit **out, size_t *n)
+{
+	/* Grow the radius until it holds k hits: everything within it is exact. */
+	struct live_hit *h = NULL;
+	size_t m = 0;
+	for (double r = 2000;; r *= 2) {
+		free(h);
+		live_radius(lv, lat, lon, r, f, ctx, &h, &m);
+		if (m >= k || r > 2.1e7)
+			break;
+	}
+	/* Order by the exact distance. */
+	for (size_t i = 0; i < m; i++)
+		h[i].dist_m = geo_distance_m(lat, lon, h[i].lat, h[i].lon);
+	qsort(h, m, sizeof(*h), by_dist);
+	*out = h;
+	*n = m < k ? m : k;
+	return 0;
+}
