@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config meson ninja-build
-      libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libgeos-dev libproj-dev
+      libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libgeos-dev libproj-dev libxml2-dev
       libcmocka-dev python3 sqlite3 curl ca-certificates)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(postgresql postgresql-contrib wrk)

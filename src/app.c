@@ -4,6 +4,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/throttle.h"
+#include "pipeline/pipeline.h"
 #include "registry/resource.h"
 
 #include <pthread.h>
@@ -60,6 +61,23 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	env->cookie_secure = config_bool(cfg, "session.cookie_secure");
 	env->trust_proxy = config_bool(cfg, "server.trust_proxy");
 	env->web_root = config_str(cfg, "server.web_root");
+	struct pipeline_opts po = {
+		.max_future_ms = config_int(cfg, "ingest.max_future_s") * 1000,
+		.device_rate_per_s = (double)config_int(cfg, "ingest.device_rate_per_s"),
+		.device_burst = (double)config_int(cfg, "ingest.device_burst"),
+	};
+	app->pipeline = pipeline_new(app->store, &po);
+	struct db *rdb = store_reader(app->store);
+	rc = rdb ? pipeline_rebuild(app->pipeline, rdb) : SG_EIO;
+	if (rdb)
+		store_reader_put(app->store, rdb);
+	if (rc) {
+		snprintf(err, errsz, "cannot rebuild the live positions from the history");
+		return rc;
+	}
+	env->pipeline = app->pipeline;
+	env->summary_grid_m = config_int(cfg, "sharing.summary_grid_m");
+	env->summary_delay_ms = config_int(cfg, "sharing.summary_delay_s") * 1000;
 	env->throttle = throttle_new((int)config_int(cfg, "security.login_max_failures"),
 				     config_int(cfg, "security.login_window_s") * 1000,
 				     config_int(cfg, "security.login_lockout_s") * 1000);
@@ -79,6 +97,21 @@ int app_serve(struct app *app)
 	if (http_server_start(&app->env, &ho, &app->http, err, sizeof(err))) {
 		log_error("cannot start the HTTP server", "error", err, NULL);
 		return 1;
+	}
+	const char *osm = config_str(app->cfg, "ingest.osmand_listen");
+	if (*osm) {
+		struct http_server_opts oo = ho;
+		oo.listen = osm;
+		oo.osmand_only = true;
+		if (http_server_start(&app->env, &oo, &app->osmand, err, sizeof(err))) {
+			log_error("cannot start the OsmAnd listener", "error", err, NULL);
+			http_server_stop(app->http, 0);
+			app->http = NULL;
+			return 1;
+		}
+		char oport[16];
+		snprintf(oport, sizeof(oport), "%u", http_server_port(app->osmand));
+		log_info("OsmAnd listener", "listen", osm, "port", oport, NULL);
 	}
 	char port[16], ver[16];
 	snprintf(port, sizeof(port), "%u", http_server_port(app->http));
@@ -102,8 +135,11 @@ int app_serve(struct app *app)
 	}
 	log_info("shutting down: finishing in-flight requests", "signal",
 		 sig == SIGTERM ? "TERM" : "INT", NULL);
-	http_server_stop(app->http, config_int(app->cfg, "server.shutdown_grace_s") * 1000);
-	app->http = NULL;
+	int64_t grace = config_int(app->cfg, "server.shutdown_grace_s") * 1000;
+	http_server_quiesce(app->osmand);
+	http_server_stop(app->http, grace);
+	http_server_stop(app->osmand, 0);
+	app->http = app->osmand = NULL;
 	log_info("stopped", NULL);
 	return 0;
 }
@@ -112,7 +148,10 @@ void app_close(struct app *app)
 {
 	if (app->http)
 		http_server_stop(app->http, 0);
+	if (app->osmand)
+		http_server_stop(app->osmand, 0);
 	store_close(app->store);
+	pipeline_free(app->pipeline);
 	throttle_free(app->env.throttle);
 	resources_release();
 	sodium_memzero(&app->akey, sizeof(app->akey));

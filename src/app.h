@@ -17,7 +17,9 @@ struct app {
 	struct store *store;
 	struct audit_key akey;
 	struct http_env env;
+	struct pipeline *pipeline;
 	struct http_server *http;
+	struct http_server *osmand; /* the optional dedicated OsmAnd listener */
 };
 
 /* Opens the store in the configured data directory (creating it and the audit

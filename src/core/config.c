@@ -44,6 +44,12 @@ static const struct cdef defs[] = {
 	{"security.login_max_failures", C_INT, "5", 1, 1000, false, "failed logins before throttling"},
 	{"security.login_window_s", C_INT, "900", 1, 86400, false, "window in which failures count"},
 	{"security.login_lockout_s", C_INT, "60", 1, 86400, false, "first lockout; doubles with each further failure"},
+	{"ingest.osmand_listen", C_STR, "", 0, 0, false, "extra listener for Traccar Client's default settings (path /), e.g. 0.0.0.0:5055; empty = off"},
+	{"ingest.max_future_s", C_INT, "300", 0, 86400, false, "a fix further in the future than this is refused"},
+	{"ingest.device_rate_per_s", C_INT, "50", 1, 100000, false, "sustained reports per second per device"},
+	{"ingest.device_burst", C_INT, "1000", 1, 1000000, false, "reports a device may send at once (a phone catching up)"},
+	{"sharing.summary_grid_m", C_INT, "1000", 10, 100000, false, "positions shared as summary are rounded to this grid"},
+	{"sharing.summary_delay_s", C_INT, "900", 0, 86400, false, "positions shared as summary are at least this old"},
 	{"log.level", C_STR, "info", 0, 0, false, "debug, info, warn or error"},
 };
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct config;
+struct pipeline;
 struct throttle;
 struct route;
 struct verr;
@@ -43,6 +44,8 @@ struct http_env {
 	bool cookie_secure;
 	bool trust_proxy;
 	const char *web_root; /* "" = the console compiled into the binary */
+	struct pipeline *pipeline;
+	int64_t summary_grid_m, summary_delay_ms;
 	atomic_bool draining;
 };
 
@@ -69,6 +72,9 @@ struct req {
 	char client[64];     /* client address (for throttling and logs) */
 	char retry_after[16]; /* Retry-After header value, when throttled */
 	char location[96];   /* Location header of a 201 */
+	char *raw_query;     /* the query string exactly as sent (device protocols) */
+	bool started;        /* the first call of the access handler has run */
+	bool osmand_only;    /* arrived on the dedicated OsmAnd listener */
 };
 
 /* Reader connection for this request (released when the request ends); NULL

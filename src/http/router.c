@@ -18,6 +18,10 @@ const struct route routes[] = {
 	{"GET", "/metrics", api_metrics, NULL, ACT_READ, RT_PUBLIC | RT_NOAPI, "Prometheus metrics"},
 	{"GET", "/api/v1/openapi.json", api_openapi, NULL, ACT_READ, RT_PUBLIC, "This API's OpenAPI 3.1 description"},
 
+	{"GET", "/ingest/osmand", api_ingest_osmand, NULL, ACT_CREATE, RT_PUBLIC | RT_DEVICE, "OsmAnd / Traccar Client report (query string; the device key is `id`)"},
+	{"POST", "/ingest/osmand", api_ingest_osmand, NULL, ACT_CREATE, RT_PUBLIC | RT_DEVICE, "OsmAnd / Traccar Client report (query, form or JSON body)"},
+	{"POST", "/ingest/owntracks", api_ingest_owntracks, NULL, ACT_CREATE, RT_PUBLIC | RT_DEVICE, "OwnTracks HTTP mode (Basic auth; the password is the device key)"},
+
 	{"POST", "/api/v1/session", api_session_create, NULL, ACT_CREATE, RT_PUBLIC, "Log in"},
 	{"GET", "/api/v1/session", api_session_get, "session", ACT_READ, 0, "The current session and user"},
 	{"DELETE", "/api/v1/session", api_session_delete, "session", ACT_DELETE, 0, "Log out"},
@@ -39,6 +43,9 @@ const struct route routes[] = {
 	CRUD("vehicles", "vehicles"),
 	CRUD("devices", "devices"),
 	{"POST", "/api/v1/devices/{id}/key", api_device_key, "devices", ACT_UPDATE, 0, "Issue a new device key (shown once; the old one stops working)"},
+	{"GET", "/api/v1/devices/{id}/history", api_device_history, "devices", ACT_READ, 0, "A device's positions between two times (GeoJSON, CSV, GPX or KML)"},
+	{"GET", "/api/v1/positions/latest", api_positions_latest, "positions", ACT_LIST, 0, "Latest positions near a point (radius or k nearest) or in a box"},
+	{"POST", "/api/v1/positions/query", api_positions_query, "positions", ACT_LIST, 0, "Latest positions inside a GeoJSON polygon"},
 	{"GET", "/api/v1/audit", api_audit_list, "audit", ACT_LIST, 0, "List the organisation's audit entries"},
 
 	{"GET", "/api/v1/agreements", api_agreement_list, "agreements", ACT_LIST, 0, "List the sharing agreements your organisation is party to"},

@@ -14,6 +14,7 @@ typedef void (*route_fn)(struct req *r);
 
 #define RT_PUBLIC 1u   /* no authentication */
 #define RT_NOAPI 2u    /* operational endpoint, not part of the OpenAPI description */
+#define RT_DEVICE 4u   /* a device protocol: authenticated by the device key */
 
 struct route {
 	const char *method;

@@ -22,6 +22,7 @@ struct http_server {
 	struct MHD_Daemon *d;
 	struct http_env *env;
 	unsigned port;
+	bool osmand_only;
 };
 
 static const uint64_t bucket_us[HIST_BUCKETS] = {500,    1000,   2500,   5000,    10000,   25000,
@@ -75,6 +76,11 @@ static void client_address(struct req *r)
 static void dispatch(struct req *r)
 {
 	bool path_known;
+	if (r->osmand_only) {
+		/* Traccar Client's default settings: any path, the OsmAnd protocol. */
+		api_ingest_osmand(r);
+		return;
+	}
 	r->route = router_match(r->method, r->path, r->param, sizeof(r->param), &path_known);
 	if (!r->route) {
 		if ((str_eq(r->method, "GET") || str_eq(r->method, "HEAD")) && api_static(r))
@@ -114,15 +120,34 @@ static void dispatch(struct req *r)
 		BUG("handler for %s %s gave no reply", r->route->method, r->route->pattern);
 }
 
+/* Called first with the raw request URI: the only place that sees the query
+ * string exactly as sent, which the device protocols parse themselves. The
+ * URI is never logged (an OsmAnd device key travels in it). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct req *r = xcalloc(1, sizeof(*r));
+	const char *q = strchr(uri, '?');
+	(void)cls;
+	(void)conn;
+	if (q && strlen(q + 1) <= 16384)
+		r->raw_query = xstrdup(q + 1);
+	return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
 {
-	struct http_env *env = cls;
+	struct http_server *srv = cls;
+	struct http_env *env = srv->env;
 	struct req *r = *con_cls;
 	(void)version;
 	if (!r) {
-		r = xcalloc(1, sizeof(*r));
+		r = *con_cls = on_uri(NULL, url, conn);
+	}
+	if (!r->started) {
+		r->started = true;
+		r->osmand_only = srv->osmand_only;
 		r->env = env;
 		r->conn = conn;
 		r->method = method;
@@ -169,11 +194,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
-	struct http_env *env = cls;
+	struct http_server *srv = cls;
+	struct http_env *env = srv->env;
 	struct req *r = *con_cls;
 	(void)conn;
 	if (!r)
 		return;
+	if (!r->started) { /* refused before the handler ran (e.g. headers too large) */
+		free(r->raw_query);
+		free(r);
+		*con_cls = NULL;
+		return;
+	}
 	int64_t us = clock_mono_us() - r->start_us;
 	char status[8], dur[24];
 	snprintf(status, sizeof(status), "%d", r->replied ? r->status : 0);
@@ -196,6 +228,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r->rdb)
 		store_reader_put(env->store, r->rdb);
 	sb_release(&r->body);
+	free(r->raw_query);
 	free(r->set_cookie);
 	free(r->grants);
 	free(r);
@@ -259,10 +292,11 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 		flags |= MHD_USE_IPv6;
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
 	srv->env = env;
+	srv->osmand_only = opts->osmand_only;
 	srv->d = MHD_start_daemon(
-		flags, (uint16_t)port, NULL, NULL, on_request, env, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-		NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, env, MHD_OPTION_CONNECTION_TIMEOUT,
+		flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+		NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
 		opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_ip_connections,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header_bytes,
@@ -305,4 +339,13 @@ void http_server_stop(struct http_server *srv, int64_t grace_ms)
 	}
 	MHD_stop_daemon(srv->d);
 	free(srv);
+}
+
+void http_server_quiesce(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	MHD_socket fd = MHD_quiesce_daemon(srv->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 }

@@ -15,6 +15,7 @@ struct http_server_opts {
 	unsigned max_connections;
 	unsigned per_ip_connections;
 	size_t max_header_bytes;
+	bool osmand_only; /* the dedicated OsmAnd listener: every path is an OsmAnd report */
 };
 
 /* Starts listening; 0 or SG_EINVAL/SG_EIO with a message in err. env must
@@ -25,5 +26,7 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 unsigned http_server_port(struct http_server *srv);
 /* Stops accepting, waits up to grace_ms for in-flight requests, then stops. */
 void http_server_stop(struct http_server *srv, int64_t grace_ms);
+/* Stops accepting new connections (the first step of a drain). */
+void http_server_quiesce(struct http_server *srv);
 
 #endif

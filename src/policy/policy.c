@@ -35,6 +35,8 @@ enum category category_of(const char *resource)
 		return CAT_SITES;
 	if (str_eq(resource, "vehicles"))
 		return CAT_VEHICLES;
+	if (str_eq(resource, "positions"))
+		return CAT_POSITIONS;
 	return CAT_NONE;
 }
 
@@ -71,6 +73,7 @@ static const struct rule rules[] = {
 	{"devices", STAFF, MANAGERS, false},
 	{"audit", R(ROLE_ADMIN), 0, false},
 	{"agreements", STAFF, R(ROLE_ADMIN), false},
+	{"positions", STAFF, 0, false},
 	/* One's own session: anyone authenticated may read and end it. */
 	{"session", STAFF | R(ROLE_PERSON), STAFF | R(ROLE_PERSON), false},
 };

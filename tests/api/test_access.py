@@ -24,7 +24,8 @@ MANAGERS = {"admin", "security_manager"}
 ALL = STAFF | {"person"}
 
 # "METHOD path" -> roles allowed on their own organisation's objects.
-# "public" routes need no login; "session" routes are tested in test_auth.
+# "public" routes need no login; "session" routes are tested in test_auth;
+# "device" routes take a device key, never a session (tested in test_positions).
 POLICY = {
     "GET /healthz": "public",
     "GET /readyz": "public",
@@ -70,6 +71,12 @@ POLICY = {
     "DELETE /api/v1/devices/{id}": MANAGERS,
     "POST /api/v1/devices/{id}/key": MANAGERS,
     "GET /api/v1/audit": {"admin"},
+    "GET /ingest/osmand": "device",
+    "POST /ingest/osmand": "device",
+    "POST /ingest/owntracks": "device",
+    "GET /api/v1/devices/{id}/history": STAFF,
+    "GET /api/v1/positions/latest": STAFF,
+    "POST /api/v1/positions/query": STAFF,
     "GET /api/v1/agreements": STAFF,
     "POST /api/v1/agreements": {"admin"},
     "GET /api/v1/agreements/{id}": STAFF,
@@ -81,12 +88,12 @@ POLICY = {
 }
 
 RELATIONS = ["own", "stranger", "no_grant", "summary", "full", "expired", "revoked", "condition"]
-FULL3 = [{"category": c, "level": "full"} for c in ("people", "sites", "vehicles")]
+FULL3 = [{"category": c, "level": "full"} for c in ("people", "sites", "vehicles", "positions")]
 # What A grants each partner (None: no agreement at all).
 GRANTS = {
     "stranger": None,
     "no_grant": [],
-    "summary": [{"category": c, "level": "summary"} for c in ("people", "sites", "vehicles")],
+    "summary": [{"category": c, "level": "summary"} for c in ("people", "sites", "vehicles", "positions")],
     "full": FULL3,
     "expired": [dict(g, **{"from": "2020-01-01T00:00:00Z", "to": "2020-02-01T00:00:00Z"}) for g in FULL3],
     "revoked": FULL3,
@@ -96,13 +103,15 @@ GRANTS = {
 # policy table for partners): anything else is hidden.
 SHOWN = {
     "stranger": {}, "no_grant": {}, "expired": {}, "revoked": {}, "condition": {},
-    "summary": {"people": "summary", "sites": "summary", "vehicles": "summary"},
-    "full": {"people": "full", "sites": "full", "vehicles": "full"},
+    "summary": {"people": "summary", "sites": "summary", "vehicles": "summary", "positions": "summary"},
+    "full": {"people": "full", "sites": "full", "vehicles": "full", "positions": "full"},
 }
 # Who may read a partner's shared records: the roles that read them at home.
-READERS = {"people": STAFF, "sites": ALL, "vehicles": STAFF}
+READERS = {"people": STAFF, "sites": ALL, "vehicles": STAFF, "positions": STAFF}
+WORLD = {"type": "Polygon", "coordinates": [[[-179, -89], [179, -89], [179, 89], [-179, 89], [-179, -89]]]}
+LIST_QUERY = {"positions": "?bbox=-180,-90,180,90"}
 PRIVATE = {"people": ["name", "phone", "email", "emergency_contact", "notes"], "sites": ["address", "notes"],
-           "vehicles": ["notes"]}
+           "vehicles": ["notes"], "positions": []}
 
 BODIES = {
     "people": person_body, "sites": site_body, "vehicles": vehicle_body, "devices": device_body,
@@ -162,7 +171,7 @@ def test_every_route_has_a_policy_row():
     stale = POLICY.keys() - keys
     check(not stale, f"policy rows for routes that do not exist: {sorted(stale)}")
     for r in routes:
-        check(r["public"] == (POLICY[f"{r['method']} {r['path']}"] == "public"),
+        check(r["public"] == (POLICY[f"{r['method']} {r['path']}"] in ("public", "device")),
               f"{r['method']} {r['path']}: public flag differs from the table")
 
 
@@ -195,6 +204,11 @@ def test_access_matrix_every_route_role_and_relation():
                     check(r.status == 200, r)
         # One standing object per collection, which partners try to read and change.
         fixtures = {c: srv.create(a.admin, c, BODIES[c]()) for c in BODIES}
+        # A's device reports a position (20 minutes old: summary shows it, delayed).
+        import time as _time
+        t = int(_time.time()) - 1200
+        rep = srv.request("GET", f"/ingest/osmand?id={fixtures['devices']['key']}&lat=24.9&lon=67.1&timestamp={t}")
+        check(rep.status == 200, rep)
         fixtures["organisations"] = {"id": a.id}
         fixtures["agreements"] = {"id": agree(srv, a, bystander, [])["id"]}
         pseudonym = {}
@@ -214,7 +228,7 @@ def test_access_matrix_every_route_role_and_relation():
         for r in routes:
             key = f"{r['method']} {r['path']}"
             allowed = POLICY[key]
-            if allowed in ("public", "session"):
+            if allowed in ("public", "session", "device"):
                 continue
             collection = r["path"].split("/")[3]
             has_id = "{id}" in r["path"]
@@ -226,9 +240,12 @@ def test_access_matrix_every_route_role_and_relation():
                 if r["method"] == "POST" and not has_id:
                     body = (org_body() if collection == "organisations" else
                             {"partner_id": spare.id, "grants": []} if collection == "agreements" else
+                            {"geometry": WORLD} if collection == "positions" else
                             BODIES[collection]())
                 target = fresh(collection) if has_id and role in allowed else fixtures.get(collection)
                 path = r["path"].replace("{id}", target["id"]) if has_id else r["path"]
+                if r["method"] == "GET" and not has_id:
+                    path += LIST_QUERY.get(collection, "")
                 resp = srv.request(r["method"], path, body, token=a.tokens[role],
                                    raw=b"" if r["method"] == "POST" and body is None else None)
                 if role in allowed:
@@ -255,7 +272,7 @@ def test_access_matrix_every_route_role_and_relation():
                     if not has_id:
                         if r["method"] != "GET":
                             continue  # creating is always in one's own organisation
-                        resp = srv.request("GET", r["path"] + "?limit=500", token=tok)
+                        resp = srv.request("GET", r["path"] + LIST_QUERY.get(collection, "?limit=500"), token=tok)
                         if resp.status == 403:
                             check(role not in POLICY[key], f"{rel} {role}: {key}: {resp}")
                             continue
@@ -295,7 +312,7 @@ def test_access_matrix_every_route_role_and_relation():
                     resp = srv.request(r["method"], r["path"].replace("{id}", oid), body, token=tok,
                                        raw=b"" if r["method"] == "POST" and body is None else None)
                     check(resp.status == expect, f"{rel} {role}: {key} expected {expect}: {resp}")
-                    if resp.status == 200 and collection in PRIVATE:
+                    if resp.status == 200 and collection in PRIVATE and collection in SHOWN[rel]:
                         check(resp.json["level"] == SHOWN[rel][collection], resp.json)
                         if SHOWN[rel][collection] == "summary":
                             check(not any(f in resp.json for f in PRIVATE[collection]), f"summary leaks: {resp.json}")

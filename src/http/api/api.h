@@ -22,11 +22,25 @@ void api_agreement_get(struct req *r);
 void api_agreement_update(struct req *r);
 void api_agreement_act(struct req *r);
 
+/* Audit of cross-organisation reads (people, positions): collect per grant,
+ * then write before the data leaves; false after a 503 reply. */
+void api_note_read(json_t *reads, const struct grant *g, enum view view, const char *id);
+bool api_audit_reads(struct req *r, json_t *reads, const char *object_type);
+
 /* session.c */
 void api_session_create(struct req *r);
 void api_session_get(struct req *r);
 void api_session_delete(struct req *r);
 void api_session_password(struct req *r);
+
+/* ingest.c: device protocols */
+void api_ingest_osmand(struct req *r);
+void api_ingest_owntracks(struct req *r);
+
+/* positions.c */
+void api_positions_latest(struct req *r);
+void api_positions_query(struct req *r);
+void api_device_history(struct req *r);
 
 /* meta.c */
 void api_healthz(struct req *r);

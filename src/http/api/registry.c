@@ -152,6 +152,7 @@ static json_t *render(struct req *r, const struct resource *res, const json_t *r
  * owner's trail, before the data leaves: reads is {grant_id: {grantor, level, ids}}. */
 struct reads_job {
 	json_t *reads;
+	const char *type;
 	const char *actor, *actor_org, *request_id;
 	int64_t now;
 };
@@ -159,6 +160,7 @@ struct reads_job {
 static int reads_fn(struct db *db, void *arg)
 {
 	struct reads_job *j = arg;
+	const char *type = j->type;
 	const char *gid;
 	json_t *v;
 	json_object_foreach(j->reads, gid, v) {
@@ -167,7 +169,7 @@ static int reads_fn(struct db *db, void *arg)
 				       json_string_value(json_object_get(v, "level")));
 		struct audit_entry ae = {.actor = j->actor,
 					 .org_id = json_string_value(json_object_get(v, "grantor")),
-					 .action = "read", .object_type = "person", .changes = ch,
+					 .action = "read", .object_type = type, .changes = ch,
 					 .request_id = j->request_id};
 		int rc = audit_append(db, &ae, j->now);
 		json_decref(ch);
@@ -177,24 +179,27 @@ static int reads_fn(struct db *db, void *arg)
 	return 0;
 }
 
-static void note_read(json_t *reads, const struct resource *res, const struct access *acc, const json_t *rec)
+void api_note_read(json_t *reads, const struct grant *g, enum view view, const char *id)
 {
-	if (!acc->grant || category_of(res->name) != CAT_PEOPLE)
-		return;
-	json_t *e = json_object_get(reads, acc->grant->id);
+	json_t *e = json_object_get(reads, g->id);
 	if (!e) {
-		e = json_pack("{s:s,s:s,s:[]}", "grantor", acc->grant->grantor, "level", view_name(acc->view), "ids");
-		json_object_set_new(reads, acc->grant->id, e);
+		e = json_pack("{s:s,s:s,s:[]}", "grantor", g->grantor, "level", view_name(view), "ids");
+		json_object_set_new(reads, g->id, e);
 	}
-	json_array_append(json_object_get(e, "ids"), json_object_get(rec, "id"));
+	json_array_append_new(json_object_get(e, "ids"), json_string(id));
 }
 
-/* Writes the audit entries for reads; on failure replies 503 and returns false. */
-static bool audit_reads(struct req *r, json_t *reads)
+static void note_read(json_t *reads, const struct resource *res, const struct access *acc, const json_t *rec)
+{
+	if (acc->grant && category_of(res->name) == CAT_PEOPLE)
+		api_note_read(reads, acc->grant, acc->view, json_string_value(json_object_get(rec, "id")));
+}
+
+bool api_audit_reads(struct req *r, json_t *reads, const char *object_type)
 {
 	if (json_object_size(reads) == 0)
 		return true;
-	struct reads_job j = {.reads = reads, .actor = r->actor.id, .actor_org = r->actor.org_id,
+	struct reads_job j = {.reads = reads, .type = object_type, .actor = r->actor.id, .actor_org = r->actor.org_id,
 			      .request_id = r->id, .now = clock_now_ms()};
 	int rc = store_write(r->env->store, reads_fn, &j);
 	if (rc)
@@ -360,7 +365,7 @@ void api_list(struct req *r)
 	json_t *next = more && n ? json_incref(json_object_get(sorted[n - 1], "id")) : json_null();
 	free(sorted);
 	json_decref(rows);
-	bool ok = audit_reads(r, reads);
+	bool ok = api_audit_reads(r, reads, "person");
 	json_decref(reads);
 	if (!ok) {
 		json_decref(items);
@@ -449,7 +454,7 @@ void api_get(struct req *r)
 	json_t *out = render(r, res, rec, &acc, false);
 	if (!out)
 		reply_err(r, SG_ENOTFOUND, res->type);
-	else if (audit_reads(r, reads))
+	else if (api_audit_reads(r, reads, "person"))
 		reply_json(r, 200, out), out = NULL;
 	json_decref(out);
 	json_decref(reads);

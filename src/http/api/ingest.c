@@ -1,0 +1,90 @@
+/* Device endpoints: the OsmAnd / Traccar Client protocol and OwnTracks HTTP
+ * mode. Authentication is the device key (never a user session); a device key
+ * opens these routes and no other. The answer goes out only after the report
+ * is on disk. */
+#include "http/api/api.h"
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "ingest/osmand.h"
+#include "ingest/owntracks.h"
+#include "pipeline/pipeline.h"
+
+#include <string.h>
+
+static void ingest(struct req *r, int (*decode)(const struct ingest_input *, struct report *, struct verr *),
+		   const struct ingest_input *in, bool json_reply)
+{
+	struct report rep;
+	struct verr e = {0};
+	report_init(&rep);
+	int rc = decode(in, &rep, &e);
+	struct db *db = rc ? NULL : req_db(r);
+	struct ingest_result res;
+	if (!rc && !db) {
+		report_release(&rep);
+		return;
+	}
+	if (!rc)
+		rc = pipeline_submit(r->env->pipeline, db, &rep, in->now_ms, &res, &e);
+	report_release(&rep);
+	if (rc == 0) {
+		if (json_reply)
+			reply_data(r, 200, "application/json", "[]", 2); /* messages for the app: none yet */
+		else
+			reply_empty(r, 200);
+		return;
+	}
+	if (rc == SG_EAUTH) {
+		reply_problem(r, 401, "unknown-device", "Unknown device",
+			      e.detail[0] ? e.detail : "unknown device key", NULL);
+	} else if (rc == SG_EBUSY) {
+		sg_strlcpy(r->retry_after, "1", sizeof(r->retry_after));
+		reply_problem(r, 429, "rate-limited", "Too many reports", e.detail, NULL);
+	} else if (rc == SG_EINVAL) {
+		reply_problem(r, e.status ? (unsigned)e.status : 400, "invalid-report", "Invalid position report",
+			      e.detail, e.pointer);
+	} else {
+		reply_err(r, rc, NULL);
+	}
+}
+
+void api_ingest_osmand(struct req *r)
+{
+	if (!str_eq(r->method, "GET") && !str_eq(r->method, "POST")) {
+		reply_problem(r, 405, "method-not-allowed", "Method not allowed", "send GET or POST", NULL);
+		return;
+	}
+	struct ingest_input in = {
+		.query = r->raw_query,
+		.content_type = req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE),
+		.body = r->body.buf,
+		.body_len = r->body.len,
+		.now_ms = clock_now_ms(),
+	};
+	ingest(r, osmand_decode, &in, false);
+}
+
+void api_ingest_owntracks(struct req *r)
+{
+	char *pass = NULL;
+	char *user = MHD_basic_auth_get_username_password(r->conn, &pass);
+	struct ingest_input in = {
+		.content_type = req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE),
+		.body = r->body.buf,
+		.body_len = r->body.len,
+		.user = user,
+		.password = pass,
+		.limit_u = req_header(r, "X-Limit-U"),
+		.limit_d = req_header(r, "X-Limit-D"),
+		.now_ms = clock_now_ms(),
+	};
+	ingest(r, owntracks_decode, &in, true);
+	if (pass) {
+		memset(pass, 0, strlen(pass));
+		MHD_free(pass);
+	}
+	if (user)
+		MHD_free(user);
+}

@@ -1,0 +1,531 @@
+/* Spatial questions over the latest positions, and a device's history.
+ * Own devices in full; a partner's only through a positions grant in force:
+ * in full, or as summary (rounded to sharing.summary_grid_m and at least
+ * sharing.summary_delay_s old, the spatial test applied to that coarse
+ * position so a partner cannot locate anyone more precisely by asking
+ * narrower questions). Partner reads are audited. */
+#include "http/api/api.h"
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/id.h"
+#include "geo/geodesic.h"
+#include "geo/geojson.h"
+#include "pipeline/pipeline.h"
+#include "registry/resource.h"
+
+#include <geos_c.h>
+#include <libxml/xmlwriter.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How this actor may see positions of organisation org. */
+struct seen {
+	enum view view;
+	const struct grant *grant;
+};
+
+static bool visible(const struct req *r, const char *org, struct seen *out)
+{
+	if (!org)
+		return false;
+	if (str_eq(org, r->actor.org_id)) {
+		out->view = VIEW_OWN;
+		out->grant = NULL;
+		return true;
+	}
+	const struct grant *g = policy_grant(&r->actor, org, CAT_POSITIONS);
+	/* Conditions (shared movement, open SOS) are per person and need the
+	 * movements and alarms of later issues: until then they are not met. */
+	if (!g || g->cond != COND_ALWAYS)
+		return false;
+	out->view = g->level == LEVEL_FULL ? VIEW_FULL : VIEW_SUMMARY;
+	out->grant = g;
+	return true;
+}
+
+struct filter_ctx {
+	struct req *r;
+	bool summary_pass; /* true: only summary-level organisations */
+};
+
+static bool org_filter(void *ctx, uint16_t org)
+{
+	struct filter_ctx *f = ctx;
+	struct seen s;
+	if (!visible(f->r, pipeline_org_name(f->r->env->pipeline, org), &s))
+		return false;
+	return f->summary_pass == (s.view == VIEW_SUMMARY);
+}
+
+/* A summary position: the latest fix at least delay old, on the coarse grid. */
+static bool coarse(struct req *r, struct db *db, const char *device, double *lat, double *lon,
+		   int64_t *time_ms)
+{
+	int64_t cutoff = clock_now_ms() - r->env->summary_delay_ms;
+	if (*time_ms > cutoff) {
+		struct db_stmt *st;
+		if (db_prepare(db, "SELECT lat, lon, time_ms FROM positions WHERE device_id = ?1 AND time_ms <= ?2"
+				   " ORDER BY time_ms DESC LIMIT 1", &st))
+			return false;
+		db_bind_text(st, 1, device);
+		db_bind_int(st, 2, cutoff);
+		bool ok = db_step(st) == DB_ROW;
+		if (ok) {
+			*lat = db_col_real(st, 0);
+			*lon = db_col_real(st, 1);
+			*time_ms = db_col_int(st, 2);
+		}
+		db_reset(st);
+		if (!ok)
+			return false;
+	}
+	double g = (double)r->env->summary_grid_m;
+	double dlat = g / 111320.0;
+	double la = (floor(*lat / dlat) + 0.5) * dlat;
+	double dlon = g / (111320.0 * fmax(cos(la * M_PI / 180), 0.01));
+	*lat = fmin(90, fmax(-90, la));
+	*lon = fmin(180, fmax(-180, (floor(*lon / dlon) + 0.5) * dlon));
+	return true;
+}
+
+enum shape { Q_RADIUS, Q_NEAREST, Q_BBOX, Q_POLYGON };
+
+struct query {
+	enum shape shape;
+	double lat, lon, radius_m, bbox[4];
+	size_t k, limit;
+	GEOSContextHandle_t gh;
+	const GEOSPreparedGeometry *poly;
+};
+
+static bool matches(const struct query *q, double lat, double lon, double *dist)
+{
+	*dist = -1;
+	switch (q->shape) {
+	case Q_RADIUS:
+		*dist = geo_distance_m(q->lat, q->lon, lat, lon);
+		return *dist <= q->radius_m;
+	case Q_NEAREST:
+		*dist = geo_distance_m(q->lat, q->lon, lat, lon);
+		return true;
+	case Q_BBOX: {
+		bool in_lon = q->bbox[0] <= q->bbox[2] ? lon >= q->bbox[0] && lon <= q->bbox[2]
+						       : lon >= q->bbox[0] || lon <= q->bbox[2];
+		return in_lon && lat >= q->bbox[1] && lat <= q->bbox[3];
+	}
+	case Q_POLYGON: {
+		GEOSGeometry *pt = GEOSGeom_createPointFromXY_r(q->gh, lon, lat);
+		bool in = GEOSPreparedIntersects_r(q->gh, q->poly, pt) == 1;
+		GEOSGeom_destroy_r(q->gh, pt);
+		return in;
+	}
+	}
+	return false;
+}
+
+static int by_dist(const void *a, const void *b)
+{
+	double x = json_number_value(json_object_get(*(json_t *const *)a, "dist_m"));
+	double y = json_number_value(json_object_get(*(json_t *const *)b, "dist_m"));
+	return x < y ? -1 : x > y;
+}
+
+static json_t *item(const char *device, const char *org, double lat, double lon, int64_t t, double dist,
+		    enum view view)
+{
+	char ts[25];
+	time_format_ms(t, ts);
+	json_t *o = json_pack("{s:s,s:s,s:f,s:f,s:s,s:s}", "device_id", device, "org_id", org, "lat", lat,
+			      "lon", lon, "time", ts, "level", view_name(view));
+	if (dist >= 0)
+		json_object_set_new(o, "dist_m", json_real(round(dist * 100) / 100));
+	return o;
+}
+
+/* Runs q for the actor: exact positions of own and fully shared
+ * organisations from the index, then summary-level ones on their coarse
+ * positions; replies with the items. */
+static void run_query(struct req *r, struct query *q)
+{
+	struct live *lv = pipeline_live(r->env->pipeline);
+	struct filter_ctx exact = {r, false}, summ = {r, true};
+	struct live_hit *h = NULL, *hs = NULL;
+	size_t n = 0, ns = 0;
+	struct db *db = req_db(r);
+	if (!db)
+		return;
+	switch (q->shape) {
+	case Q_RADIUS:
+		live_radius(lv, q->lat, q->lon, q->radius_m, org_filter, &exact, &h, &n);
+		break;
+	case Q_NEAREST:
+		live_nearest(lv, q->lat, q->lon, q->k, org_filter, &exact, &h, &n);
+		break;
+	case Q_BBOX:
+		live_bbox(lv, q->bbox[0], q->bbox[1], q->bbox[2], q->bbox[3], org_filter, &exact, &h, &n);
+		break;
+	case Q_POLYGON:
+		live_bbox(lv, q->bbox[0], q->bbox[1], q->bbox[2], q->bbox[3], org_filter, &exact, &h, &n);
+		break;
+	}
+	/* Summary-level organisations: every device, tested on its coarse position. */
+	live_bbox(lv, -180, -90, 180, 90, org_filter, &summ, &hs, &ns);
+	json_t *items = json_array(), *reads = json_object();
+	for (size_t i = 0; i < n; i++) {
+		const char *org = pipeline_org_name(r->env->pipeline, h[i].org);
+		struct seen s;
+		double d = h[i].dist_m;
+		if (!visible(r, org, &s) || (q->shape == Q_POLYGON && !matches(q, h[i].lat, h[i].lon, &d)))
+			continue;
+		if (q->shape == Q_BBOX || q->shape == Q_POLYGON)
+			d = -1;
+		json_array_append_new(items, item(h[i].id, org, h[i].lat, h[i].lon, h[i].time_ms, d, s.view));
+		if (s.grant)
+			api_note_read(reads, s.grant, s.view, h[i].id);
+	}
+	for (size_t i = 0; i < ns; i++) {
+		const char *org = pipeline_org_name(r->env->pipeline, hs[i].org);
+		struct seen s;
+		double lat = hs[i].lat, lon = hs[i].lon, d;
+		int64_t t = hs[i].time_ms;
+		if (!visible(r, org, &s) || !coarse(r, db, hs[i].id, &lat, &lon, &t) || !matches(q, lat, lon, &d))
+			continue;
+		json_array_append_new(items, item(hs[i].id, org, lat, lon, t, d, s.view));
+		api_note_read(reads, s.grant, s.view, hs[i].id);
+	}
+	free(h);
+	free(hs);
+	size_t total = json_array_size(items);
+	if (q->shape == Q_RADIUS || q->shape == Q_NEAREST) {
+		json_t **v = xcalloc(total ? total : 1, sizeof(*v));
+		for (size_t i = 0; i < total; i++)
+			v[i] = json_incref(json_array_get(items, i));
+		qsort(v, total, sizeof(*v), by_dist);
+		json_array_clear(items);
+		for (size_t i = 0; i < total; i++)
+			json_array_append_new(items, v[i]);
+		free(v);
+	}
+	size_t cap = q->shape == Q_NEAREST ? q->k : q->limit;
+	while (json_array_size(items) > cap)
+		json_array_remove(items, json_array_size(items) - 1);
+	bool ok = api_audit_reads(r, reads, "position");
+	json_decref(reads);
+	if (!ok) {
+		json_decref(items);
+		return;
+	}
+	reply_json(r, 200, json_pack("{s:o,s:I,s:b}", "items", items, "count", (json_int_t)total, "truncated",
+				     total > cap));
+}
+
+static bool parse_pair(const char *s, double *a, double *b)
+{
+	char buf[80];
+	if (!s || strlen(s) >= sizeof(buf))
+		return false;
+	sg_strlcpy(buf, s, sizeof(buf));
+	char *comma = strchr(buf, ',');
+	if (!comma)
+		return false;
+	*comma = '\0';
+	return parse_double(buf, a) == 0 && parse_double(comma + 1, b) == 0;
+}
+
+void api_positions_latest(struct req *r)
+{
+	static const char *const allowed[] = {"near", "radius_m", "k", "bbox", "limit", NULL};
+	if (!req_query_allowed(r, allowed))
+		return;
+	struct query q = {.limit = 1000};
+	const char *near = req_query(r, "near"), *radius = req_query(r, "radius_m"), *k = req_query(r, "k"),
+		   *bbox = req_query(r, "bbox"), *limit = req_query(r, "limit");
+	int64_t v;
+	if (limit) {
+		if (parse_i64(limit, 1, 10000, &v)) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter", "limit must be 1 to 10000", "?limit");
+			return;
+		}
+		q.limit = (size_t)v;
+	}
+	if (bbox && !near && !radius && !k) {
+		char buf[200];
+		double *b = q.bbox;
+		bool ok = strlen(bbox) < sizeof(buf);
+		sg_strlcpy(buf, bbox, sizeof(buf));
+		char *p = buf;
+		for (int i = 0; ok && i < 4; i++) {
+			char *comma = strchr(p, ',');
+			if ((i < 3) != (comma != NULL)) {
+				ok = false;
+				break;
+			}
+			if (comma)
+				*comma = '\0';
+			ok = parse_double(p, &b[i]) == 0;
+			p = comma ? comma + 1 : p;
+		}
+		if (!ok || fabs(b[0]) > 180 || fabs(b[2]) > 180 || b[1] < -90 || b[3] > 90 || b[1] > b[3]) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
+				      "bbox is min_lon,min_lat,max_lon,max_lat in degrees", "?bbox");
+			return;
+		}
+		q.shape = Q_BBOX;
+		run_query(r, &q);
+		return;
+	}
+	if (!near || !parse_pair(near, &q.lat, &q.lon) || fabs(q.lat) > 90 || fabs(q.lon) > 180) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter",
+			      "near=LAT,LON with radius_m or k, or bbox=min_lon,min_lat,max_lon,max_lat", "?near");
+		return;
+	}
+	if ((radius != NULL) == (k != NULL)) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "give one of radius_m and k",
+			      radius ? "?k" : "?radius_m");
+		return;
+	}
+	if (radius) {
+		if (parse_double(radius, &q.radius_m) || q.radius_m <= 0 || q.radius_m > 2.1e7) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
+				      "radius_m must be a number of metres, more than 0 and at most 21,000 km", "?radius_m");
+			return;
+		}
+		q.shape = Q_RADIUS;
+	} else {
+		if (parse_i64(k, 1, 10000, &v)) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter", "k must be 1 to 10000", "?k");
+			return;
+		}
+		q.k = (size_t)v;
+		q.shape = Q_NEAREST;
+	}
+	run_query(r, &q);
+}
+
+void api_positions_query(struct req *r)
+{
+	static const char *const members[] = {"geometry", "limit", NULL};
+	json_t *body = req_json_members(r, members);
+	if (!body)
+		return;
+	struct query q = {.shape = Q_POLYGON, .limit = 1000};
+	json_t *g = json_object_get(body, "geometry"), *lim = json_object_get(body, "limit");
+	struct bbox bb;
+	char where[160], detail[256], ptr[200];
+	if (lim && (!json_is_integer(lim) || json_integer_value(lim) < 1 || json_integer_value(lim) > 10000)) {
+		reply_problem(r, 400, "validation", "Invalid request", "limit must be 1 to 10000", "/limit");
+		json_decref(body);
+		return;
+	}
+	if (lim)
+		q.limit = (size_t)json_integer_value(lim);
+	if (geojson_validate(g, GJ_POLYGON | GJ_MULTIPOLYGON, &bb, where, sizeof(where), detail, sizeof(detail))) {
+		snprintf(ptr, sizeof(ptr), "/geometry%s", where);
+		reply_problem(r, 400, "validation", "Invalid request", detail, ptr);
+		json_decref(body);
+		return;
+	}
+	q.bbox[0] = bb.min_lon, q.bbox[1] = bb.min_lat, q.bbox[2] = bb.max_lon, q.bbox[3] = bb.max_lat;
+	q.gh = GEOS_init_r();
+	GEOSGeoJSONReader *rd = GEOSGeoJSONReader_create_r(q.gh);
+	char *txt = json_dumps(g, JSON_COMPACT);
+	GEOSGeometry *geom = GEOSGeoJSONReader_readGeometry_r(q.gh, rd, txt);
+	free(txt);
+	if (!geom) {
+		reply_problem(r, 400, "validation", "Invalid request", "the polygon could not be read", "/geometry");
+	} else {
+		q.poly = GEOSPrepare_r(q.gh, geom);
+		run_query(r, &q);
+		GEOSPreparedGeom_destroy_r(q.gh, q.poly);
+		GEOSGeom_destroy_r(q.gh, geom);
+	}
+	GEOSGeoJSONReader_destroy_r(q.gh, rd);
+	GEOS_finish_r(q.gh);
+	json_decref(body);
+}
+
+/* --- history ------------------------------------------------------------------ */
+
+static void xml_start(xmlTextWriterPtr w, const char *name, const char *text)
+{
+	xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST text);
+}
+
+void api_device_history(struct req *r)
+{
+	static const char *const allowed[] = {"from", "to", "format", "limit", NULL};
+	if (!req_query_allowed(r, allowed))
+		return;
+	const char *from = req_query(r, "from"), *to = req_query(r, "to"), *fmt = req_query(r, "format");
+	const char *lim = req_query(r, "limit");
+	int64_t t0 = 0, t1 = INT64_MAX, limit = 10000;
+	if (from && time_parse_rfc3339(from, &t0)) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "from must be an RFC 3339 time", "?from");
+		return;
+	}
+	if (to && time_parse_rfc3339(to, &t1)) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "to must be an RFC 3339 time", "?to");
+		return;
+	}
+	if (lim && parse_i64(lim, 1, 100000, &limit)) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "limit must be 1 to 100000", "?limit");
+		return;
+	}
+	fmt = fmt ? fmt : "geojson";
+	if (!str_eq(fmt, "geojson") && !str_eq(fmt, "csv") && !str_eq(fmt, "gpx") && !str_eq(fmt, "kml")) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "format must be geojson, csv, gpx or kml", "?format");
+		return;
+	}
+	const struct resource *res = resource_find("devices");
+	struct db *db = req_db(r);
+	json_t *dev;
+	if (!db)
+		return;
+	if (!id_valid(r->param, "dev") || resource_get(db, res, r->param, &dev)) {
+		reply_err(r, SG_ENOTFOUND, "device");
+		return;
+	}
+	enum decision d = policy_decide(&r->actor, ACT_READ, "devices",
+					json_string_value(json_object_get(dev, "org_id")), r->param, NULL);
+	char name[200];
+	sg_strlcpy(name, json_string_value(json_object_get(dev, "name")), sizeof(name));
+	json_decref(dev);
+	if (d != DECIDE_ALLOW) {
+		reply_err(r, d == DECIDE_HIDE ? SG_ENOTFOUND : SG_EFORBIDDEN, "device");
+		return;
+	}
+	struct db_stmt *st;
+	if (db_prepare(db,
+		       "SELECT time_ms, lat, lon, speed_mps, course_deg, altitude_m, accuracy_m, battery_pct,"
+		       " charging, attrs FROM positions WHERE device_id = ?1 AND time_ms >= ?2 AND time_ms < ?3"
+		       " ORDER BY time_ms LIMIT ?4",
+		       &st)) {
+		reply_err(r, SG_EIO, NULL);
+		return;
+	}
+	db_bind_text(st, 1, r->param);
+	db_bind_int(st, 2, t0);
+	db_bind_int(st, 3, t1);
+	db_bind_int(st, 4, limit);
+	struct sb out;
+	sb_init(&out);
+	json_t *features = json_array();
+	xmlBufferPtr xb = NULL;
+	xmlTextWriterPtr w = NULL;
+	if (str_eq(fmt, "csv"))
+		sb_adds(&out, "device_id,time,lat,lon,speed_mps,course_deg,altitude_m,accuracy_m,battery_pct,charging,attrs\r\n");
+	if (str_eq(fmt, "gpx") || str_eq(fmt, "kml")) {
+		xb = xmlBufferCreate();
+		w = xmlNewTextWriterMemory(xb, 0);
+		xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL);
+		if (str_eq(fmt, "gpx")) {
+			xmlTextWriterStartElement(w, BAD_CAST "gpx");
+			xmlTextWriterWriteAttribute(w, BAD_CAST "version", BAD_CAST "1.1");
+			xmlTextWriterWriteAttribute(w, BAD_CAST "creator", BAD_CAST "Safeguard");
+			xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST "http://www.topografix.com/GPX/1/1");
+			xmlTextWriterStartElement(w, BAD_CAST "trk");
+			xml_start(w, "name", name);
+			xmlTextWriterStartElement(w, BAD_CAST "trkseg");
+		} else {
+			xmlTextWriterStartElement(w, BAD_CAST "kml");
+			xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST "http://www.opengis.net/kml/2.2");
+			xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns:gx", BAD_CAST "http://www.google.com/kml/ext/2.2");
+			xmlTextWriterStartElement(w, BAD_CAST "Document");
+			xml_start(w, "name", name);
+			xmlTextWriterStartElement(w, BAD_CAST "Placemark");
+			xml_start(w, "name", name);
+			xmlTextWriterStartElement(w, BAD_CAST "gx:Track");
+		}
+	}
+	json_t *kml_coords = json_array();
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		char ts[25], num[64];
+		time_format_ms(db_col_int(st, 0), ts);
+		double lat = db_col_real(st, 1), lon = db_col_real(st, 2);
+		if (str_eq(fmt, "csv")) {
+			sb_addf(&out, "%s,%s,%.7f,%.7f", r->param, ts, lat, lon);
+			for (int c = 3; c <= 8; c++) {
+				if (db_col_type(st, c) == DB_NULL)
+					sb_adds(&out, ",");
+				else
+					sb_addf(&out, ",%.15g", db_col_real(st, c));
+			}
+			const char *attrs = db_col_text(st, 9);
+			sb_adds(&out, ",\"");
+			for (const char *p = attrs; p && *p; p++) {
+				if (*p == '"')
+					sb_addc(&out, '"');
+				sb_addc(&out, *p);
+			}
+			sb_adds(&out, "\"\r\n");
+		} else if (str_eq(fmt, "gpx")) {
+			xmlTextWriterStartElement(w, BAD_CAST "trkpt");
+			snprintf(num, sizeof(num), "%.7f", lat);
+			xmlTextWriterWriteAttribute(w, BAD_CAST "lat", BAD_CAST num);
+			snprintf(num, sizeof(num), "%.7f", lon);
+			xmlTextWriterWriteAttribute(w, BAD_CAST "lon", BAD_CAST num);
+			if (db_col_type(st, 5) != DB_NULL) {
+				snprintf(num, sizeof(num), "%.2f", db_col_real(st, 5));
+				xml_start(w, "ele", num);
+			}
+			xml_start(w, "time", ts);
+			xmlTextWriterEndElement(w);
+		} else if (str_eq(fmt, "kml")) {
+			xml_start(w, "when", ts);
+			snprintf(num, sizeof(num), "%.7f %.7f %.2f", lon, lat,
+				 db_col_type(st, 5) == DB_NULL ? 0.0 : db_col_real(st, 5));
+			json_array_append_new(kml_coords, json_string(num));
+		} else {
+			json_t *props = json_pack("{s:s}", "time", ts);
+			static const char *const names[] = {"speed_mps", "course_deg", "altitude_m", "accuracy_m"};
+			for (int c = 3; c <= 6; c++)
+				if (db_col_type(st, c) != DB_NULL)
+					json_object_set_new(props, names[c - 3], json_real(db_col_real(st, c)));
+			if (db_col_type(st, 7) != DB_NULL)
+				json_object_set_new(props, "battery_pct", json_integer(db_col_int(st, 7)));
+			if (db_col_type(st, 8) != DB_NULL)
+				json_object_set_new(props, "charging", json_boolean(db_col_int(st, 8)));
+			json_t *attrs = json_loads(db_col_text(st, 9), 0, NULL);
+			json_object_set_new(props, "attributes", attrs ? attrs : json_object());
+			json_array_append_new(features, json_pack("{s:s,s:{s:s,s:[f,f]},s:o}", "type", "Feature",
+								  "geometry", "type", "Point", "coordinates", lon, lat,
+								  "properties", props));
+		}
+	}
+	db_reset(st);
+	if (str_eq(fmt, "kml")) {
+		size_t i;
+		json_t *c;
+		json_array_foreach(kml_coords, i, c)
+			xml_start(w, "gx:coord", json_string_value(c));
+	}
+	json_decref(kml_coords);
+	if (w) {
+		xmlTextWriterEndDocument(w);
+		xmlFreeTextWriter(w);
+	}
+	if (rc < 0) {
+		reply_err(r, SG_EIO, NULL);
+	} else if (str_eq(fmt, "csv")) {
+		reply_data(r, 200, "text/csv; charset=utf-8", out.buf, out.len);
+	} else if (str_eq(fmt, "gpx")) {
+		reply_data(r, 200, "application/gpx+xml", xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
+	} else if (str_eq(fmt, "kml")) {
+		reply_data(r, 200, "application/vnd.google-earth.kml+xml", xmlBufferContent(xb),
+			   (size_t)xmlBufferLength(xb));
+	} else {
+		json_t *fc = json_pack("{s:s,s:s,s:O}", "type", "FeatureCollection", "device_id", r->param,
+				       "features", features);
+		char *txt = json_dumps(fc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+		reply_data(r, 200, "application/geo+json", txt, strlen(txt));
+		free(txt);
+		json_decref(fc);
+	}
+	json_decref(features);
+	if (xb)
+		xmlBufferFree(xb);
+	sb_release(&out);
+}

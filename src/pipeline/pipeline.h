@@ -1,0 +1,49 @@
+/* The position pipeline, in one written-out order:
+ *   decode (ingest/) -> validate -> authenticate the device -> rate limit ->
+ *   store history (group commit; deduplicated by device and time) ->
+ *   update the live index (an older report never replaces a newer one).
+ * Geofence tagging, enter/exit events and the stream follow the live update
+ * in the issues that bring them. pipeline_submit() returns only after the
+ * report is durable, so the device's 2xx means "on disk". */
+#ifndef SG_PIPELINE_H
+#define SG_PIPELINE_H
+
+#include "geo/live.h"
+#include "ingest/report.h"
+#include "registry/resource.h"
+#include "store/store.h"
+
+#include <stdint.h>
+
+struct pipeline;
+
+struct pipeline_opts {
+	int64_t max_future_ms;   /* a fix further ahead than this is refused */
+	double device_rate_per_s; /* sustained reports per device */
+	double device_burst;      /* and the burst above it */
+};
+
+struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts);
+void pipeline_free(struct pipeline *p);
+
+/* Fills the live index from the history (at start). 0 or SG_EIO. */
+int pipeline_rebuild(struct pipeline *p, struct db *db);
+
+struct live *pipeline_live(struct pipeline *p);
+/* The organisation behind a live-index org number, or NULL. */
+const char *pipeline_org_name(struct pipeline *p, uint16_t org);
+
+struct ingest_result {
+	char device_id[48];
+	char org_id[48];
+	bool stored;    /* false: the same report was stored before */
+	bool latest;    /* it became the device's latest position */
+};
+
+/* Runs r through the pipeline. db is a reader for the device lookup.
+ * 0, or SG_EAUTH (unknown key: 401), SG_EBUSY (rate limit: 429),
+ * SG_EINVAL (e says why: 400/422), SG_EIO (not stored: 503). */
+int pipeline_submit(struct pipeline *p, struct db *db, const struct report *r, int64_t now_ms,
+		    struct ingest_result *out, struct verr *e);
+
+#endif
