@@ -173,7 +173,12 @@ static int store_fn(struct db *db, void *arg)
 		       " ON CONFLICT (device_id, time_ms) DO NOTHING",
 		       &st))
 		return SG_EIO;
-	char *attrs = json_dumps(r->attrs, JSON_COMPACT | JSON_SORT_KEYS);
+	/* hdop has no column: it travels with the attributes. */
+	json_t *all = json_copy(r->attrs);
+	if (!isnan(r->hdop))
+		json_object_set_new(all, "hdop", json_real(r->hdop));
+	char *attrs = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(all);
 	db_bind_text(st, 1, j->dev->device_id);
 	db_bind_int(st, 2, r->time_ms);
 	db_bind_text(st, 3, j->dev->org_id);
