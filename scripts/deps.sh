@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(build-essential pkg-config meson ninja-build
       libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libgeos-dev libproj-dev libxml2-dev
-      libcmocka-dev python3 sqlite3 curl ca-certificates)
+      libcmocka-dev python3 sqlite3 curl ca-certificates clang libclang-rt-14-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(postgresql postgresql-contrib wrk)
 fi

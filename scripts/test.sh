@@ -46,5 +46,14 @@ count_api "$PWD/build/safeguard" plain
 echo "== API tests (ASan+UBSan)"
 count_api "$PWD/build-asan/safeguard" asan
 
+echo "== fuzz targets (libFuzzer, ASan+UBSan, ${FUZZ_SECONDS:-20}s each)"
+while read -r line; do
+  echo "$line"
+  case "$line" in
+    "fuzz "*": ok"*) passed=$((passed + 1)) ;;
+    "fuzz "*) failed=$((failed + 1)) ;;
+  esac
+done < <(scripts/fuzz.sh "${FUZZ_SECONDS:-20}" 2>&1)
+
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

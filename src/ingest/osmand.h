@@ -11,7 +11,7 @@
 #define SG_OSMAND_H
 
 #include "ingest/report.h"
-#include "registry/resource.h"
+#include "core/verr.h"
 
 /* Decodes one request. 0, or SG_EINVAL with e naming the parameter (as
  * "?lat" for the query form, "/location/coords/latitude" for JSON). */

@@ -10,7 +10,7 @@
 #define SG_OWNTRACKS_H
 
 #include "ingest/report.h"
-#include "registry/resource.h"
+#include "core/verr.h"
 
 int owntracks_decode(const struct ingest_input *in, struct report *out, struct verr *e);
 /* The body alone (fuzz target): needs no credentials. */

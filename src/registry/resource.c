@@ -23,18 +23,6 @@ struct resource_sql {
 	int ncols;
 };
 
-void verr_set(struct verr *e, int status, const char *pointer, const char *fmt, ...)
-{
-	va_list ap;
-	if (!e)
-		return;
-	e->status = status;
-	snprintf(e->pointer, sizeof(e->pointer), "%s", pointer);
-	va_start(ap, fmt);
-	vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
-	va_end(ap);
-}
-
 const struct resource *resource_find(const char *name)
 {
 	for (int i = 0; resources[i]; i++)

@@ -11,6 +11,7 @@
 #ifndef SG_RESOURCE_H
 #define SG_RESOURCE_H
 
+#include "core/verr.h"
 #include "policy/policy.h"
 #include "store/db.h"
 
@@ -52,14 +53,6 @@ struct field {
 	const char *doc;            /* one line for the OpenAPI description */
 };
 
-/* A validation failure: a JSON pointer to the offending member and a sentence. */
-struct verr {
-	char pointer[160];
-	char detail[320];
-	int status; /* HTTP status to answer: 400, 404, 409, 422 */
-};
-void verr_set(struct verr *e, int status, const char *pointer, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
 
 struct resource_sql; /* generated at start-up */
 

@@ -1,0 +1,16 @@
+/* libFuzzer target: the Traccar Client JSON parser. */
+#include "ingest/osmand.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct report r;
+	struct verr e;
+	report_init(&r);
+	osmand_decode_json((const char *)data, size, 1796568927123LL, &r, &e);
+	report_release(&r);
+	return 0;
+}
