@@ -33,6 +33,7 @@ static const struct audited audited[] = {
 	{"agreement", "agreements", "SELECT * FROM agreements WHERE id = ?",
 	 "SELECT * FROM agreements ORDER BY id"},
 	{"grant", "grants", "SELECT * FROM grants WHERE id = ?", "SELECT * FROM grants ORDER BY id"},
+	{"zone", "zones", "SELECT * FROM zones WHERE id = ?", "SELECT * FROM zones ORDER BY id"},
 };
 
 static const struct audited *find_audited(const char *type)

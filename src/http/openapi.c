@@ -31,6 +31,9 @@ static json_t *field_schema(const struct field *f)
 	case FT_GEOMETRY:
 		s = json_pack("{s:s}", "$ref", "#/components/schemas/Geometry");
 		break;
+	case FT_TIME:
+		s = json_pack("{s:s,s:s}", "type", "string", "format", "date-time");
+		break;
 	case FT_EMAIL:
 		s = json_pack("{s:s,s:s}", "type", "string", "format", "email");
 		break;

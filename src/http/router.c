@@ -42,6 +42,8 @@ const struct route routes[] = {
 	CRUD("sites", "sites"),
 	CRUD("vehicles", "vehicles"),
 	CRUD("devices", "devices"),
+	{"GET", "/api/v1/zones/at", api_zones_at, "zones", ACT_LIST, 0, "Risk zones and sites containing a point now"},
+	CRUD("zones", "risk zones"),
 	{"POST", "/api/v1/devices/{id}/key", api_device_key, "devices", ACT_UPDATE, 0, "Issue a new device key (shown once; the old one stops working)"},
 	{"GET", "/api/v1/devices/{id}/history", api_device_history, "devices", ACT_READ, 0, "A device's positions between two times (GeoJSON, CSV, GPX or KML)"},
 	{"GET", "/api/v1/positions/latest", api_positions_latest, "positions", ACT_LIST, 0, "Latest positions near a point (radius or k nearest) or in a box"},

@@ -1,6 +1,7 @@
 /* The position pipeline; see pipeline.h. */
 #include "pipeline/pipeline.h"
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -28,6 +29,11 @@ struct pipeline {
 	int norgs;
 	struct bucket *buckets;
 	uint32_t bcap, bcount;
+	pthread_rwlock_t fence_lock;
+	struct fence_index *fences;
+	json_t *tags; /* device id -> {"t": ms, "in": ["s:id", "z:id", ...]}; writer thread only */
+	pipeline_publish_fn publish;
+	void *publish_ctx;
 };
 
 struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts)
@@ -39,6 +45,9 @@ struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts
 	pthread_mutex_init(&p->mu, NULL);
 	p->bcap = 1024;
 	p->buckets = xcalloc(p->bcap, sizeof(*p->buckets));
+	pthread_rwlock_init(&p->fence_lock, NULL);
+	p->fences = fence_index_new();
+	p->tags = json_object();
 	return p;
 }
 
@@ -50,6 +59,9 @@ void pipeline_free(struct pipeline *p)
 	for (int i = 0; i < p->norgs; i++)
 		free(p->orgs[i]);
 	free(p->buckets);
+	fence_index_free(p->fences);
+	json_decref(p->tags);
+	pthread_rwlock_destroy(&p->fence_lock);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
 }
@@ -129,6 +141,96 @@ static bool rate_ok(struct pipeline *p, const char *id, int64_t now)
 	return ok;
 }
 
+void pipeline_set_publisher(struct pipeline *p, pipeline_publish_fn fn, void *ctx)
+{
+	p->publish = fn;
+	p->publish_ctx = ctx;
+}
+
+static int64_t time_or(const char *s, int64_t dflt)
+{
+	int64_t ms;
+	return s && time_parse_rfc3339(s, &ms) == 0 ? ms : dflt;
+}
+
+int pipeline_reload_fences(struct pipeline *p, struct db *db)
+{
+	struct fence_index *fx = fence_index_new();
+	struct db_stmt *st;
+	static const char *const sql[2] = {
+		"SELECT id, org_id, geometry, radius_m, 0, NULL, NULL FROM sites",
+		"SELECT id, org_id, geometry, radius_m, level, valid_from, valid_to FROM zones WHERE retired = 0",
+	};
+	int rc = 0;
+	for (int k = 0; k < 2 && !rc; k++) {
+		if (db_prepare(db, sql[k], &st)) {
+			rc = SG_EIO;
+			break;
+		}
+		while ((rc = db_step(st)) == DB_ROW) {
+			json_t *g = json_loads(db_col_text(st, 2), 0, NULL);
+			struct fence_def d = {
+				.id = db_col_text(st, 0), .org = db_col_text(st, 1), .type = k ? 'z' : 's',
+				.level = (int)db_col_int(st, 4), .geometry = g, .radius_m = db_col_real(st, 3),
+				.from_ms = time_or(db_col_text(st, 5), INT64_MIN),
+				.to_ms = time_or(db_col_text(st, 6), INT64_MAX),
+			};
+			if (!g || fence_index_add(fx, &d))
+				log_warn("fence not indexed: unusable geometry", "id", d.id, NULL);
+			json_decref(g);
+		}
+		db_reset(st);
+		rc = rc < 0 ? rc : 0;
+	}
+	if (rc) {
+		fence_index_free(fx);
+		return rc;
+	}
+	pthread_rwlock_wrlock(&p->fence_lock);
+	struct fence_index *old = p->fences;
+	p->fences = fx;
+	pthread_rwlock_unlock(&p->fence_lock);
+	fence_index_free(old);
+	return 0;
+}
+
+size_t pipeline_fences_at(struct pipeline *p, double lat, double lon, int64_t t_ms,
+			  struct fence_hit *out, size_t max)
+{
+	pthread_rwlock_rdlock(&p->fence_lock);
+	size_t n = fence_index_at(p->fences, lat, lon, t_ms, out, max);
+	pthread_rwlock_unlock(&p->fence_lock);
+	return n;
+}
+
+#define MAX_TAGS 64
+
+/* The device's tags at a point, as a sorted array of "s:id" / "z:id". */
+static json_t *tags_at(struct pipeline *p, double lat, double lon, int64_t t, struct fence_hit *hits,
+		       size_t *n)
+{
+	*n = pipeline_fences_at(p, lat, lon, t, hits, MAX_TAGS);
+	if (*n > MAX_TAGS)
+		*n = MAX_TAGS;
+	json_t *a = json_array();
+	for (size_t i = 0; i < *n; i++) {
+		char key[FENCE_ID_MAX + 4];
+		snprintf(key, sizeof(key), "%c:%s", hits[i].type, hits[i].id);
+		json_array_append_new(a, json_string(key));
+	}
+	return a;
+}
+
+static bool has(const json_t *a, const char *s)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+		if (str_eq(json_string_value(v), s))
+			return true;
+	return false;
+}
+
 int pipeline_rebuild(struct pipeline *p, struct db *db)
 {
 	struct db_stmt *st;
@@ -139,19 +241,94 @@ int pipeline_rebuild(struct pipeline *p, struct db *db)
 		       &st))
 		return SG_EIO;
 	int rc;
-	while ((rc = db_step(st)) == DB_ROW)
-		live_update(p->live, db_col_text(st, 0), org_index(p, db_col_text(st, 1)), db_col_real(st, 2),
-			    db_col_real(st, 3), db_col_int(st, 4));
+	if (pipeline_reload_fences(p, db))
+		return SG_EIO;
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *dev = db_col_text(st, 0);
+		double lat = db_col_real(st, 2), lon = db_col_real(st, 3);
+		int64_t t = db_col_int(st, 4);
+		live_update(p->live, dev, org_index(p, db_col_text(st, 1)), lat, lon, t);
+		/* The tags are a function of the latest position and the fences:
+		 * recomputed, not stored, and no event is replayed. */
+		struct fence_hit hits[MAX_TAGS];
+		size_t n;
+		json_object_set_new(p->tags, dev, json_pack("{s:I,s:o}", "t", (json_int_t)t, "in",
+							    tags_at(p, lat, lon, t, hits, &n)));
+	}
 	db_reset(st);
 	return rc < 0 ? rc : 0;
 }
 
 struct store_job {
+	struct pipeline *p;
 	const struct report *r;
 	const struct ingest_result *dev;
 	int64_t now;
 	bool inserted;
+	json_t *events; /* geofence events written, for the publisher */
 };
+
+static int geofence_fn(struct db *db, struct store_job *j)
+{
+	struct pipeline *p = j->p;
+	const struct report *r = j->r;
+	const char *dev = j->dev->device_id;
+	json_t *prev = json_object_get(p->tags, dev);
+	if (prev && json_integer_value(json_object_get(prev, "t")) >= r->time_ms)
+		return 0; /* an older report: it does not move the device's present */
+	struct fence_hit hits[MAX_TAGS];
+	size_t n;
+	json_t *now_in = tags_at(p, r->lat, r->lon, r->time_ms, hits, &n);
+	json_t *was_in = prev ? json_object_get(prev, "in") : NULL;
+	struct db_stmt *st;
+	int rc = 0;
+	/* exits first, then enters, each in id order */
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		const json_t *from = pass ? now_in : was_in, *other = pass ? was_in : now_in;
+		size_t i;
+		json_t *v;
+		json_array_foreach(from, i, v) {
+			const char *key = json_string_value(v);
+			if (other && has(other, key))
+				continue;
+			const char *fence_org = NULL;
+			for (size_t h = 0; h < n; h++)
+				if (str_eq(hits[h].id, key + 2))
+					fence_org = hits[h].org;
+			if (db_prepare(db,
+				       "INSERT INTO geofence_events (device_id, org_id, fence_type, fence_id, fence_org,"
+				       " event, time_ms, lat, lon) VALUES (?1, ?2, ?3, ?4,"
+				       " COALESCE(?5, (SELECT org_id FROM sites WHERE id = ?4),"
+				       " (SELECT org_id FROM zones WHERE id = ?4), ''), ?6, ?7, ?8, ?9)",
+				       &st)) {
+				rc = SG_EIO;
+				break;
+			}
+			const char *type = key[0] == 's' ? "site" : "zone", *event = pass ? "enter" : "exit";
+			db_bind_text(st, 1, dev);
+			db_bind_text(st, 2, j->dev->org_id);
+			db_bind_text(st, 3, type);
+			db_bind_text(st, 4, key + 2);
+			db_bind_text(st, 5, fence_org);
+			db_bind_text(st, 6, event);
+			db_bind_int(st, 7, r->time_ms);
+			db_bind_real(st, 8, r->lat);
+			db_bind_real(st, 9, r->lon);
+			if ((rc = db_run(st)))
+				break;
+			json_array_append_new(j->events, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:f,s:f}", "type", "geofence",
+								  "device_id", dev, "org_id", j->dev->org_id, "fence_type", type,
+								  "fence_id", key + 2, "event", event, "time_ms",
+								  (json_int_t)r->time_ms, "lat", r->lat, "lon", r->lon));
+		}
+	}
+	if (rc) {
+		json_decref(now_in);
+		return rc;
+	}
+	json_object_set_new(p->tags, dev, json_pack("{s:I,s:o}", "t", (json_int_t)r->time_ms, "in", now_in));
+	return 0;
+}
 
 static void bind_opt(struct db_stmt *st, int i, double v)
 {
@@ -201,6 +378,8 @@ static int store_fn(struct db *db, void *arg)
 	int rc = db_run(st);
 	free(attrs);
 	j->inserted = rc == 0 && db_changes(db) > 0;
+	if (j->inserted)
+		rc = geofence_fn(db, j);
 	return rc;
 }
 
@@ -242,11 +421,24 @@ int pipeline_submit(struct pipeline *p, struct db *db, const struct report *r, i
 		verr_set(e, 429, "", "this device sends too many reports; slow down");
 		return SG_EBUSY;
 	}
-	struct store_job j = {.r = r, .dev = &res, .now = now_ms};
-	if ((rc = store_write(p->store, store_fn, &j)))
+	struct store_job j = {.p = p, .r = r, .dev = &res, .now = now_ms, .events = json_array()};
+	if ((rc = store_write(p->store, store_fn, &j))) {
+		json_decref(j.events);
 		return rc;
+	}
 	res.stored = j.inserted;
 	res.latest = live_update(p->live, res.device_id, org_index(p, res.org_id), r->lat, r->lon, r->time_ms) == 1;
+	res.events = (int)json_array_size(j.events);
+	if (p->publish && j.inserted) {
+		p->publish(p->publish_ctx, json_pack("{s:s,s:s,s:s,s:I,s:f,s:f}", "type", "position", "device_id",
+						     res.device_id, "org_id", res.org_id, "time_ms",
+						     (json_int_t)r->time_ms, "lat", r->lat, "lon", r->lon));
+		size_t i;
+		json_t *ev;
+		json_array_foreach(j.events, i, ev)
+			p->publish(p->publish_ctx, json_incref(ev));
+	}
+	json_decref(j.events);
 	*out = res;
 	return 0;
 }

@@ -2,12 +2,15 @@
  *   decode (ingest/) -> validate -> authenticate the device -> rate limit ->
  *   store history (group commit; deduplicated by device and time) ->
  *   update the live index (an older report never replaces a newer one).
- * Geofence tagging, enter/exit events and the stream follow the live update
- * in the issues that bring them. pipeline_submit() returns only after the
- * report is durable, so the device's 2xx means "on disk". */
+ * Inside the same transaction as the history row: tag the position with the
+ * sites and zones containing it (valid at its time) and write an enter or
+ * exit event for every change against the device's previous tags. Events
+ * and positions then go to the stream's publisher. pipeline_submit()
+ * returns only after the report is durable: the device's 2xx means "on disk". */
 #ifndef SG_PIPELINE_H
 #define SG_PIPELINE_H
 
+#include "geo/fence.h"
 #include "geo/live.h"
 #include "ingest/report.h"
 #include "registry/resource.h"
@@ -30,6 +33,19 @@ void pipeline_free(struct pipeline *p);
 int pipeline_rebuild(struct pipeline *p, struct db *db);
 
 struct live *pipeline_live(struct pipeline *p);
+
+/* Rebuilds the fence index from the sites and the zones not retired, at
+ * once for every later report (called after any site or zone change). */
+int pipeline_reload_fences(struct pipeline *p, struct db *db);
+/* The fences containing a point at t_ms (see fence_index_at). */
+size_t pipeline_fences_at(struct pipeline *p, double lat, double lon, int64_t t_ms,
+			  struct fence_hit *out, size_t max);
+
+/* Receives what the pipeline produced after each durable report: a position
+ * event and any geofence events ({"type": "position"|"geofence", ...}); the
+ * publisher takes ownership of event. */
+typedef void (*pipeline_publish_fn)(void *ctx, json_t *event);
+void pipeline_set_publisher(struct pipeline *p, pipeline_publish_fn fn, void *ctx);
 /* The organisation behind a live-index org number, or NULL. */
 const char *pipeline_org_name(struct pipeline *p, uint16_t org);
 
@@ -38,6 +54,7 @@ struct ingest_result {
 	char org_id[48];
 	bool stored;    /* false: the same report was stored before */
 	bool latest;    /* it became the device's latest position */
+	int events;     /* geofence events written */
 };
 
 /* Runs r through the pipeline. db is a reader for the device lookup.

@@ -37,6 +37,8 @@ enum category category_of(const char *resource)
 		return CAT_VEHICLES;
 	if (str_eq(resource, "positions"))
 		return CAT_POSITIONS;
+	if (str_eq(resource, "zones"))
+		return CAT_ZONES;
 	return CAT_NONE;
 }
 
@@ -74,6 +76,7 @@ static const struct rule rules[] = {
 	{"audit", R(ROLE_ADMIN), 0, false},
 	{"agreements", STAFF, R(ROLE_ADMIN), false},
 	{"positions", STAFF, 0, false},
+	{"zones", STAFF | R(ROLE_PERSON), MANAGERS, false},
 	/* One's own session: anyone authenticated may read and end it. */
 	{"session", STAFF | R(ROLE_PERSON), STAFF | R(ROLE_PERSON), false},
 };

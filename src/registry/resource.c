@@ -310,6 +310,17 @@ static int check_value(const struct field *f, const json_t *v, struct verr *e, j
 		*out = json_incref((json_t *)v);
 		return 0;
 	}
+	case FT_TIME: {
+		int64_t ms;
+		char ts[25];
+		if (!json_is_string(v) || time_parse_rfc3339(json_string_value(v), &ms)) {
+			verr_set(e, 400, ptr, "%s must be an RFC 3339 time such as 2026-11-29T14:35:00Z", f->name);
+			return SG_EINVAL;
+		}
+		time_format_ms(ms, ts);
+		*out = json_string(ts);
+		return 0;
+	}
 	case FT_GEOMETRY: {
 		struct bbox bb;
 		char where[160], detail[256];

@@ -32,6 +32,7 @@ enum ftype {
 	FT_REF,      /* id of another resource in the same organisation */
 	FT_GEOMETRY, /* GeoJSON geometry object, stored as text */
 	FT_PASSWORD, /* write-only; stored as an argon2id PHC string in `col` */
+	FT_TIME,     /* RFC 3339, stored normalised as UTC with milliseconds */
 };
 
 #define FF_REQUIRED (1u << 0)  /* must be present (and not null) on create */

@@ -7,6 +7,7 @@
 #include "sharing/sharing.h"
 
 #include <math.h>
+#include <string.h>
 
 static const char *const org_kinds[] = {"employer", "host_security", "other", NULL};
 static const char *const person_kinds[] = {"staff", "escort", "contractor", "visitor", NULL};
@@ -83,6 +84,21 @@ static const struct field device_fields[] = {
 	{"notes", NULL, FT_TEXT, FF_PRIVATE, 2000, 0, 0, NULL, NULL, "free-text notes"},
 };
 
+static const struct field zone_fields[] = {
+	{"name", NULL, FT_NAME, FF_REQUIRED, 160, 0, 0, NULL, NULL, "zone name"},
+	{"level", NULL, FT_INT, FF_REQUIRED | FF_FILTER, 0, 1, 6, NULL, NULL, "1 minimal, 2 low, 3 moderate, 4 substantial, 5 high, 6 extreme"},
+	{"reason", NULL, FT_TEXT, FF_PRIVATE, 2000, 0, 0, NULL, NULL, "why the zone has this level"},
+	{"geometry", NULL, FT_GEOMETRY, FF_REQUIRED, 0, 0, 0, NULL, NULL, "GeoJSON Polygon (holes allowed), MultiPolygon, or Point with radius_m"},
+	{"radius_m", NULL, FT_REAL, 0, 0, 1, 1000000, NULL, NULL, "radius around a Point, metres"},
+	{"valid_from", NULL, FT_TIME, 0, 0, 0, 0, NULL, NULL, "in force from (null: always was)"},
+	{"valid_to", NULL, FT_TIME, 0, 0, 0, 0, NULL, NULL, "in force until, exclusive (null: until retired)"},
+	{"retired", NULL, FT_BOOL, FF_FILTER, 0, 0, 0, NULL, NULL, "a retired zone tags nothing"},
+	{"min_lon", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -180, 180, NULL, NULL, NULL},
+	{"min_lat", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -90, 90, NULL, NULL, NULL},
+	{"max_lon", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -180, 180, NULL, NULL, NULL},
+	{"max_lat", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -90, 90, NULL, NULL, NULL},
+};
+
 /* A site is a point with a radius or a polygon; its bounding box columns are
  * derived here (the spatial index of later issues reads them). */
 static int site_check(json_t *rec, struct verr *e)
@@ -142,6 +158,17 @@ static int site_check(json_t *rec, struct verr *e)
 	return 0;
 }
 
+static int zone_check(json_t *rec, struct verr *e)
+{
+	const char *from = json_string_value(json_object_get(rec, "valid_from"));
+	const char *to = json_string_value(json_object_get(rec, "valid_to"));
+	if (from && to && strcmp(from, to) >= 0) {
+		verr_set(e, 400, "/valid_to", "valid_to must be later than valid_from");
+		return SG_EINVAL;
+	}
+	return site_check(rec, e);
+}
+
 static int user_check(json_t *rec, struct verr *e)
 {
 	const char *role = json_string_value(json_object_get(rec, "role"));
@@ -181,9 +208,10 @@ RES(res_api_keys, "api_keys", "api_key", "api_keys", "key", api_key_fields, NULL
 RES(res_people, "people", "person", "people", "per", person_fields, NULL, person_inserted);
 RES(res_sites, "sites", "site", "sites", "sit", site_fields, site_check, NULL);
 RES(res_vehicles, "vehicles", "vehicle", "vehicles", "veh", vehicle_fields, NULL, NULL);
+RES(res_zones, "zones", "zone", "zones", "zon", zone_fields, zone_check, NULL);
 RES(res_devices, "devices", "device", "devices", "dev", device_fields, device_check, NULL);
 
 const struct resource *const resources[] = {
 	&res_organisations, &res_users, &res_api_keys, &res_people,
-	&res_sites,         &res_vehicles, &res_devices, NULL,
+	&res_sites,         &res_vehicles, &res_devices, &res_zones, NULL,
 };

@@ -77,6 +77,12 @@ POLICY = {
     "GET /api/v1/devices/{id}/history": STAFF,
     "GET /api/v1/positions/latest": STAFF,
     "POST /api/v1/positions/query": STAFF,
+    "GET /api/v1/zones": ALL,
+    "POST /api/v1/zones": MANAGERS,
+    "GET /api/v1/zones/at": ALL,
+    "GET /api/v1/zones/{id}": ALL,
+    "PATCH /api/v1/zones/{id}": MANAGERS,
+    "DELETE /api/v1/zones/{id}": MANAGERS,
     "GET /api/v1/agreements": STAFF,
     "POST /api/v1/agreements": {"admin"},
     "GET /api/v1/agreements/{id}": STAFF,
@@ -88,12 +94,13 @@ POLICY = {
 }
 
 RELATIONS = ["own", "stranger", "no_grant", "summary", "full", "expired", "revoked", "condition"]
-FULL3 = [{"category": c, "level": "full"} for c in ("people", "sites", "vehicles", "positions")]
+SHARED = ("people", "sites", "vehicles", "positions", "zones")
+FULL3 = [{"category": c, "level": "full"} for c in SHARED]
 # What A grants each partner (None: no agreement at all).
 GRANTS = {
     "stranger": None,
     "no_grant": [],
-    "summary": [{"category": c, "level": "summary"} for c in ("people", "sites", "vehicles", "positions")],
+    "summary": [{"category": c, "level": "summary"} for c in SHARED],
     "full": FULL3,
     "expired": [dict(g, **{"from": "2020-01-01T00:00:00Z", "to": "2020-02-01T00:00:00Z"}) for g in FULL3],
     "revoked": FULL3,
@@ -103,23 +110,33 @@ GRANTS = {
 # policy table for partners): anything else is hidden.
 SHOWN = {
     "stranger": {}, "no_grant": {}, "expired": {}, "revoked": {}, "condition": {},
-    "summary": {"people": "summary", "sites": "summary", "vehicles": "summary", "positions": "summary"},
-    "full": {"people": "full", "sites": "full", "vehicles": "full", "positions": "full"},
+    "summary": {c: "summary" for c in SHARED},
+    "full": {c: "full" for c in SHARED},
 }
 # Who may read a partner's shared records: the roles that read them at home.
-READERS = {"people": STAFF, "sites": ALL, "vehicles": STAFF, "positions": STAFF}
+READERS = {"people": STAFF, "sites": ALL, "vehicles": STAFF, "positions": STAFF, "zones": ALL}
 WORLD = {"type": "Polygon", "coordinates": [[[-179, -89], [179, -89], [179, 89], [-179, 89], [-179, -89]]]}
-LIST_QUERY = {"positions": "?bbox=-180,-90,180,90"}
+LIST_QUERY = {"positions/latest": "?bbox=-180,-90,180,90", "zones/at": "?lat=24.9&lon=67.16"}
+
+
+def list_query(sub, collection):
+    return LIST_QUERY.get(sub, "?limit=500" if sub == collection else "")
 PRIVATE = {"people": ["name", "phone", "email", "emergency_contact", "notes"], "sites": ["address", "notes"],
-           "vehicles": ["notes"], "positions": []}
+           "vehicles": ["notes"], "positions": [], "zones": ["reason"]}
+
+def zone_body():
+    return {"name": unique("Zone "), "level": 5, "reason": "ambush reported on this road",
+            "geometry": {"type": "Point", "coordinates": [67.16, 24.9]}, "radius_m": 800}
+
 
 BODIES = {
+    "zones": zone_body,
     "people": person_body, "sites": site_body, "vehicles": vehicle_body, "devices": device_body,
     "users": lambda: user_body("viewer"), "api_keys": lambda: {"name": unique("key "), "role": "viewer"},
 }
 PATCHES = {
     "people": {"job": "Welder"}, "sites": {"notes": "patched"}, "vehicles": {"colour": "red"},
-    "devices": {"notes": "patched"}, "users": {"display_name": "Patched"},
+    "devices": {"notes": "patched"}, "users": {"display_name": "Patched"}, "zones": {"level": 6},
     "api_keys": {"name": "patched"}, "organisations": None, "agreements": {"grants": []},
 }
 
@@ -244,8 +261,9 @@ def test_access_matrix_every_route_role_and_relation():
                             BODIES[collection]())
                 target = fresh(collection) if has_id and role in allowed else fixtures.get(collection)
                 path = r["path"].replace("{id}", target["id"]) if has_id else r["path"]
+                sub = "/".join(r["path"].split("/")[3:])
                 if r["method"] == "GET" and not has_id:
-                    path += LIST_QUERY.get(collection, "")
+                    path += list_query(sub, collection)
                 resp = srv.request(r["method"], path, body, token=a.tokens[role],
                                    raw=b"" if r["method"] == "POST" and body is None else None)
                 if role in allowed:
@@ -272,7 +290,7 @@ def test_access_matrix_every_route_role_and_relation():
                     if not has_id:
                         if r["method"] != "GET":
                             continue  # creating is always in one's own organisation
-                        resp = srv.request("GET", r["path"] + LIST_QUERY.get(collection, "?limit=500"), token=tok)
+                        resp = srv.request("GET", r["path"] + list_query(sub, collection), token=tok)
                         if resp.status == 403:
                             check(role not in POLICY[key], f"{rel} {role}: {key}: {resp}")
                             continue
@@ -283,20 +301,26 @@ def test_access_matrix_every_route_role_and_relation():
                                   f"{rel} {role} lists an agreement it is no party to")
                             continue
                         theirs = [i for i in items if i.get("org_id") == a.id]
-                        level = SHOWN[rel].get(collection) if role in READERS.get(collection, set()) else None
-                        if collection == "organisations":
-                            level = "full" if rel != "stranger" else None
-                        if level is None:
+
+                        def expected_level(cat):
+                            if cat == "organisations":
+                                return "full" if rel != "stranger" else None
+                            return SHOWN[rel].get(cat) if role in READERS.get(cat, set()) else None
+
+                        for i in theirs:
+                            cat = i["type"] + "s" if sub == "zones/at" else collection
+                            shown = i.get("level_shown") if sub == "zones/at" else i.get("level")
+                            check(expected_level(cat) is not None and shown == expected_level(cat),
+                                  f"{rel} {role}: {key} shows A's {cat} at {shown}, expected {expected_level(cat)}: {i}")
+                            if shown == "summary":
+                                check(not any(f in i for f in PRIVATE.get(cat, [])), f"{key} summary leaks: {i}")
+                                if cat == "people":
+                                    check(i["id"] == i["pseudonym"] and len(i["id"]) == 7, i)
+                        if expected_level(collection) is not None and collection not in ("audit",):
+                            check(theirs, f"{rel} {role}: {key} should show A's records at {expected_level(collection)}")
+                        if collection in ("users", "api_keys", "devices", "audit"):
                             check(not theirs and not any(i.get("object_id") == a.id for i in items),
-                                  f"{rel} {role} sees A's records in {key}: {theirs[:2]}")
-                        else:
-                            check(theirs and all(i["level"] == level for i in theirs),
-                                  f"{rel} {role}: {key} should show A's records at {level}: {theirs[:2]}")
-                            if level == "summary":
-                                for i in theirs:
-                                    check(not any(f in i for f in PRIVATE[collection]), f"{key} summary leaks: {i}")
-                                if collection == "people":
-                                    check(all(i["id"] == i["pseudonym"] and len(i["id"]) == 7 for i in theirs), theirs[:2])
+                                  f"{rel} {role} sees A's records in {key}")
                         continue
                     if collection == "agreements":
                         target = fixtures["agreements"]  # an agreement they are no party to

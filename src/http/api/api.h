@@ -41,6 +41,7 @@ void api_ingest_owntracks(struct req *r);
 void api_positions_latest(struct req *r);
 void api_positions_query(struct req *r);
 void api_device_history(struct req *r);
+void api_zones_at(struct req *r);
 
 /* meta.c */
 void api_healthz(struct req *r);

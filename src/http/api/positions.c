@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/id.h"
+#include "geo/fence.h"
 #include "geo/geodesic.h"
 #include "geo/geojson.h"
 #include "pipeline/pipeline.h"
@@ -528,4 +529,43 @@ void api_device_history(struct req *r)
 	if (xb)
 		xmlBufferFree(xb);
 	sb_release(&out);
+}
+
+/* --- zones and sites at a point ---------------------------------------------- */
+
+void api_zones_at(struct req *r)
+{
+	static const char *const allowed[] = {"lat", "lon", "at", NULL};
+	if (!req_query_allowed(r, allowed))
+		return;
+	double lat, lon;
+	int64_t t = clock_now_ms();
+	const char *la = req_query(r, "lat"), *lo = req_query(r, "lon"), *at = req_query(r, "at");
+	if (!la || parse_double(la, &lat) || fabs(lat) > 90) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "lat must be a latitude", "?lat");
+		return;
+	}
+	if (!lo || parse_double(lo, &lon) || fabs(lon) > 180) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "lon must be a longitude", "?lon");
+		return;
+	}
+	if (at && time_parse_rfc3339(at, &t)) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "at must be an RFC 3339 time", "?at");
+		return;
+	}
+	struct fence_hit hits[256];
+	size_t n = pipeline_fences_at(r->env->pipeline, lat, lon, t, hits, 256);
+	json_t *items = json_array();
+	for (size_t i = 0; i < n && i < 256; i++) {
+		const char *resource = hits[i].type == 's' ? "sites" : "zones";
+		struct access acc;
+		if (policy_decide(&r->actor, ACT_READ, resource, hits[i].org, hits[i].id, &acc) != DECIDE_ALLOW)
+			continue;
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "type", hits[i].type == 's' ? "site" : "zone", "id",
+				      hits[i].id, "org_id", hits[i].org, "level_shown", view_name(acc.view));
+		if (hits[i].type == 'z')
+			json_object_set_new(o, "level", json_integer(hits[i].level));
+		json_array_append_new(items, o);
+	}
+	reply_json(r, 200, json_pack("{s:o}", "items", items));
 }

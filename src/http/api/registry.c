@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "http/router.h"
 #include "registry/resource.h"
+#include "pipeline/pipeline.h"
 #include "sharing/sharing.h"
 
 #include <stdlib.h>
@@ -64,8 +65,12 @@ static bool run(struct req *r, struct op_job *j)
 	j->w.request_id = r->id;
 	j->w.now_ms = clock_now_ms();
 	int rc = store_write(r->env->store, op_fn, j);
-	if (rc == 0)
+	if (rc == 0) {
+		/* Site and zone changes take effect in the tagging at once. */
+		if ((str_eq(j->res->name, "sites") || str_eq(j->res->name, "zones")) && req_db(r))
+			pipeline_reload_fences(r->env->pipeline, r->rdb);
 		return true;
+	}
 	if (j->err.detail[0])
 		reply_verr(r, &j->err);
 	else
