@@ -5,6 +5,7 @@
 #include "core/log.h"
 #include "http/throttle.h"
 #include "pipeline/pipeline.h"
+#include "http/stream.h"
 #include "registry/resource.h"
 
 #include <pthread.h>
@@ -76,6 +77,9 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 		return rc;
 	}
 	env->pipeline = app->pipeline;
+	app->broker = broker_new((size_t)config_int(cfg, "stream.buffer_events"));
+	env->broker = app->broker;
+	pipeline_set_publisher(app->pipeline, broker_publish, app->broker);
 	env->summary_grid_m = config_int(cfg, "sharing.summary_grid_m");
 	env->summary_delay_ms = config_int(cfg, "sharing.summary_delay_s") * 1000;
 	env->throttle = throttle_new((int)config_int(cfg, "security.login_max_failures"),
@@ -136,6 +140,8 @@ int app_serve(struct app *app)
 	log_info("shutting down: finishing in-flight requests", "signal",
 		 sig == SIGTERM ? "TERM" : "INT", NULL);
 	int64_t grace = config_int(app->cfg, "server.shutdown_grace_s") * 1000;
+	atomic_store(&app->env.draining, true);
+	broker_wake_all(app->broker); /* streams end; other requests finish */
 	http_server_quiesce(app->osmand);
 	http_server_stop(app->http, grace);
 	http_server_stop(app->osmand, 0);
@@ -152,6 +158,7 @@ void app_close(struct app *app)
 		http_server_stop(app->osmand, 0);
 	store_close(app->store);
 	pipeline_free(app->pipeline);
+	broker_free(app->broker);
 	throttle_free(app->env.throttle);
 	resources_release();
 	sodium_memzero(&app->akey, sizeof(app->akey));

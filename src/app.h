@@ -18,6 +18,7 @@ struct app {
 	struct audit_key akey;
 	struct http_env env;
 	struct pipeline *pipeline;
+	struct broker *broker;
 	struct http_server *http;
 	struct http_server *osmand; /* the optional dedicated OsmAnd listener */
 };

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct broker;
 struct config;
 struct pipeline;
 struct throttle;
@@ -45,6 +46,7 @@ struct http_env {
 	bool trust_proxy;
 	const char *web_root; /* "" = the console compiled into the binary */
 	struct pipeline *pipeline;
+	struct broker *broker;
 	int64_t summary_grid_m, summary_delay_ms;
 	atomic_bool draining;
 };
@@ -100,6 +102,8 @@ void reply_json(struct req *r, unsigned status, json_t *body);
 void reply_data(struct req *r, unsigned status, const char *content_type, const void *data,
 		size_t len);
 void reply_empty(struct req *r, unsigned status);
+/* Queues a response built by the caller (streams); takes ownership of resp. */
+void reply_response(struct req *r, unsigned status, const char *content_type, struct MHD_Response *resp);
 /* problem+json: type slug (e.g. "validation"), title, detail, JSON pointer of
  * the member at fault (NULL for none). */
 void reply_problem(struct req *r, unsigned status, const char *slug, const char *title,

@@ -184,6 +184,18 @@ void reply_data(struct req *r, unsigned status, const char *content_type, const 
 	r->replied = true;
 }
 
+void reply_response(struct req *r, unsigned status, const char *content_type, struct MHD_Response *resp)
+{
+	if (r->replied)
+		BUG("second reply to request %s", r->id);
+	add_common_headers(r, resp, content_type);
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	r->queued = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	r->status = (int)status;
+	r->replied = true;
+}
+
 void reply_json(struct req *r, unsigned status, json_t *body)
 {
 	char *s = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));

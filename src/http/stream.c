@@ -1,0 +1,262 @@
+/* Event broker and the SSE endpoint; see stream.h. */
+#include "http/stream.h"
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "http/auth.h"
+#include "sharing/sharing.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+struct slot {
+	uint64_t seq;
+	char *frame;      /* "id: ..\nevent: ..\ndata: ..\n\n" */
+	char org[48];     /* the device's organisation */
+};
+
+struct broker {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct slot *ring;
+	size_t cap;
+	uint64_t next; /* sequence of the next event; the ring holds [next - cap, next) */
+	uint64_t wakeups;
+};
+
+struct broker *broker_new(size_t capacity)
+{
+	struct broker *b = xcalloc(1, sizeof(*b));
+	pthread_mutex_init(&b->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	b->cap = capacity ? capacity : 1;
+	b->ring = xcalloc(b->cap, sizeof(*b->ring));
+	b->next = 1;
+	return b;
+}
+
+void broker_free(struct broker *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->cap; i++)
+		free(b->ring[i].frame);
+	free(b->ring);
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
+	free(b);
+}
+
+void broker_publish(void *ctx, json_t *event)
+{
+	struct broker *b = ctx;
+	char type[16], ts[25];
+	const char *t = json_string_value(json_object_get(event, "type"));
+	sg_strlcpy(type, t ? t : "event", sizeof(type));
+	time_format_ms(json_integer_value(json_object_get(event, "time_ms")), ts);
+	json_object_set_new(event, "time", json_string(ts));
+	json_object_del(event, "time_ms");
+	char org[48];
+	const char *o = json_string_value(json_object_get(event, "org_id"));
+	sg_strlcpy(org, o ? o : "", sizeof(org));
+	json_object_del(event, "type");
+	char *data = json_dumps(event, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	json_decref(event);
+	pthread_mutex_lock(&b->mu);
+	uint64_t seq = b->next++;
+	struct slot *s = &b->ring[seq % b->cap];
+	free(s->frame);
+	s->frame = xasprintf("id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)seq, type, data);
+	s->seq = seq;
+	memcpy(s->org, org, sizeof(s->org));
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	free(data);
+}
+
+void broker_wake_all(struct broker *b)
+{
+	pthread_mutex_lock(&b->mu);
+	b->wakeups++;
+	pthread_cond_broadcast(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+}
+
+/* --- one reader ------------------------------------------------------------------ */
+
+struct reader {
+	struct http_env *env;
+	struct broker *b;
+	uint64_t next;        /* next sequence to send */
+	struct actor actor;
+	struct grant_set grants;
+	char token_hash[65];
+	bool by_key;          /* authenticated by API key */
+	int64_t grants_at_us; /* when the grants were read */
+	int64_t last_write_us;
+	struct sb out;        /* pending bytes */
+	size_t out_off;
+	bool hello_sent, ended;
+	uint64_t gap_from;    /* a Last-Event-ID older than the ring: tell the client */
+};
+
+/* Re-reads the reader's grants, and whether its session still stands. */
+static bool refresh(struct reader *rd)
+{
+	struct db *db = store_reader(rd->env->store);
+	if (!db)
+		return false;
+	bool ok = sharing_incoming(db, rd->actor.org_id, clock_now_ms(), &rd->grants) == 0;
+	if (ok && rd->by_key) {
+		struct db_stmt *st;
+		ok = db_prepare(db, "SELECT 1 FROM api_keys WHERE id = ?1 AND revoked = 0", &st) == 0;
+		if (ok) {
+			db_bind_text(st, 1, rd->actor.id);
+			ok = db_step(st) == DB_ROW;
+			db_reset(st);
+		}
+	} else if (ok) {
+		struct db_stmt *st;
+		/* Logout, a disabled user and the absolute expiry end the stream; an
+		 * open stream is activity, so the idle timer does not. */
+		ok = db_prepare(db, "SELECT s.expires_ms FROM sessions s JOIN users u ON u.id = s.user_id"
+				    " WHERE s.token_hash = ?1 AND u.disabled = 0", &st) == 0;
+		if (ok) {
+			db_bind_text(st, 1, rd->token_hash);
+			ok = db_step(st) == DB_ROW && db_col_int(st, 0) > clock_now_ms();
+			db_reset(st);
+		}
+	}
+	store_reader_put(rd->env->store, db);
+	rd->actor.grants = &rd->grants;
+	rd->grants_at_us = clock_mono_us();
+	return ok;
+}
+
+/* Own organisation's events, and a partner's with a positions grant in full
+ * (summary positions are coarse and delayed: they are not streamed live). */
+static bool may_see(const struct reader *rd, const char *org)
+{
+	if (str_eq(org, rd->actor.org_id))
+		return true;
+	const struct grant *g = policy_grant(&rd->actor, org, CAT_POSITIONS);
+	return g && g->cond == COND_ALWAYS && g->level == LEVEL_FULL;
+}
+
+static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct reader *rd = cls;
+	(void)pos;
+	for (;;) {
+		if (rd->out_off < rd->out.len) {
+			size_t n = rd->out.len - rd->out_off;
+			n = n < max ? n : max;
+			memcpy(buf, rd->out.buf + rd->out_off, n);
+			rd->out_off += n;
+			if (rd->out_off == rd->out.len) {
+				sb_reset(&rd->out);
+				rd->out_off = 0;
+			}
+			rd->last_write_us = clock_mono_us();
+			return (ssize_t)n;
+		}
+		if (rd->ended || atomic_load(&rd->env->draining))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (!rd->hello_sent) {
+			sb_adds(&rd->out, "retry: 2000\n: safeguard event stream\n\n");
+			if (rd->gap_from)
+				sb_addf(&rd->out, "event: gap\ndata: {\"missed_from\":%llu}\n\n", (unsigned long long)rd->gap_from);
+			rd->hello_sent = true;
+			continue;
+		}
+		struct broker *b = rd->b;
+		pthread_mutex_lock(&b->mu);
+		if (rd->next == b->next) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+		}
+		pthread_mutex_unlock(&b->mu);
+		/* Decide with grants at most 200 ms old: a revocation reaches the stream
+		 * before the next event goes out. */
+		if (clock_mono_us() - rd->grants_at_us > 200000 && !refresh(rd))
+			return MHD_CONTENT_READER_END_OF_STREAM; /* logged out, disabled, revoked key */
+		pthread_mutex_lock(&b->mu);
+		uint64_t oldest = b->next > b->cap ? b->next - b->cap : 1;
+		if (rd->next < oldest) {
+			/* Fell behind by more than the ring: dropped, never waited for. */
+			pthread_mutex_unlock(&b->mu);
+			log_info("stream reader dropped: too slow", "user", rd->actor.id, NULL);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		/* Copy out what is ready, up to 64 KiB. */
+		while (rd->next < b->next && rd->out.len < 65536) {
+			struct slot *s = &b->ring[rd->next % b->cap];
+			if (may_see(rd, s->org))
+				sb_adds(&rd->out, s->frame);
+			rd->next++;
+		}
+		pthread_mutex_unlock(&b->mu);
+		if (rd->out.len == 0 && clock_mono_us() - rd->last_write_us > 15000000)
+			sb_adds(&rd->out, ": heartbeat\n\n");
+	}
+}
+
+static void reader_free(void *cls)
+{
+	struct reader *rd = cls;
+	sb_release(&rd->out);
+	free(rd);
+}
+
+void api_stream(struct req *r)
+{
+	static const char *const allowed[] = {NULL};
+	if (!req_query_allowed(r, allowed))
+		return;
+	struct broker *b = r->env->broker;
+	struct reader *rd = xcalloc(1, sizeof(*rd));
+	rd->env = r->env;
+	rd->b = b;
+	rd->actor = r->actor;
+	rd->by_key = r->actor.api_key;
+	if (!rd->by_key)
+		secret_hash(auth_token(r), rd->token_hash);
+	sb_init(&rd->out);
+	if (r->grants)
+		rd->grants = *r->grants;
+	rd->actor.grants = &rd->grants;
+	rd->grants_at_us = rd->last_write_us = clock_mono_us();
+	const char *last = req_header(r, "Last-Event-ID");
+	pthread_mutex_lock(&b->mu);
+	uint64_t oldest = b->next > b->cap ? b->next - b->cap : 1;
+	rd->next = b->next;
+	int64_t id;
+	if (last && parse_i64(last, 0, INT64_MAX, &id) == 0 && (uint64_t)id < b->next) {
+		rd->next = (uint64_t)id + 1;
+		if (rd->next < oldest) {
+			rd->gap_from = rd->next;
+			rd->next = oldest;
+		}
+	}
+	pthread_mutex_unlock(&b->mu);
+	/* Bound what the kernel holds for this reader, so a stalled one is noticed
+	 * (and dropped) after a ring's worth of events, not megabytes later. */
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci) {
+		int sndbuf = 32768;
+		setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	}
+	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader_cb, rd, reader_free);
+	reply_response(r, 200, "text/event-stream", resp);
+}
