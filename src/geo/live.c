@@ -25,10 +25,18 @@ struct slot {
 	uint16_t org;
 };
 
+/* A cell lists its devices with a float copy of their position, so a query
+ * scans contiguous memory and touches a slot only for a hit or a point near
+ * the radius' edge. */
+struct item {
+	uint32_t slot;
+	float lat, lon;
+};
+
 struct cell {
 	uint32_t key; /* lat_idx * LON_CELLS + lon_idx + 1; 0 = empty entry */
 	uint32_t n, cap;
-	uint32_t *items;
+	struct item *items;
 };
 
 struct live {
@@ -179,18 +187,18 @@ static void cell_add(struct live *lv, uint32_t slot)
 		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
 	}
 	s->pos = c->n;
-	c->items[c->n++] = slot;
+	c->items[c->n++] = (struct item){slot, (float)s->lat, (float)s->lon};
 }
 
 static void cell_del(struct live *lv, uint32_t slot)
 {
 	struct slot *s = &lv->slots[slot];
 	struct cell *c = cell_find(lv, s->cell);
-	if (!c->key || s->pos >= c->n || c->items[s->pos] != slot)
+	if (!c->key || s->pos >= c->n || c->items[s->pos].slot != slot)
 		BUG("live index: slot %u not in its cell", slot);
-	uint32_t last = c->items[--c->n];
+	struct item last = c->items[--c->n];
 	c->items[s->pos] = last;
-	lv->slots[last].pos = s->pos;
+	lv->slots[last.slot].pos = s->pos;
 }
 
 /* --- updates ----------------------------------------------------------------- */
@@ -209,12 +217,16 @@ int live_update(struct live *lv, const char *id, uint16_t org, double lat, doubl
 			rc = 0; /* older or the same: the newer latest stays */
 		} else {
 			uint32_t cell = cell_of(lat, lon);
+			s->lat = lat, s->lon = lon, s->time_ms = time_ms, s->org = org;
 			if (cell != s->cell) {
 				cell_del(lv, slot);
 				s->cell = cell;
 				cell_add(lv, slot);
+			} else {
+				struct cell *c = cell_find(lv, cell);
+				c->items[s->pos].lat = (float)lat;
+				c->items[s->pos].lon = (float)lon;
 			}
-			s->lat = lat, s->lon = lon, s->time_ms = time_ms, s->org = org;
 		}
 	} else {
 		if (lv->nfree) {
@@ -293,7 +305,7 @@ size_t live_memory(struct live *lv)
 	size_t b = sizeof(*lv) + (size_t)lv->capslots * sizeof(struct slot) +
 		   (size_t)lv->capfree * 4 + (size_t)lv->idcap * 4 + (size_t)lv->cellcap * sizeof(struct cell);
 	for (uint32_t i = 0; i < lv->cellcap; i++)
-		b += (size_t)lv->cells[i].cap * 4;
+		b += (size_t)lv->cells[i].cap * sizeof(struct item);
 	pthread_rwlock_unlock(&lv->lock);
 	return b;
 }
@@ -314,8 +326,9 @@ static void push(struct hits *hs, const struct slot *s, double dist)
 	fill(&hs->h[hs->n++], s, dist);
 }
 
-/* Visits every slot in the cells covering the box (longitudes may wrap). */
-typedef void (*visit_fn)(void *ctx, const struct slot *s);
+/* Visits every item in the cells covering the box (longitudes may wrap);
+ * the visitor reads the slot only when it needs it. */
+typedef void (*visit_fn)(void *ctx, const struct live *lv, const struct item *it);
 
 static void scan_box(const struct live *lv, double min_lat, double max_lat, double min_lon,
 		     double max_lon, visit_fn fn, void *ctx)
@@ -341,7 +354,7 @@ static void scan_box(const struct live *lv, double min_lat, double max_lat, doub
 			if (la < la0 || la > la1 || !in_lon)
 				continue;
 			for (uint32_t k = 0; k < c->n; k++)
-				fn(ctx, &lv->slots[c->items[k]]);
+				fn(ctx, lv, &c->items[k]);
 		}
 		return;
 	}
@@ -352,7 +365,7 @@ static void scan_box(const struct live *lv, double min_lat, double max_lat, doub
 			if (!c->key)
 				continue;
 			for (uint32_t k = 0; k < c->n; k++)
-				fn(ctx, &lv->slots[c->items[k]]);
+				fn(ctx, lv, &c->items[k]);
 		}
 	}
 }
@@ -363,32 +376,68 @@ struct radius_ctx {
 	void *fctx;
 	struct hits *hs;
 	size_t count;
+	bool local;        /* r <= 100 km: the local flat approximation decides */
+	double m_per_deg_lat, m_per_deg_lon, half_tan; /* half_tan: tan(lat0)/2 in 1/degree */
+	double in2, out2;  /* squared estimate bounds: surely inside / surely outside */
 };
 
-static bool within(struct radius_ctx *c, const struct slot *s, double *dist)
+static bool within(struct radius_ctx *c, const struct live *lv, const struct item *it, double *dist)
 {
+	double d2;
+	if (c->local) {
+		/* Equirectangular with the ellipsoid's radii of curvature at the query
+		 * point, cos taken at the mean latitude (first order): within 0.1 % of
+		 * the geodesic up to 100 km; in2/out2 keep a 0.5 % margin and 3 m for
+		 * the float copies. No trigonometry per point. */
+		double dlat = (double)it->lat - c->lat, dlon = (double)it->lon - c->lon;
+		if (dlon > 180)
+			dlon -= 360;
+		else if (dlon < -180)
+			dlon += 360;
+		double dy = dlat * c->m_per_deg_lat;
+		double dx = dlon * c->m_per_deg_lon * (1 - c->half_tan * dlat);
+		d2 = dx * dx + dy * dy;
+	} else {
+		double h = geo_haversine_m(c->lat, c->lon, it->lat, it->lon);
+		d2 = h * h;
+	}
+	if (d2 > c->out2)
+		return false;
+	const struct slot *s = &lv->slots[it->slot];
 	if (c->f && !c->f(c->fctx, s->org))
 		return false;
-	double h = geo_haversine_m(c->lat, c->lon, s->lat, s->lon);
-	if (h > c->r * (1 + GEO_HAVERSINE_REL_ERR) + 1e-6)
-		return false;
-	if (h < c->r * (1 - GEO_HAVERSINE_REL_ERR) - 1e-6) {
-		*dist = h;
+	if (d2 < c->in2) {
+		*dist = sqrt(d2);
 		return true;
 	}
 	*dist = geo_distance_m(c->lat, c->lon, s->lat, s->lon);
 	return *dist <= c->r;
 }
 
-static void radius_visit(void *ctx, const struct slot *s)
+static void radius_visit(void *ctx, const struct live *lv, const struct item *it)
 {
 	struct radius_ctx *c = ctx;
 	double d;
-	if (!within(c, s, &d))
+	if (!within(c, lv, it, &d))
 		return;
 	c->count++;
 	if (c->hs)
-		push(c->hs, s, d);
+		push(c->hs, &lv->slots[it->slot], d);
+}
+
+static void radius_init(struct radius_ctx *c)
+{
+	const double a = 6378137.0, e2 = 0.00669437999014;
+	double sp = sin(c->lat * M_PI / 180), w = sqrt(1 - e2 * sp * sp);
+	double m = a * (1 - e2) / (w * w * w), n = a / w;
+	c->local = c->r <= 100000 && fabs(c->lat) < 85;
+	c->m_per_deg_lat = m * M_PI / 180;
+	c->m_per_deg_lon = n * cos(c->lat * M_PI / 180) * M_PI / 180;
+	c->half_tan = tan(c->lat * M_PI / 180) / 2 * (M_PI / 180);
+	double tol = c->local ? 0.005 : GEO_HAVERSINE_REL_ERR;
+	double lo = fmax(0, c->r * (1 - tol) - 3), hi = c->r * (1 + tol) + 3;
+	c->in2 = lo * lo;
+	c->out2 = hi * hi;
 }
 
 /* The box of cells that can hold points within r of (lat, lon). */
@@ -415,6 +464,7 @@ int live_radius(struct live *lv, double lat, double lon, double radius_m, live_f
 	struct hits hs = {0};
 	struct radius_ctx c = {.lat = lat, .lon = lon, .r = radius_m, .f = f, .fctx = ctx, .hs = &hs};
 	double la0, la1, lo0, lo1;
+	radius_init(&c);
 	radius_box(lat, lon, radius_m, &la0, &la1, &lo0, &lo1);
 	pthread_rwlock_rdlock(&lv->lock);
 	scan_box(lv, la0, la1, lo0, lo1, radius_visit, &c);
@@ -429,6 +479,7 @@ size_t live_radius_count(struct live *lv, double lat, double lon, double radius_
 {
 	struct radius_ctx c = {.lat = lat, .lon = lon, .r = radius_m, .f = f, .fctx = ctx};
 	double la0, la1, lo0, lo1;
+	radius_init(&c);
 	radius_box(lat, lon, radius_m, &la0, &la1, &lo0, &lo1);
 	pthread_rwlock_rdlock(&lv->lock);
 	scan_box(lv, la0, la1, lo0, lo1, radius_visit, &c);
@@ -443,9 +494,10 @@ struct bbox_ctx {
 	struct hits hs;
 };
 
-static void bbox_visit(void *ctx, const struct slot *s)
+static void bbox_visit(void *ctx, const struct live *lv, const struct item *it)
 {
 	struct bbox_ctx *c = ctx;
+	const struct slot *s = &lv->slots[it->slot];
 	bool in_lon = c->min_lon <= c->max_lon ? (s->lon >= c->min_lon && s->lon <= c->max_lon)
 					       : (s->lon >= c->min_lon || s->lon <= c->max_lon);
 	if (s->lat >= c->min_lat && s->lat <= c->max_lat && in_lon && (!c->f || c->f(c->fctx, s->org)))
@@ -485,10 +537,18 @@ int live_nearest(struct live *lv, double lat, double lon, size_t k, live_filter 
 		if (m >= k || r > 2.1e7)
 			break;
 	}
-	/* Order by the exact distance. */
-	for (size_t i = 0; i < m; i++)
-		h[i].dist_m = geo_distance_m(lat, lon, h[i].lat, h[i].lon);
+	/* Order by the estimate, then make exact every candidate that could still
+	 * be among the k nearest (an estimate is within 0.7 % of the truth). */
 	qsort(h, m, sizeof(*h), by_dist);
+	size_t exact = m;
+	if (m > k) {
+		double bound = h[k - 1].dist_m * (1 + GEO_HAVERSINE_REL_ERR) / (1 - GEO_HAVERSINE_REL_ERR) + 6;
+		for (exact = k; exact < m && h[exact].dist_m <= bound; exact++)
+			;
+	}
+	for (size_t i = 0; i < exact; i++)
+		h[i].dist_m = geo_distance_m(lat, lon, h[i].lat, h[i].lon);
+	qsort(h, exact, sizeof(*h), by_dist);
 	*out = h;
 	*n = m < k ? m : k;
 	return 0;

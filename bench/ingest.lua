@@ -1,0 +1,24 @@
+-- wrk: OsmAnd reports from many devices (keys in SG_KEYS_FILE, one per line),
+-- each request a new fix time for its device, so every report is stored.
+local keys = {}
+for line in io.lines(os.getenv("SG_KEYS_FILE")) do keys[#keys + 1] = line end
+local counter = 0
+local next_thread = 0
+
+-- setup runs in the main state; thread_id becomes a global of each thread's state
+setup = function(thread)
+  thread:set("thread_id", next_thread)
+  next_thread = next_thread + 1
+end
+
+request = function()
+  counter = counter + 1
+  local k = keys[(counter % #keys) + 1]
+  -- distinct times per (device, report): thread id in the low digits
+  local t = 1700000000 + counter * 16 + (thread_id or 0)
+  local lat = 24 + (counter % 1000) / 100
+  return wrk.format("GET", string.format("/ingest/osmand?id=%s&lat=%.5f&lon=67.1&timestamp=%d", k, lat, t))
+end
+
+dofile("bench/report.lua")
+done = function(summary, latency, requests) report(summary, latency) end
