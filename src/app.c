@@ -1,6 +1,7 @@
 /* Start-up and shutdown of the whole server; see app.h. */
 #include "app.h"
 
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "http/throttle.h"
@@ -13,6 +14,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 void app_block_signals(void)
 {
@@ -88,6 +90,39 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	return 0;
 }
 
+/* Retention: purges old history every retention.interval_s (first one a
+ * second after start). */
+static void *purger_main(void *arg)
+{
+	struct app *app = arg;
+	int64_t days = config_int(app->cfg, "retention.history_days");
+	int64_t every = config_int(app->cfg, "retention.interval_s");
+	int64_t wait_s = 1;
+	pthread_mutex_lock(&app->purge_mu);
+	while (!app->purge_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += wait_s;
+		pthread_cond_timedwait(&app->purge_cv, &app->purge_mu, &ts);
+		wait_s = every;
+		if (app->purge_stop || days == 0)
+			continue;
+		pthread_mutex_unlock(&app->purge_mu);
+		long n = pipeline_purge(app->pipeline, clock_now_ms() - days * 86400000);
+		if (n != 0) {
+			char num[24];
+			snprintf(num, sizeof(num), "%ld", n);
+			if (n > 0)
+				log_info("retention: old position history purged", "reports", num, NULL);
+			else
+				log_warn("retention: purge failed", "error", num, NULL);
+		}
+		pthread_mutex_lock(&app->purge_mu);
+	}
+	pthread_mutex_unlock(&app->purge_mu);
+	return NULL;
+}
+
 int app_serve(struct app *app)
 {
 	char err[512];
@@ -117,6 +152,9 @@ int app_serve(struct app *app)
 		snprintf(oport, sizeof(oport), "%u", http_server_port(app->osmand));
 		log_info("OsmAnd listener", "listen", osm, "port", oport, NULL);
 	}
+	pthread_mutex_init(&app->purge_mu, NULL);
+	pthread_cond_init(&app->purge_cv, NULL);
+	app->purger_running = pthread_create(&app->purger, NULL, purger_main, app) == 0;
 	char port[16], ver[16];
 	snprintf(port, sizeof(port), "%u", http_server_port(app->http));
 	snprintf(ver, sizeof(ver), "%d", store_schema_version(app->store));
@@ -146,6 +184,14 @@ int app_serve(struct app *app)
 	http_server_stop(app->http, grace);
 	http_server_stop(app->osmand, 0);
 	app->http = app->osmand = NULL;
+	if (app->purger_running) {
+		pthread_mutex_lock(&app->purge_mu);
+		app->purge_stop = true;
+		pthread_cond_signal(&app->purge_cv);
+		pthread_mutex_unlock(&app->purge_mu);
+		pthread_join(app->purger, NULL);
+		app->purger_running = false;
+	}
 	log_info("stopped", NULL);
 	return 0;
 }

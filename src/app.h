@@ -10,6 +10,7 @@
 #include "http/server.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 
 struct app {
@@ -21,6 +22,11 @@ struct app {
 	struct broker *broker;
 	struct http_server *http;
 	struct http_server *osmand; /* the optional dedicated OsmAnd listener */
+	pthread_t purger;
+	bool purger_running;
+	pthread_mutex_t purge_mu;
+	pthread_cond_t purge_cv;
+	bool purge_stop;
 };
 
 /* Opens the store in the configured data directory (creating it and the audit

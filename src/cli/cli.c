@@ -26,6 +26,7 @@ static const struct cmd commands[] = {
 	{"export", cmd_export, "export people, sites, vehicles or devices as CSV or GeoJSON"},
 	{"audit", cmd_audit, "audit verify: check the audit trail and the registry against it"},
 	{"demo", cmd_demo, "create a demo database with two organisations and serve it"},
+	{"simulate", cmd_simulate, "moving devices reporting to a running server (OsmAnd protocol)"},
 	{"version", cmd_version, "print the version"},
 	{"routes", cmd_routes, "print the HTTP route table as JSON"},
 	{"openapi", cmd_openapi, "print the OpenAPI description generated from the routes"},

@@ -42,5 +42,6 @@ int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_routes(int argc, char **argv);
 int cmd_openapi(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 #include "core/err.h"
 #include "core/clock.h"
 #include "core/id.h"
+#include "cli/simulate.h"
 #include "sharing/sharing.h"
 
 #include <errno.h>
@@ -220,7 +221,10 @@ int cmd_demo(int argc, char **argv)
 		if (rc)
 			goto fail;
 	}
-	/* Devices: a phone per person in the country, a unit per vehicle. */
+	/* Devices: a phone per person in the country, a unit per vehicle. Their
+	 * keys stay in memory for the simulator, and nowhere else. */
+	char *keys[48];
+	size_t nkeys = 0;
 	for (int i = 0; i < 48; i++) {
 		json_t *b;
 		int o_idx;
@@ -241,6 +245,7 @@ int cmd_demo(int argc, char **argv)
 		char key[64], hash[65];
 		secret_new("", key, sizeof(key));
 		secret_hash(key, hash);
+		keys[nkeys++] = xstrdup(key);
 		json_t *extra = json_pack("{s:s}", "key_hash", hash);
 		rc = check(cli_create(st, "devices", org[o_idx], b, extra, &e, NULL), &e, "a device");
 		json_decref(b);
@@ -277,7 +282,14 @@ int cmd_demo(int argc, char **argv)
 	const char *listen = config_str(app.cfg, "server.listen");
 	printf("\n  data: %s\n  open: http://%s/\n\n", dir, listen);
 	fflush(stdout);
+	/* The live picture moves: the simulator reports through the real protocol. */
+	char url[300];
+	snprintf(url, sizeof(url), "http://%s", listen);
+	struct sim *sim = sim_start(url, keys, nkeys, (double)nkeys / 5.0);
 	rc = app_serve(&app);
+	sim_stop(sim);
+	for (size_t i = 0; i < nkeys; i++)
+		free(keys[i]);
 	app_close(&app);
 	return rc;
 fail:

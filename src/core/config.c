@@ -48,6 +48,8 @@ static const struct cdef defs[] = {
 	{"ingest.max_future_s", C_INT, "300", 0, 86400, false, "a fix further in the future than this is refused"},
 	{"ingest.device_rate_per_s", C_INT, "50", 1, 100000, false, "sustained reports per second per device"},
 	{"ingest.device_burst", C_INT, "1000", 1, 1000000, false, "reports a device may send at once (a phone catching up)"},
+	{"retention.history_days", C_INT, "90", 0, 36500, false, "position history older than this is purged (0 = keep forever), pinned reports excepted"},
+	{"retention.interval_s", C_INT, "3600", 1, 86400, false, "how often the purge runs"},
 	{"stream.buffer_events", C_INT, "65536", 16, 10000000, false, "events kept for resuming streams; a reader further behind is dropped"},
 	{"sharing.summary_grid_m", C_INT, "1000", 10, 100000, false, "positions shared as summary are rounded to this grid"},
 	{"sharing.summary_delay_s", C_INT, "900", 0, 86400, false, "positions shared as summary are at least this old"},

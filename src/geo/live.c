@@ -381,33 +381,37 @@ struct radius_ctx {
 	double in2, out2;  /* squared estimate bounds: surely inside / surely outside */
 };
 
-static bool within(struct radius_ctx *c, const struct live *lv, const struct item *it, double *dist)
+/* Squared distance estimate from the query point (see within()). */
+static double estimate2(const struct radius_ctx *c, double lat, double lon)
 {
-	double d2;
 	if (c->local) {
 		/* Equirectangular with the ellipsoid's radii of curvature at the query
 		 * point, cos taken at the mean latitude (first order): within 0.1 % of
 		 * the geodesic up to 100 km; in2/out2 keep a 0.5 % margin and 3 m for
 		 * the float copies. No trigonometry per point. */
-		double dlat = (double)it->lat - c->lat, dlon = (double)it->lon - c->lon;
+		double dlat = lat - c->lat, dlon = lon - c->lon;
 		if (dlon > 180)
 			dlon -= 360;
 		else if (dlon < -180)
 			dlon += 360;
 		double dy = dlat * c->m_per_deg_lat;
 		double dx = dlon * c->m_per_deg_lon * (1 - c->half_tan * dlat);
-		d2 = dx * dx + dy * dy;
-	} else {
-		double h = geo_haversine_m(c->lat, c->lon, it->lat, it->lon);
-		d2 = h * h;
+		return dx * dx + dy * dy;
 	}
+	double h = geo_haversine_m(c->lat, c->lon, lat, lon);
+	return h * h;
+}
+
+static bool within(struct radius_ctx *c, const struct live *lv, const struct item *it, double *dist)
+{
+	double d2 = estimate2(c, it->lat, it->lon); /* from the float copy: no slot touched */
 	if (d2 > c->out2)
 		return false;
 	const struct slot *s = &lv->slots[it->slot];
 	if (c->f && !c->f(c->fctx, s->org))
 		return false;
 	if (d2 < c->in2) {
-		*dist = sqrt(d2);
+		*dist = sqrt(estimate2(c, s->lat, s->lon)); /* the reported distance: full precision */
 		return true;
 	}
 	*dist = geo_distance_m(c->lat, c->lon, s->lat, s->lon);

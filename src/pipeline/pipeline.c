@@ -442,3 +442,38 @@ int pipeline_submit(struct pipeline *p, struct db *db, const struct report *r, i
 	*out = res;
 	return 0;
 }
+
+struct purge_job {
+	int64_t cutoff;
+	long deleted;
+};
+
+static int purge_fn(struct db *db, void *arg)
+{
+	struct purge_job *j = arg;
+	struct db_stmt *st;
+	if (db_prepare(db,
+		       "DELETE FROM positions WHERE (device_id, time_ms) IN (SELECT device_id, time_ms FROM positions"
+		       " WHERE time_ms < ?1 AND pinned = 0 LIMIT 5000)",
+		       &st))
+		return SG_EIO;
+	db_bind_int(st, 1, j->cutoff);
+	int rc = db_run(st);
+	j->deleted = rc ? 0 : (long)db_changes(db);
+	return rc;
+}
+
+long pipeline_purge(struct pipeline *p, int64_t cutoff_ms)
+{
+	long total = 0;
+	for (;;) {
+		/* Small batches: ingest shares the writer and must not wait long. */
+		struct purge_job j = {.cutoff = cutoff_ms};
+		int rc = store_write(p->store, purge_fn, &j);
+		if (rc)
+			return rc;
+		total += j.deleted;
+		if (j.deleted < 5000)
+			return total;
+	}
+}

@@ -63,4 +63,8 @@ struct ingest_result {
 int pipeline_submit(struct pipeline *p, struct db *db, const struct report *r, int64_t now_ms,
 		    struct ingest_result *out, struct verr *e);
 
+/* Deletes unpinned history older than cutoff_ms, in batches; returns the
+ * number of reports deleted or a negative code. */
+long pipeline_purge(struct pipeline *p, int64_t cutoff_ms);
+
 #endif

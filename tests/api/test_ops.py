@@ -189,6 +189,12 @@ def test_demo_serves_two_organisations_with_printed_logins():
         check(len(ag) == 1 and ag[0]["accepted_by_both"], ag)
         pos = [g for g in ag[0]["grants"] if g["category"] == "positions"]
         check(pos and pos[0]["condition"] == "during_shared_movement", ag[0]["grants"])
+        deadline = time.time() + 20
+        moving = []
+        while time.time() < deadline and len(moving) < 5:
+            moving = srv.request("GET", "/api/v1/positions/latest?bbox=60,23,78,37", token=tok).json["items"]
+            time.sleep(0.5)
+        check(len(moving) >= 5, f"the simulator moves the demo's devices: {len(moving)} positions")
         cp = srv.request("GET", "/api/v1/people?limit=500", token=tok).json["items"]
         check(sum(1 for p in cp if p["level"] == "full") == 8, "the company sees the escorts in full")
         orgs = srv.request("GET", "/api/v1/organisations", token=tok).json["items"]

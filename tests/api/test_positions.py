@@ -280,3 +280,30 @@ def test_dedicated_osmand_listener_takes_traccar_client_defaults():
         check(count(srv) == 1, "stored")
     finally:
         srv.stop()
+
+
+def test_retention_purges_old_history_except_pinned_reports():
+    srv = Server(extra_args=("--set", "retention.history_days=30", "--set", "retention.interval_s=1"))
+    srv.start()
+    try:
+        tok = srv.admin()
+        dev = srv.create(tok, "devices", device_body())
+        key = urllib.parse.quote(dev["key"])
+        now = int(time.time())
+        for age_days in (40, 35, 31, 29, 1):
+            r = srv.request("GET", f"/ingest/osmand?id={key}&lat=24.9&lon=67.1&timestamp={now - age_days * 86400}")
+            check(r.status == 200, r)
+        srv.sql("UPDATE positions SET pinned = 1 WHERE time_ms = ?", ((now - 40 * 86400) * 1000,))
+        deadline = time.time() + 10
+        while time.time() < deadline and count(srv) != 3:
+            time.sleep(0.2)
+        ages = sorted(round((now * 1000 - t) / 86400000) for (t,) in srv.sql("SELECT time_ms FROM positions"))
+        check(ages == [1, 29, 40], f"kept: {ages}")
+        # Time moves on (the injected clock): the 29-day-old report goes next.
+        srv.advance_clock(2 * 86400 * 1000)
+        deadline = time.time() + 10
+        while time.time() < deadline and count(srv) != 2:
+            time.sleep(0.2)
+        check(count(srv) == 2, f"{count(srv)} reports left")
+    finally:
+        srv.stop()
