@@ -15,6 +15,9 @@
 #define LAT_CELLS 3600 /* 180 / 0.05 */
 #define LON_CELLS 7200 /* 360 / 0.05 */
 #define NO_SLOT UINT32_MAX
+#define TILE 20 /* cells per tile side */
+#define TILES_LAT (LAT_CELLS / TILE)
+#define TILES_LON (LON_CELLS / TILE)
 
 struct slot {
 	char id[LIVE_ID_MAX]; /* "" = free */
@@ -48,7 +51,10 @@ struct live {
 	uint32_t *ids; /* open addressing: slot + 1, 0 = empty */
 	uint32_t idcap, count;
 	struct cell *cells;
-	uint32_t cellcap, ncells;
+	/* Cells in 1-degree tiles of 20 x 20, allocated when first used: a cell is
+	 * found by arithmetic, and neighbouring cells sit next to each other. */
+	struct cell **tiles; /* TILES_LAT * TILES_LON */
+	uint32_t ntiles;
 };
 
 static uint32_t hash_str(const char *s)
@@ -57,16 +63,6 @@ static uint32_t hash_str(const char *s)
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
 	return h;
-}
-
-static uint32_t hash_u32(uint32_t x)
-{
-	x ^= x >> 16;
-	x *= 0x7feb352d;
-	x ^= x >> 15;
-	x *= 0x846ca68b;
-	x ^= x >> 16;
-	return x;
 }
 
 static uint32_t cell_of(double lat, double lon)
@@ -83,8 +79,7 @@ struct live *live_new(void)
 	pthread_rwlock_init(&lv->lock, NULL);
 	lv->idcap = 1024;
 	lv->ids = xcalloc(lv->idcap, sizeof(*lv->ids));
-	lv->cellcap = 1024;
-	lv->cells = xcalloc(lv->cellcap, sizeof(*lv->cells));
+	lv->tiles = xcalloc((size_t)TILES_LAT * TILES_LON, sizeof(*lv->tiles));
 	return lv;
 }
 
@@ -92,9 +87,14 @@ void live_free(struct live *lv)
 {
 	if (!lv)
 		return;
-	for (uint32_t i = 0; i < lv->cellcap; i++)
-		free(lv->cells[i].items);
-	free(lv->cells);
+	for (size_t t = 0; t < (size_t)TILES_LAT * TILES_LON; t++) {
+		if (!lv->tiles[t])
+			continue;
+		for (int i = 0; i < TILE * TILE; i++)
+			free(lv->tiles[t][i].items);
+		free(lv->tiles[t]);
+	}
+	free(lv->tiles);
 	free(lv->ids);
 	free(lv->slots);
 	free(lv->free_list);
@@ -150,31 +150,24 @@ static void id_delete(struct live *lv, uint32_t at)
 	}
 }
 
+/* The cell for key, or NULL when its tile was never used. */
 static struct cell *cell_find(const struct live *lv, uint32_t key)
 {
-	uint32_t mask = lv->cellcap - 1, i = hash_u32(key) & mask;
-	while (lv->cells[i].key && lv->cells[i].key != key)
-		i = (i + 1) & mask;
-	return &lv->cells[i];
+	uint32_t la = (key - 1) / LON_CELLS, lo = (key - 1) % LON_CELLS;
+	struct cell *tile = lv->tiles[(la / TILE) * TILES_LON + lo / TILE];
+	return tile ? &tile[(la % TILE) * TILE + lo % TILE] : NULL;
 }
 
 static struct cell *cell_get(struct live *lv, uint32_t key)
 {
-	if ((lv->ncells + 1) * 2 > lv->cellcap) {
-		struct cell *old = lv->cells;
-		uint32_t oldcap = lv->cellcap;
-		lv->cellcap *= 2;
-		lv->cells = xcalloc(lv->cellcap, sizeof(*lv->cells));
-		for (uint32_t i = 0; i < oldcap; i++)
-			if (old[i].key)
-				*cell_find(lv, old[i].key) = old[i];
-		free(old);
+	uint32_t la = (key - 1) / LON_CELLS, lo = (key - 1) % LON_CELLS;
+	struct cell **tile = &lv->tiles[(la / TILE) * TILES_LON + lo / TILE];
+	if (!*tile) {
+		*tile = xcalloc(TILE * TILE, sizeof(**tile));
+		lv->ntiles++;
 	}
-	struct cell *c = cell_find(lv, key);
-	if (!c->key) {
-		c->key = key;
-		lv->ncells++;
-	}
+	struct cell *c = &(*tile)[(la % TILE) * TILE + lo % TILE];
+	c->key = key;
 	return c;
 }
 
@@ -194,7 +187,7 @@ static void cell_del(struct live *lv, uint32_t slot)
 {
 	struct slot *s = &lv->slots[slot];
 	struct cell *c = cell_find(lv, s->cell);
-	if (!c->key || s->pos >= c->n || c->items[s->pos].slot != slot)
+	if (!c || s->pos >= c->n || c->items[s->pos].slot != slot)
 		BUG("live index: slot %u not in its cell", slot);
 	struct item last = c->items[--c->n];
 	c->items[s->pos] = last;
@@ -303,9 +296,12 @@ size_t live_memory(struct live *lv)
 {
 	pthread_rwlock_rdlock(&lv->lock);
 	size_t b = sizeof(*lv) + (size_t)lv->capslots * sizeof(struct slot) +
-		   (size_t)lv->capfree * 4 + (size_t)lv->idcap * 4 + (size_t)lv->cellcap * sizeof(struct cell);
-	for (uint32_t i = 0; i < lv->cellcap; i++)
-		b += (size_t)lv->cells[i].cap * sizeof(struct item);
+		   (size_t)lv->capfree * 4 + (size_t)lv->idcap * 4 +
+		   (size_t)TILES_LAT * TILES_LON * sizeof(*lv->tiles) +
+		   (size_t)lv->ntiles * TILE * TILE * sizeof(struct cell);
+	for (size_t t = 0; t < (size_t)TILES_LAT * TILES_LON; t++)
+		for (int i = 0; lv->tiles[t] && i < TILE * TILE; i++)
+			b += (size_t)lv->tiles[t][i].cap * sizeof(struct item);
 	pthread_rwlock_unlock(&lv->lock);
 	return b;
 }
@@ -339,22 +335,26 @@ static void scan_box(const struct live *lv, double min_lat, double max_lat, doub
 	bool whole = max_lon - min_lon >= 360;
 	int lo0 = whole ? 0 : (int)floor((min_lon + 180.0) / CELL_DEG);
 	int lo1 = whole ? LON_CELLS - 1 : (int)floor((max_lon + 180.0) / CELL_DEG);
-	/* Cells are sparse: when the box has more cells than the table has
-	 * entries, walk the table instead. */
+	/* Tiles are sparse: when the box spans more cells than the used tiles
+	 * hold, walk the used tiles instead. */
 	int64_t boxcells = (int64_t)(la1 - la0 + 1) * (lo1 - lo0 + 1);
-	if (boxcells > (int64_t)lv->ncells * 2) {
-		for (uint32_t i = 0; i < lv->cellcap; i++) {
-			const struct cell *c = &lv->cells[i];
-			if (!c->key || !c->n)
+	if (boxcells > (int64_t)lv->ntiles * TILE * TILE * 2) {
+		for (size_t t = 0; t < (size_t)TILES_LAT * TILES_LON; t++) {
+			if (!lv->tiles[t])
 				continue;
-			int la = (int)((c->key - 1) / LON_CELLS), lo = (int)((c->key - 1) % LON_CELLS);
-			bool in_lon = whole;
-			for (int w = -1; w <= 1 && !in_lon; w++)
-				in_lon = lo + w * LON_CELLS >= lo0 && lo + w * LON_CELLS <= lo1;
-			if (la < la0 || la > la1 || !in_lon)
-				continue;
-			for (uint32_t k = 0; k < c->n; k++)
-				fn(ctx, lv, &c->items[k]);
+			for (int i = 0; i < TILE * TILE; i++) {
+				const struct cell *c = &lv->tiles[t][i];
+				if (!c->n)
+					continue;
+				int la = (int)((c->key - 1) / LON_CELLS), lo = (int)((c->key - 1) % LON_CELLS);
+				bool in_lon = whole;
+				for (int w = -1; w <= 1 && !in_lon; w++)
+					in_lon = lo + w * LON_CELLS >= lo0 && lo + w * LON_CELLS <= lo1;
+				if (la < la0 || la > la1 || !in_lon)
+					continue;
+				for (uint32_t k = 0; k < c->n; k++)
+					fn(ctx, lv, &c->items[k]);
+			}
 		}
 		return;
 	}
@@ -362,7 +362,7 @@ static void scan_box(const struct live *lv, double min_lat, double max_lat, doub
 		for (int lo = lo0; lo <= lo1; lo++) {
 			int l = ((lo % LON_CELLS) + LON_CELLS) % LON_CELLS; /* wrap at the antimeridian */
 			const struct cell *c = cell_find(lv, (uint32_t)la * LON_CELLS + (uint32_t)l + 1);
-			if (!c->key)
+			if (!c)
 				continue;
 			for (uint32_t k = 0; k < c->n; k++)
 				fn(ctx, lv, &c->items[k]);
@@ -407,11 +407,14 @@ static bool within(struct radius_ctx *c, const struct live *lv, const struct ite
 	double d2 = estimate2(c, it->lat, it->lon); /* from the float copy: no slot touched */
 	if (d2 > c->out2)
 		return false;
+	/* The slot is touched (a likely cache miss) only when needed: a filter,
+	 * a hit to report, or a point near the edge. */
 	const struct slot *s = &lv->slots[it->slot];
 	if (c->f && !c->f(c->fctx, s->org))
 		return false;
 	if (d2 < c->in2) {
-		*dist = sqrt(estimate2(c, s->lat, s->lon)); /* the reported distance: full precision */
+		if (c->hs)
+			*dist = sqrt(estimate2(c, s->lat, s->lon)); /* the reported distance: full precision */
 		return true;
 	}
 	*dist = geo_distance_m(c->lat, c->lon, s->lat, s->lon);
