@@ -264,33 +264,33 @@ static int pseudonyms_for_org(struct db *db, const char *owner, const char *part
 	return rc < 0 ? rc : 0;
 }
 
-int sharing_pseudonym(struct db *db, const char *person_id, const char *partner, char code[16])
+/* The first column of the first row of sql (two text parameters) into out. */
+static int first_text(struct db *db, const char *sql, const char *p1, const char *p2, char *out,
+		      size_t outsz)
 {
 	struct db_stmt *st;
-	if (db_prepare(db, "SELECT code FROM pseudonyms WHERE person_id = ?1 AND partner_id = ?2", &st))
+	if (db_prepare(db, sql, &st))
 		return SG_EIO;
-	db_bind_text(st, 1, person_id);
-	db_bind_text(st, 2, partner);
+	db_bind_text(st, 1, p1);
+	db_bind_text(st, 2, p2);
 	int rc = db_step(st);
 	if (rc == DB_ROW)
-		sg_strlcpy(code, col(st, 0), 16);
+		sg_strlcpy(out, col(st, 0), outsz);
 	db_reset(st);
 	return rc == DB_ROW ? 0 : rc == DB_DONE ? SG_ENOTFOUND : rc;
+}
+
+int sharing_pseudonym(struct db *db, const char *person_id, const char *partner, char code[16])
+{
+	return first_text(db, "SELECT code FROM pseudonyms WHERE person_id = ?1 AND partner_id = ?2",
+			  person_id, partner, code, 16);
 }
 
 int sharing_resolve_pseudonym(struct db *db, const char *code, const char *partner,
 			      char person_id[48])
 {
-	struct db_stmt *st;
-	if (db_prepare(db, "SELECT person_id FROM pseudonyms WHERE code = ?1 AND partner_id = ?2", &st))
-		return SG_EIO;
-	db_bind_text(st, 1, code);
-	db_bind_text(st, 2, partner);
-	int rc = db_step(st);
-	if (rc == DB_ROW)
-		sg_strlcpy(person_id, col(st, 0), 48);
-	db_reset(st);
-	return rc == DB_ROW ? 0 : rc == DB_DONE ? SG_ENOTFOUND : rc;
+	return first_text(db, "SELECT person_id FROM pseudonyms WHERE code = ?1 AND partner_id = ?2", code,
+			  partner, person_id, 48);
 }
 
 /* --- agreements -------------------------------------------------------------- */
