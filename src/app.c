@@ -7,6 +7,7 @@
 #include "http/throttle.h"
 #include "pipeline/pipeline.h"
 #include "http/stream.h"
+#include "sharing/sharing.h"
 #include "registry/resource.h"
 
 #include <pthread.h>
@@ -79,6 +80,7 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 		return rc;
 	}
 	env->pipeline = app->pipeline;
+	env->grant_cache = grant_cache_new();
 	app->broker = broker_new((size_t)config_int(cfg, "stream.buffer_events"));
 	env->broker = app->broker;
 	pipeline_set_publisher(app->pipeline, broker_publish, app->broker);
@@ -205,6 +207,7 @@ void app_close(struct app *app)
 	store_close(app->store);
 	pipeline_free(app->pipeline);
 	broker_free(app->broker);
+	grant_cache_free(app->env.grant_cache);
 	throttle_free(app->env.throttle);
 	resources_release();
 	sodium_memzero(&app->akey, sizeof(app->akey));

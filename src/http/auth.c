@@ -131,7 +131,7 @@ static int auth_api_key(struct req *r, const char *token)
 static int load_grants(struct req *r)
 {
 	r->grants = xcalloc(1, sizeof(*r->grants));
-	if (sharing_incoming(r->rdb, r->actor.org_id, clock_now_ms(), r->grants))
+	if (grant_cache_get(r->env->grant_cache, r->rdb, r->actor.org_id, clock_now_ms(), r->grants))
 		return SG_EIO;
 	r->actor.grants = r->grants;
 	return 0;

@@ -17,6 +17,7 @@
 
 struct broker;
 struct config;
+struct grant_cache;
 struct pipeline;
 struct throttle;
 struct route;
@@ -47,6 +48,7 @@ struct http_env {
 	const char *web_root; /* "" = the console compiled into the binary */
 	struct pipeline *pipeline;
 	struct broker *broker;
+	struct grant_cache *grant_cache;
 	int64_t summary_grid_m, summary_delay_ms;
 	atomic_bool draining;
 };

@@ -34,6 +34,7 @@ struct pipeline {
 	json_t *tags; /* device id -> {"t": ms, "in": ["s:id", "z:id", ...]}; writer thread only */
 	pipeline_publish_fn publish;
 	void *publish_ctx;
+	json_t *devices; /* key hash -> [device id, org id]; cleared on device changes (mu) */
 };
 
 struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts)
@@ -48,6 +49,7 @@ struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts
 	pthread_rwlock_init(&p->fence_lock, NULL);
 	p->fences = fence_index_new();
 	p->tags = json_object();
+	p->devices = json_object();
 	return p;
 }
 
@@ -61,6 +63,7 @@ void pipeline_free(struct pipeline *p)
 	free(p->buckets);
 	fence_index_free(p->fences);
 	json_decref(p->tags);
+	json_decref(p->devices);
 	pthread_rwlock_destroy(&p->fence_lock);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
@@ -139,6 +142,13 @@ static bool rate_ok(struct pipeline *p, const char *id, int64_t now)
 		b->tokens -= 1;
 	pthread_mutex_unlock(&p->mu);
 	return ok;
+}
+
+void pipeline_forget_devices(struct pipeline *p)
+{
+	pthread_mutex_lock(&p->mu);
+	json_object_clear(p->devices);
+	pthread_mutex_unlock(&p->mu);
 }
 
 void pipeline_set_publisher(struct pipeline *p, pipeline_publish_fn fn, void *ctx)
@@ -391,15 +401,29 @@ int pipeline_submit(struct pipeline *p, struct db *db, const struct report *r, i
 	char hash[65];
 	struct db_stmt *st;
 	secret_hash(r->device_key, hash);
-	if (db_prepare(db, "SELECT id, org_id FROM devices WHERE key_hash = ?1", &st))
-		return SG_EIO;
-	db_bind_text(st, 1, hash);
-	int rc = db_step(st);
-	if (rc == DB_ROW) {
-		sg_strlcpy(res.device_id, db_col_text(st, 0), sizeof(res.device_id));
-		sg_strlcpy(res.org_id, db_col_text(st, 1), sizeof(res.org_id));
+	pthread_mutex_lock(&p->mu);
+	json_t *known = json_object_get(p->devices, hash);
+	if (known) {
+		sg_strlcpy(res.device_id, json_string_value(json_array_get(known, 0)), sizeof(res.device_id));
+		sg_strlcpy(res.org_id, json_string_value(json_array_get(known, 1)), sizeof(res.org_id));
 	}
-	db_reset(st);
+	pthread_mutex_unlock(&p->mu);
+	int rc = DB_ROW;
+	if (!known) {
+		if (db_prepare(db, "SELECT id, org_id FROM devices WHERE key_hash = ?1", &st))
+			return SG_EIO;
+		db_bind_text(st, 1, hash);
+		rc = db_step(st);
+		if (rc == DB_ROW) {
+			sg_strlcpy(res.device_id, db_col_text(st, 0), sizeof(res.device_id));
+			sg_strlcpy(res.org_id, db_col_text(st, 1), sizeof(res.org_id));
+			pthread_mutex_lock(&p->mu);
+			if (json_object_size(p->devices) < 1000000) /* bounded: beyond, look up every time */
+				json_object_set_new(p->devices, hash, json_pack("[s,s]", res.device_id, res.org_id));
+			pthread_mutex_unlock(&p->mu);
+		}
+		db_reset(st);
+	}
 	if (rc != DB_ROW) {
 		verr_set(e, 401, "", "unknown device key");
 		return rc < 0 ? SG_EIO : SG_EAUTH;

@@ -63,6 +63,10 @@ struct ingest_result {
 int pipeline_submit(struct pipeline *p, struct db *db, const struct report *r, int64_t now_ms,
 		    struct ingest_result *out, struct verr *e);
 
+/* Forgets the cached device keys: call after any device change (a new key,
+ * a deletion) so the next report authenticates against the store. */
+void pipeline_forget_devices(struct pipeline *p);
+
 /* Deletes unpinned history older than cutoff_ms, in batches; returns the
  * number of reports deleted or a negative code. */
 long pipeline_purge(struct pipeline *p, int64_t cutoff_ms);

@@ -9,6 +9,8 @@
 #include "core/util.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <sodium.h>
 #include <string.h>
 
@@ -98,6 +100,73 @@ int sharing_incoming(struct db *db, const char *grantee, int64_t now_ms, struct 
 			sg_strlcpy(out->partners[out->npartners++], json_string_value(p), sizeof(out->partners[0]));
 	}
 	json_decref(partners);
+	return 0;
+}
+
+#define CACHE_ENTRIES 64
+#define CACHE_TTL_MS 1000
+
+struct grant_cache {
+	pthread_mutex_t mu;
+	uint64_t generation;
+	struct {
+		char org[48];
+		uint64_t generation;
+		int64_t fetched_ms;
+		struct grant_set set;
+	} e[CACHE_ENTRIES];
+	unsigned next;
+};
+
+struct grant_cache *grant_cache_new(void)
+{
+	struct grant_cache *c = xcalloc(1, sizeof(*c));
+	pthread_mutex_init(&c->mu, NULL);
+	c->generation = 1;
+	return c;
+}
+
+void grant_cache_free(struct grant_cache *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+void grant_cache_invalidate(struct grant_cache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->generation++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+int grant_cache_get(struct grant_cache *c, struct db *db, const char *grantee, int64_t now_ms,
+		    struct grant_set *out)
+{
+	pthread_mutex_lock(&c->mu);
+	uint64_t gen = c->generation;
+	for (unsigned i = 0; i < CACHE_ENTRIES; i++) {
+		if (c->e[i].generation == gen && str_eq(c->e[i].org, grantee) &&
+		    now_ms - c->e[i].fetched_ms < CACHE_TTL_MS && now_ms >= c->e[i].fetched_ms) {
+			*out = c->e[i].set;
+			pthread_mutex_unlock(&c->mu);
+			return 0;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	int rc = sharing_incoming(db, grantee, now_ms, out);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&c->mu);
+	if (c->generation == gen) { /* not invalidated while we read */
+		unsigned i = c->next++ % CACHE_ENTRIES;
+		sg_strlcpy(c->e[i].org, grantee, sizeof(c->e[i].org));
+		c->e[i].generation = gen;
+		c->e[i].fetched_ms = now_ms;
+		c->e[i].set = *out;
+	}
+	pthread_mutex_unlock(&c->mu);
 	return 0;
 }
 

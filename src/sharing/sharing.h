@@ -23,6 +23,17 @@
  * 0 or SG_EIO. */
 int sharing_incoming(struct db *db, const char *grantee, int64_t now_ms, struct grant_set *out);
 
+/* A cache of sharing_incoming() per organisation, owned by the app: an entry
+ * lives at most 1 s (validity periods) and every agreement write in this
+ * process drops them all at once (grant_cache_invalidate), so a revocation
+ * still counts from the next request. Thread-safe. */
+struct grant_cache;
+struct grant_cache *grant_cache_new(void);
+void grant_cache_free(struct grant_cache *c);
+int grant_cache_get(struct grant_cache *c, struct db *db, const char *grantee, int64_t now_ms,
+		    struct grant_set *out);
+void grant_cache_invalidate(struct grant_cache *c);
+
 /* Validates a grants array from a client (pointer prefix "/grants").
  * Returns 0 or SG_EINVAL with e filled; *out receives a normalised copy. */
 int sharing_validate_grants(const json_t *grants, json_t **out, struct verr *e);

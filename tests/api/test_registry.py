@@ -48,11 +48,17 @@ def test_new_user_path_export_import_round_trip():
         check(both.status == 400 and both.json["field"] == "/vehicle_id", f"a person or a vehicle, not both: {both}")
         check("key_hash" not in devices[0], "the key hash is never shown")
         import hashlib
+        import urllib.parse
+        old = urllib.parse.quote(devices[0]["key"])
+        check(srv.request("GET", f"/ingest/osmand?id={old}&lat=24&lon=67").status == 200, "the key works (and is cached)")
         stored = lambda d: srv.sql("SELECT key_hash FROM devices WHERE id = ?", (d["id"],))[0][0]
         check(stored(devices[0]) == hashlib.sha256(devices[0]["key"].encode()).hexdigest(), "only the hash is stored")
         rot = srv.request("POST", f"/api/v1/devices/{devices[0]['id']}/key", token=tok)
         check(rot.status == 200 and rot.json["key"] != devices[0]["key"], rot)
         check(stored(devices[0]) == hashlib.sha256(rot.json["key"].encode()).hexdigest(), "the new key replaces the old")
+        check(srv.request("GET", f"/ingest/osmand?id={old}&lat=24&lon=67").status == 401, "the old key stops at once")
+        check(srv.request("GET", f"/ingest/osmand?id={urllib.parse.quote(rot.json['key'])}&lat=24&lon=67").status == 200,
+              "the new key works")
         from harness import SECRETS
         SECRETS.add(rot.json["key"])
 

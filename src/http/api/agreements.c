@@ -55,8 +55,10 @@ static bool run(struct req *r, struct ag_job *j)
 	j->w.request_id = r->id;
 	j->w.now_ms = clock_now_ms();
 	int rc = store_write(r->env->store, ag_fn, j);
-	if (rc == 0)
+	if (rc == 0) {
+		grant_cache_invalidate(r->env->grant_cache); /* in force from the next request */
 		return true;
+	}
 	if (j->e.detail[0])
 		reply_verr(r, &j->e);
 	else

@@ -69,6 +69,9 @@ static bool run(struct req *r, struct op_job *j)
 		/* Site and zone changes take effect in the tagging at once. */
 		if ((str_eq(j->res->name, "sites") || str_eq(j->res->name, "zones")) && req_db(r))
 			pipeline_reload_fences(r->env->pipeline, r->rdb);
+		/* A device's key or existence changed: forget the cached keys. */
+		if (str_eq(j->res->name, "devices") && j->op != OP_INSERT)
+			pipeline_forget_devices(r->env->pipeline);
 		return true;
 	}
 	if (j->err.detail[0])
