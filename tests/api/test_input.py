@@ -129,6 +129,9 @@ def test_header_size_and_connections_per_address_are_limited():
         check(s.recv(100).startswith(b"HTTP/1.1 431"), "oversized headers answer 431")
         s.close()
         held = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(4)]
+        for h in held:  # each one accepted and alive (keep-alive) before the fifth
+            h.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            check(h.recv(100).startswith(b"HTTP/1.1 200"), "held connection served")
         time.sleep(0.2)
         extra = socket.create_connection(("127.0.0.1", srv.port))
         extra.settimeout(5)
