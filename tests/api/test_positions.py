@@ -307,3 +307,65 @@ def test_retention_purges_old_history_except_pinned_reports():
         check(count(srv) == 2, f"{count(srv)} reports left")
     finally:
         srv.stop()
+
+
+def _inside(rings, x, y):
+    """Even-odd ray casting over all rings (shell and holes)."""
+    c = False
+    for ring in rings:
+        for (x1, y1), (x2, y2) in zip(ring, ring[1:]):
+            if (y1 > y) != (y2 > y) and x < (x2 - x1) * (y - y1) / (y2 - y1) + x1:
+                c = not c
+    return c
+
+
+def _edge_distance(rings, x, y):
+    best = 1e9
+    for ring in rings:
+        for (x1, y1), (x2, y2) in zip(ring, ring[1:]):
+            dx, dy = x2 - x1, y2 - y1
+            t = max(0, min(1, ((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy)))
+            best = min(best, ((x - x1 - t * dx) ** 2 + (y - y1 - t * dy) ** 2) ** 0.5)
+    return best
+
+
+def test_polygon_queries_agree_with_brute_force_on_random_data():
+    import math
+    import random
+    rnd = random.Random(7)
+    srv = Server(extra_args=("--set", "ingest.device_burst=100000", "--set", "ingest.device_rate_per_s=100000")).start()
+    try:
+        tok = srv.admin()
+        devs = [srv.create(tok, "devices", device_body()) for _ in range(60)]
+        pos = {}
+        t = int(time.time()) - 3600
+        for d in devs:
+            lat, lon = 30 + rnd.random(), 70 + rnd.random()
+            pos[d["id"]] = (lat, lon)
+            r = srv.request("GET", f"/ingest/osmand?id={urllib.parse.quote(d['key'])}&lat={lat:.7f}&lon={lon:.7f}&timestamp={t}")
+            check(r.status == 200, r)
+        for q in range(60):
+            cx, cy, size = 70 + rnd.random(), 30 + rnd.random(), 0.1 + rnd.random() * 0.5
+            n = rnd.randint(5, 24)
+            shell = [[round(cx + size * rnd.uniform(0.5, 1) * math.cos(2 * math.pi * i / n), 7),
+                      round(cy + size * rnd.uniform(0.5, 1) * math.sin(2 * math.pi * i / n), 7)] for i in range(n)]
+            shell.append(shell[0])
+            rings = [shell]
+            if q % 2:
+                hole = [[round(cx + size * 0.2 * math.cos(2 * math.pi * i / 6), 7),
+                         round(cy + size * 0.2 * math.sin(2 * math.pi * i / 6), 7)] for i in range(6)]
+                rings.append(hole + [hole[0]])
+            r = srv.request("POST", "/api/v1/positions/query", {"geometry": {"type": "Polygon", "coordinates": rings}}, token=tok)
+            check(r.status == 200, r)
+            got = {i["device_id"] for i in r.json["items"]}
+            for dev, (lat, lon) in pos.items():
+                if _edge_distance(rings, lon, lat) < 1e-6:
+                    continue
+                check((dev in got) == _inside(rings, lon, lat), f"query {q}: {dev} at {lat},{lon}")
+            # the same shapes as bounding boxes
+            xs, ys = [p[0] for p in shell], [p[1] for p in shell]
+            box = srv.request("GET", f"/api/v1/positions/latest?bbox={min(xs)},{min(ys)},{max(xs)},{max(ys)}", token=tok)
+            want = {d for d, (la, lo) in pos.items() if min(ys) <= la <= max(ys) and min(xs) <= lo <= max(xs)}
+            check({i["device_id"] for i in box.json["items"]} == want, f"bbox {q}")
+    finally:
+        srv.stop()
