@@ -8,6 +8,8 @@ const tabs = {
   sites: ['name', 'kind', 'radius_m'],
   vehicles: ['registration', 'make_model', 'armoured', 'seats'],
   devices: ['name', 'kind', 'protocol', 'person_id', 'vehicle_id'],
+  zones: ['name', 'level', 'valid_from', 'valid_to', 'retired'],
+  agreements: ['org_id', 'partner_id', 'accepted_by_both', 'created_at'],
   users: ['username', 'role', 'display_name', 'disabled'],
   audit: ['seq', 'at', 'actor', 'action', 'object_type', 'object_id'],
 };
@@ -51,6 +53,8 @@ async function load(append) {
     for (const item of page.items) {
       const tr = tbody.insertRow();
       for (const c of cols) tr.insertCell().textContent = cell(item[c]);
+      // a partner's record says so: level full or summary
+      if (item.level && item.level !== 'own') tr.title = `shared by ${item.org_id} (${item.level})`;
     }
     next = page.next;
     $('more').hidden = !next;
