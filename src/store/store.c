@@ -18,6 +18,7 @@ struct wjob {
 	void *arg;
 	int rc;
 	bool done;
+	pthread_cond_t cv; /* its own: a commit wakes exactly the writers it holds */
 	struct wjob *next;
 };
 
@@ -30,7 +31,6 @@ struct store {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv; /* writer waits for jobs */
-	pthread_cond_t done_cv; /* submitters wait for their batch */
 	struct wjob *head, *tail;
 	bool stopping;
 	bool broken;
@@ -145,9 +145,11 @@ static void run_batch(struct store *st, struct wjob *batch)
 	st->stats.failed += (uint64_t)(n - ok);
 	if ((uint64_t)n > st->stats.max_batch)
 		st->stats.max_batch = (uint64_t)n;
-	for (struct wjob *j = batch; j; j = j->next)
+	for (struct wjob *j = batch, *next; j; j = next) {
+		next = j->next; /* j lives on its waiter's stack: read next first */
 		j->done = true;
-	pthread_cond_broadcast(&st->done_cv);
+		pthread_cond_signal(&j->cv);
+	}
 	pthread_mutex_unlock(&st->mu);
 }
 
@@ -183,10 +185,13 @@ static void *writer_main(void *arg)
 int store_write(struct store *st, store_write_fn fn, void *arg)
 {
 	struct wjob job = {.fn = fn, .arg = arg};
+	pthread_cond_init(&job.cv, NULL);
 	pthread_mutex_lock(&st->mu);
 	if (st->broken || st->stopping) {
+		int rc = st->broken ? SG_EIO : SG_EBUSY;
 		pthread_mutex_unlock(&st->mu);
-		return st->broken ? SG_EIO : SG_EBUSY;
+		pthread_cond_destroy(&job.cv);
+		return rc;
 	}
 	if (st->tail)
 		st->tail->next = &job;
@@ -195,8 +200,9 @@ int store_write(struct store *st, store_write_fn fn, void *arg)
 	st->tail = &job;
 	pthread_cond_signal(&st->work_cv);
 	while (!job.done)
-		pthread_cond_wait(&st->done_cv, &st->mu);
+		pthread_cond_wait(&job.cv, &st->mu);
 	pthread_mutex_unlock(&st->mu);
+	pthread_cond_destroy(&job.cv);
 	return job.rc;
 }
 
@@ -241,7 +247,6 @@ int store_open(const struct store_opts *opts, struct store **out, char *err, siz
 	}
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->work_cv, NULL);
-	pthread_cond_init(&st->done_cv, NULL);
 	if (pthread_create(&st->thread, NULL, writer_main, st))
 		BUG("cannot start the writer thread");
 	*out = st;
@@ -262,7 +267,6 @@ void store_close(struct store *st)
 	db_close(st->writer);
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->work_cv);
-	pthread_cond_destroy(&st->done_cv);
 	free(st->path);
 	free(st);
 }
