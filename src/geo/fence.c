@@ -223,12 +223,12 @@ int fence_index_add(struct fence_index *fx, const struct fence_def *def)
 static bool on_segment(double x, double y, double ax, double ay, double bx, double by)
 {
 	const double eps = 1e-9;
-	double cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
-	double len = hypot(bx - ax, by - ay);
-	if (fabs(cross) > eps * fmax(len, 1e-12))
+	/* Outside the segment's box (the common case): no square root needed. */
+	if (x < fmin(ax, bx) - eps || x > fmax(ax, bx) + eps || y < fmin(ay, by) - eps ||
+	    y > fmax(ay, by) + eps)
 		return false;
-	return x >= fmin(ax, bx) - eps && x <= fmax(ax, bx) + eps && y >= fmin(ay, by) - eps &&
-	       y <= fmax(ay, by) + eps;
+	double cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
+	return fabs(cross) <= eps * fmax(hypot(bx - ax, by - ay), 1e-12);
 }
 
 /* Even-odd crossing count of one ring; -1 when the point is on the ring. */
