@@ -465,17 +465,23 @@ static void radius_box(double lat, double lon, double r, double *la0, double *la
 	*lo0 = lon - dlon, *lo1 = lon + dlon;
 }
 
+/* Runs c (filled by the caller) over the cells its radius can reach. */
+static void radius_scan(struct live *lv, struct radius_ctx *c)
+{
+	double la0, la1, lo0, lo1;
+	radius_init(c);
+	radius_box(c->lat, c->lon, c->r, &la0, &la1, &lo0, &lo1);
+	pthread_rwlock_rdlock(&lv->lock);
+	scan_box(lv, la0, la1, lo0, lo1, radius_visit, c);
+	pthread_rwlock_unlock(&lv->lock);
+}
+
 int live_radius(struct live *lv, double lat, double lon, double radius_m, live_filter f, void *ctx,
 		struct live_hit **out, size_t *n)
 {
 	struct hits hs = {0};
 	struct radius_ctx c = {.lat = lat, .lon = lon, .r = radius_m, .f = f, .fctx = ctx, .hs = &hs};
-	double la0, la1, lo0, lo1;
-	radius_init(&c);
-	radius_box(lat, lon, radius_m, &la0, &la1, &lo0, &lo1);
-	pthread_rwlock_rdlock(&lv->lock);
-	scan_box(lv, la0, la1, lo0, lo1, radius_visit, &c);
-	pthread_rwlock_unlock(&lv->lock);
+	radius_scan(lv, &c);
 	*out = hs.h;
 	*n = hs.n;
 	return 0;
@@ -485,12 +491,7 @@ size_t live_radius_count(struct live *lv, double lat, double lon, double radius_
 			 void *ctx)
 {
 	struct radius_ctx c = {.lat = lat, .lon = lon, .r = radius_m, .f = f, .fctx = ctx};
-	double la0, la1, lo0, lo1;
-	radius_init(&c);
-	radius_box(lat, lon, radius_m, &la0, &la1, &lo0, &lo1);
-	pthread_rwlock_rdlock(&lv->lock);
-	scan_box(lv, la0, la1, lo0, lo1, radius_visit, &c);
-	pthread_rwlock_unlock(&lv->lock);
+	radius_scan(lv, &c);
 	return c.count;
 }
 

@@ -57,6 +57,13 @@ static int login_fn(struct db *db, void *arg)
 	return audit_append(db, &ae, j->now);
 }
 
+/* 429 with Retry-After for a throttled key (wait_ms until it may try). */
+static void reply_throttled(struct req *r, int64_t wait_ms, const char *title, const char *detail)
+{
+	snprintf(r->retry_after, sizeof(r->retry_after), "%lld", (long long)((wait_ms + 999) / 1000));
+	reply_problem(r, 429, "throttled", title, detail, NULL);
+}
+
 static void cookie(struct req *r, const char *value, int64_t max_age_s)
 {
 	free(r->set_cookie);
@@ -94,11 +101,10 @@ void api_session_create(struct req *r)
 	if (wait2 > wait)
 		wait = wait2;
 	if (wait > 0) {
-		snprintf(r->retry_after, sizeof(r->retry_after), "%lld", (long long)((wait + 999) / 1000));
 		atomic_fetch_add(&r->env->metrics.login_throttled, 1);
 		log_warn("login throttled", "req", r->id, "username", user, "client", r->client, NULL);
-		reply_problem(r, 429, "throttled", "Too many failed logins",
-			      "too many failed logins; wait before trying again (see Retry-After)", NULL);
+		reply_throttled(r, wait, "Too many failed logins",
+				"too many failed logins; wait before trying again (see Retry-After)");
 		json_decref(body);
 		return;
 	}
@@ -262,8 +268,7 @@ void api_session_password(struct req *r)
 	snprintf(ukey, sizeof(ukey), "u:%s", r->actor.username);
 	int64_t wait = throttle_check(r->env->throttle, ukey, now);
 	if (wait > 0) {
-		snprintf(r->retry_after, sizeof(r->retry_after), "%lld", (long long)((wait + 999) / 1000));
-		reply_problem(r, 429, "throttled", "Too many failed attempts", "wait before trying again", NULL);
+		reply_throttled(r, wait, "Too many failed attempts", "wait before trying again");
 		json_decref(body);
 		return;
 	}
