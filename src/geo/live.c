@@ -1,5 +1,14 @@
-/* Grid-based live index; see live.h. Two open-addressing tables (device id
- * -> slot, cell -> list of slots) over one slot array. */
+/* Grid-based live index; see live.h.
+ *
+ * Layout: the world is cut into 1-degree tiles of 20 x 20 cells. A tile keeps
+ * its devices in two parallel arrays ordered by cell, each cell a run with a
+ * little room to grow: `pt` (position relative to the tile's corner as
+ * floats, and the organisation: what a scan reads) and `rec` (the device's
+ * whole record, one cache line: what a hit reads). A query walks the runs of
+ * the cells its box covers, which sit next to each other in memory, and
+ * touches a record only for a hit or a point close to the radius' edge. An
+ * open-addressing table maps a device id to its tile and position; each record
+ * remembers its entry there, so moving a record costs no lookup. */
 #include "geo/live.h"
 
 #include "core/err.h"
@@ -14,46 +23,52 @@
 #define CELL_DEG 0.05
 #define LAT_CELLS 3600 /* 180 / 0.05 */
 #define LON_CELLS 7200 /* 360 / 0.05 */
-#define NO_SLOT UINT32_MAX
-#define TILE 20 /* cells per tile side */
+#define TILE 20        /* cells per tile side: one degree */
+#define TILE_CELLS (TILE * TILE)
 #define TILES_LAT (LAT_CELLS / TILE)
 #define TILES_LON (LON_CELLS / TILE)
+#define NO_POS UINT32_MAX
+#define SMALL_BOX 36 /* cells */
 
-struct slot {
-	char id[LIVE_ID_MAX]; /* "" = free */
+struct rec { /* 64 bytes */
+	char id[LIVE_ID_MAX];
 	double lat, lon;
 	int64_t time_ms;
-	uint32_t cell; /* cell key */
-	uint32_t pos;  /* index in the cell's list */
+	uint32_t idx;  /* this device's entry in the id table */
 	uint16_t org;
+	uint16_t cell; /* within the tile, 0..TILE_CELLS-1 */
 };
 
-/* A cell lists its devices with a float copy of their position, so a query
- * scans contiguous memory and touches a slot only for a hit or a point near
- * the radius' edge. */
-struct item {
-	uint32_t slot;
-	float lat, lon;
+/* Offsets from the tile's south-west corner (under a degree, so a float
+ * holds them to a few millimetres). */
+struct pt {
+	float dlat, dlon;
+	uint32_t org;
 };
 
-struct cell {
-	uint32_t key; /* lat_idx * LON_CELLS + lon_idx + 1; 0 = empty entry */
-	uint32_t n, cap;
-	struct item *items;
+struct run {
+	uint32_t start, n, cap;
+};
+
+struct tile {
+	struct run cell[TILE_CELLS];
+	uint32_t cap, end, used; /* records allocated, laid out, held */
+	double lat0, lon0;
+	struct pt *pt;
+	struct rec *rec;
+};
+
+struct loc {
+	uint32_t tile; /* tile index + 1; 0 = empty entry */
+	uint32_t pos;
 };
 
 struct live {
 	pthread_rwlock_t lock;
-	struct slot *slots;
-	uint32_t nslots, capslots;
-	uint32_t *free_list;
-	uint32_t nfree, capfree;
-	uint32_t *ids; /* open addressing: slot + 1, 0 = empty */
+	struct loc *ids; /* open addressing, linear probing */
 	uint32_t idcap, count;
-	struct cell *cells;
-	/* Cells in 1-degree tiles of 20 x 20, allocated when first used: a cell is
-	 * found by arithmetic, and neighbouring cells sit next to each other. */
-	struct cell **tiles; /* TILES_LAT * TILES_LON */
+	struct tile **tiles; /* TILES_LAT * TILES_LON, allocated when first used */
+	uint32_t *used;      /* indices of the allocated tiles */
 	uint32_t ntiles;
 };
 
@@ -65,12 +80,26 @@ static uint32_t hash_str(const char *s)
 	return h;
 }
 
-static uint32_t cell_of(double lat, double lon)
+static int clampi(int v, int lo, int hi)
 {
-	int la = (int)floor((lat + 90.0) / CELL_DEG), lo = (int)floor((lon + 180.0) / CELL_DEG);
-	la = la < 0 ? 0 : la >= LAT_CELLS ? LAT_CELLS - 1 : la;
-	lo = lo < 0 ? 0 : lo >= LON_CELLS ? LON_CELLS - 1 : lo;
-	return (uint32_t)la * LON_CELLS + (uint32_t)lo + 1;
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* Global cell row and column of a position. */
+static void cell_rc(double lat, double lon, int *la, int *lo)
+{
+	*la = clampi((int)floor((lat + 90.0) / CELL_DEG), 0, LAT_CELLS - 1);
+	*lo = clampi((int)floor((lon + 180.0) / CELL_DEG), 0, LON_CELLS - 1);
+}
+
+static uint32_t tile_of(int la, int lo)
+{
+	return (uint32_t)(la / TILE) * TILES_LON + (uint32_t)(lo / TILE);
+}
+
+static uint16_t cell_in_tile(int la, int lo)
+{
+	return (uint16_t)((la % TILE) * TILE + lo % TILE);
 }
 
 struct live *live_new(void)
@@ -80,6 +109,7 @@ struct live *live_new(void)
 	lv->idcap = 1024;
 	lv->ids = xcalloc(lv->idcap, sizeof(*lv->ids));
 	lv->tiles = xcalloc((size_t)TILES_LAT * TILES_LON, sizeof(*lv->tiles));
+	lv->used = xcalloc((size_t)TILES_LAT * TILES_LON, sizeof(*lv->used));
 	return lv;
 }
 
@@ -87,32 +117,36 @@ void live_free(struct live *lv)
 {
 	if (!lv)
 		return;
-	for (size_t t = 0; t < (size_t)TILES_LAT * TILES_LON; t++) {
-		if (!lv->tiles[t])
-			continue;
-		for (int i = 0; i < TILE * TILE; i++)
-			free(lv->tiles[t][i].items);
-		free(lv->tiles[t]);
+	for (uint32_t i = 0; i < lv->ntiles; i++) {
+		struct tile *t = lv->tiles[lv->used[i]];
+		free(t->pt);
+		free(t->rec);
+		free(t);
 	}
 	free(lv->tiles);
+	free(lv->used);
 	free(lv->ids);
-	free(lv->slots);
-	free(lv->free_list);
 	pthread_rwlock_destroy(&lv->lock);
 	free(lv);
 }
 
-/* --- tables ---------------------------------------------------------------- */
+/* --- the id table ------------------------------------------------------------ */
 
+static struct rec *rec_at(const struct live *lv, struct loc l)
+{
+	return &lv->tiles[l.tile - 1]->rec[l.pos];
+}
+
+/* The record's position in the table, or NO_POS with *at the empty entry
+ * where it would go. */
 static uint32_t id_find(const struct live *lv, const char *id, uint32_t *at)
 {
 	uint32_t mask = lv->idcap - 1, i = hash_str(id) & mask;
 	for (;;) {
-		uint32_t v = lv->ids[i];
-		if (!v || strcmp(lv->slots[v - 1].id, id) == 0) {
-			if (at)
-				*at = i;
-			return v ? v - 1 : NO_SLOT;
+		struct loc l = lv->ids[i];
+		if (!l.tile || strcmp(rec_at(lv, l)->id, id) == 0) {
+			*at = i;
+			return l.tile ? i : NO_POS;
 		}
 		i = (i + 1) & mask;
 	}
@@ -120,15 +154,18 @@ static uint32_t id_find(const struct live *lv, const char *id, uint32_t *at)
 
 static void id_grow(struct live *lv)
 {
-	uint32_t old = lv->idcap, *ids = lv->ids;
+	uint32_t old = lv->idcap;
+	struct loc *ids = lv->ids;
 	lv->idcap *= 2;
 	lv->ids = xcalloc(lv->idcap, sizeof(*lv->ids));
 	for (uint32_t i = 0; i < old; i++) {
-		if (!ids[i])
+		if (!ids[i].tile)
 			continue;
+		struct rec *r = rec_at(lv, ids[i]);
 		uint32_t at;
-		id_find(lv, lv->slots[ids[i] - 1].id, &at);
+		id_find(lv, r->id, &at);
 		lv->ids[at] = ids[i];
+		r->idx = at;
 	}
 	free(ids);
 }
@@ -137,61 +174,128 @@ static void id_grow(struct live *lv)
 static void id_delete(struct live *lv, uint32_t at)
 {
 	uint32_t mask = lv->idcap - 1, i = at;
-	lv->ids[i] = 0;
-	for (uint32_t j = (i + 1) & mask; lv->ids[j]; j = (j + 1) & mask) {
-		uint32_t home = hash_str(lv->slots[lv->ids[j] - 1].id) & mask;
+	lv->ids[i].tile = 0;
+	for (uint32_t j = (i + 1) & mask; lv->ids[j].tile; j = (j + 1) & mask) {
+		struct rec *r = rec_at(lv, lv->ids[j]);
+		uint32_t home = hash_str(r->id) & mask;
 		/* Move j back to i when its home is not in the cyclic range (i, j]. */
 		bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
 		if (!between) {
 			lv->ids[i] = lv->ids[j];
-			lv->ids[j] = 0;
+			lv->ids[j].tile = 0;
+			r->idx = i;
 			i = j;
 		}
 	}
 }
 
-/* The cell for key, or NULL when its tile was never used. */
-static struct cell *cell_find(const struct live *lv, uint32_t key)
-{
-	uint32_t la = (key - 1) / LON_CELLS, lo = (key - 1) % LON_CELLS;
-	struct cell *tile = lv->tiles[(la / TILE) * TILES_LON + lo / TILE];
-	return tile ? &tile[(la % TILE) * TILE + lo % TILE] : NULL;
-}
+/* --- tiles ------------------------------------------------------------------- */
 
-static struct cell *cell_get(struct live *lv, uint32_t key)
+static struct tile *tile_get(struct live *lv, uint32_t t)
 {
-	uint32_t la = (key - 1) / LON_CELLS, lo = (key - 1) % LON_CELLS;
-	struct cell **tile = &lv->tiles[(la / TILE) * TILES_LON + lo / TILE];
-	if (!*tile) {
-		*tile = xcalloc(TILE * TILE, sizeof(**tile));
-		lv->ntiles++;
+	if (!lv->tiles[t]) {
+		struct tile *tl = xcalloc(1, sizeof(*tl));
+		tl->lat0 = -90.0 + (double)(t / TILES_LON);
+		tl->lon0 = -180.0 + (double)(t % TILES_LON);
+		lv->tiles[t] = tl;
+		lv->used[lv->ntiles++] = t;
 	}
-	struct cell *c = &(*tile)[(la % TILE) * TILE + lo % TILE];
-	c->key = key;
-	return c;
+	return lv->tiles[t];
 }
 
-static void cell_add(struct live *lv, uint32_t slot)
+/* Lays the tile out again in cell order, every run with a little room
+ * (a quarter of its size, or of the average run), `grow` with at least twice
+ * its size, and spare room at the end for runs that outgrow theirs. The
+ * moved records' id entries follow them. */
+static void tile_compact(struct live *lv, struct tile *tl, uint32_t t, uint32_t grow)
 {
-	struct slot *s = &lv->slots[slot];
-	struct cell *c = cell_get(lv, s->cell);
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 4;
-		c->items = xrealloc(c->items, c->cap * sizeof(*c->items));
+	uint32_t avg = tl->used / TILE_CELLS, layout = 0;
+	uint32_t caps[TILE_CELLS];
+	for (uint32_t c = 0; c < TILE_CELLS; c++) {
+		uint32_t n = tl->cell[c].n, slack = n / 4 > avg / 4 ? n / 4 : avg / 4;
+		if (c == grow)
+			slack = n > 4 ? n : 4;
+		caps[c] = n + slack;
+		layout += caps[c];
 	}
-	s->pos = c->n;
-	c->items[c->n++] = (struct item){slot, (float)s->lat, (float)s->lon};
+	uint32_t cap = layout + layout / 8 + 16;
+	struct pt *pt = xcalloc(cap, sizeof(*pt));
+	struct rec *rec = xcalloc(cap, sizeof(*rec));
+	uint32_t at = 0;
+	for (uint32_t c = 0; c < TILE_CELLS; c++) {
+		struct run *ru = &tl->cell[c];
+		if (ru->n) {
+			memcpy(&pt[at], &tl->pt[ru->start], ru->n * sizeof(*pt));
+			memcpy(&rec[at], &tl->rec[ru->start], ru->n * sizeof(*rec));
+			for (uint32_t k = 0; k < ru->n; k++)
+				lv->ids[rec[at + k].idx] = (struct loc){t + 1, at + k};
+		}
+		ru->start = at;
+		ru->cap = caps[c];
+		at += caps[c];
+	}
+	free(tl->pt);
+	free(tl->rec);
+	tl->pt = pt;
+	tl->rec = rec;
+	tl->cap = cap;
+	tl->end = layout;
 }
 
-static void cell_del(struct live *lv, uint32_t slot)
+/* Makes room in a full run: moves it, with twice the room, to the spare end
+ * of the tile's arrays (amortised O(1) per insert), or lays the tile out
+ * again when the spare room is used up. */
+static void run_grow(struct live *lv, struct tile *tl, uint32_t t, uint32_t c)
 {
-	struct slot *s = &lv->slots[slot];
-	struct cell *c = cell_find(lv, s->cell);
-	if (!c || s->pos >= c->n || c->items[s->pos].slot != slot)
-		BUG("live index: slot %u not in its cell", slot);
-	struct item last = c->items[--c->n];
-	c->items[s->pos] = last;
-	lv->slots[last.slot].pos = s->pos;
+	struct run *ru = &tl->cell[c];
+	uint32_t want = ru->n >= 2 ? 2 * ru->n : 4;
+	if (tl->end + want > tl->cap) {
+		tile_compact(lv, tl, t, c);
+		return;
+	}
+	memcpy(&tl->pt[tl->end], &tl->pt[ru->start], ru->n * sizeof(*tl->pt));
+	memcpy(&tl->rec[tl->end], &tl->rec[ru->start], ru->n * sizeof(*tl->rec));
+	for (uint32_t k = 0; k < ru->n; k++)
+		lv->ids[tl->rec[tl->end + k].idx].pos = tl->end + k;
+	ru->start = tl->end;
+	ru->cap = want;
+	tl->end += want;
+}
+
+/* Puts *r (its idx set) in its cell and points its id entry at it. */
+static void place(struct live *lv, const struct rec *r)
+{
+	int la, lo;
+	cell_rc(r->lat, r->lon, &la, &lo);
+	uint32_t t = tile_of(la, lo);
+	uint16_t c = cell_in_tile(la, lo);
+	struct tile *tl = tile_get(lv, t);
+	if (tl->cell[c].n == tl->cell[c].cap)
+		run_grow(lv, tl, t, c);
+	struct run *ru = &tl->cell[c];
+	uint32_t pos = ru->start + ru->n++;
+	tl->used++;
+	tl->rec[pos] = *r;
+	tl->rec[pos].cell = c;
+	tl->pt[pos] = (struct pt){(float)(r->lat - tl->lat0), (float)(r->lon - tl->lon0), r->org};
+	lv->ids[r->idx] = (struct loc){t + 1, pos};
+}
+
+/* Takes the record at l out of its cell; the cell's last record fills the gap. */
+static void unplace(struct live *lv, struct loc l)
+{
+	struct tile *tl = lv->tiles[l.tile - 1];
+	struct run *ru = &tl->cell[tl->rec[l.pos].cell];
+	uint32_t last = ru->start + ru->n - 1;
+	if (l.pos < ru->start || l.pos > last)
+		BUG("live index: record %u not in its cell", l.pos);
+	if (l.pos != last) {
+		tl->rec[l.pos] = tl->rec[last];
+		tl->pt[l.pos] = tl->pt[last];
+		lv->ids[tl->rec[l.pos].idx].pos = l.pos;
+	}
+	ru->n--;
+	tl->used--;
 }
 
 /* --- updates ----------------------------------------------------------------- */
@@ -202,42 +306,31 @@ int live_update(struct live *lv, const char *id, uint16_t org, double lat, doubl
 	    !(lon >= -180 && lon <= 180))
 		return SG_EINVAL;
 	pthread_rwlock_wrlock(&lv->lock);
-	uint32_t at, slot = id_find(lv, id, &at);
+	uint32_t at, e = id_find(lv, id, &at);
 	int rc = 1;
-	if (slot != NO_SLOT) {
-		struct slot *s = &lv->slots[slot];
-		if (time_ms <= s->time_ms) {
+	if (e != NO_POS) {
+		struct loc l = lv->ids[e];
+		struct tile *tl = lv->tiles[l.tile - 1];
+		struct rec *r = &tl->rec[l.pos];
+		if (time_ms <= r->time_ms) {
 			rc = 0; /* older or the same: the newer latest stays */
 		} else {
-			uint32_t cell = cell_of(lat, lon);
-			s->lat = lat, s->lon = lon, s->time_ms = time_ms, s->org = org;
-			if (cell != s->cell) {
-				cell_del(lv, slot);
-				s->cell = cell;
-				cell_add(lv, slot);
+			int la, lo;
+			cell_rc(lat, lon, &la, &lo);
+			if (tile_of(la, lo) == l.tile - 1 && cell_in_tile(la, lo) == r->cell) {
+				r->lat = lat, r->lon = lon, r->time_ms = time_ms, r->org = org;
+				tl->pt[l.pos] = (struct pt){(float)(lat - tl->lat0), (float)(lon - tl->lon0), org};
 			} else {
-				struct cell *c = cell_find(lv, cell);
-				c->items[s->pos].lat = (float)lat;
-				c->items[s->pos].lon = (float)lon;
+				struct rec moved = *r;
+				unplace(lv, l);
+				moved.lat = lat, moved.lon = lon, moved.time_ms = time_ms, moved.org = org;
+				place(lv, &moved);
 			}
 		}
 	} else {
-		if (lv->nfree) {
-			slot = lv->free_list[--lv->nfree];
-		} else {
-			if (lv->nslots == lv->capslots) {
-				lv->capslots = lv->capslots ? lv->capslots * 2 : 1024;
-				lv->slots = xrealloc(lv->slots, lv->capslots * sizeof(*lv->slots));
-			}
-			slot = lv->nslots++;
-		}
-		struct slot *s = &lv->slots[slot];
-		memset(s, 0, sizeof(*s));
-		sg_strlcpy(s->id, id, sizeof(s->id));
-		s->lat = lat, s->lon = lon, s->time_ms = time_ms, s->org = org;
-		s->cell = cell_of(lat, lon);
-		cell_add(lv, slot);
-		lv->ids[at] = slot + 1;
+		struct rec r = {.lat = lat, .lon = lon, .time_ms = time_ms, .org = org, .idx = at};
+		sg_strlcpy(r.id, id, sizeof(r.id));
+		place(lv, &r);
 		lv->count++;
 		if (lv->count * 2 > lv->idcap)
 			id_grow(lv);
@@ -246,39 +339,33 @@ int live_update(struct live *lv, const char *id, uint16_t org, double lat, doubl
 	return rc;
 }
 
-static void fill(struct live_hit *h, const struct slot *s, double dist)
+static void fill(struct live_hit *h, const struct rec *r, double dist)
 {
-	memcpy(h->id, s->id, sizeof(h->id));
-	h->org = s->org;
-	h->lat = s->lat;
-	h->lon = s->lon;
-	h->time_ms = s->time_ms;
+	memcpy(h->id, r->id, sizeof(h->id));
+	h->org = r->org;
+	h->lat = r->lat;
+	h->lon = r->lon;
+	h->time_ms = r->time_ms;
 	h->dist_m = dist;
 }
 
 int live_get(struct live *lv, const char *id, struct live_hit *out)
 {
 	pthread_rwlock_rdlock(&lv->lock);
-	uint32_t slot = id_find(lv, id, NULL);
-	if (slot != NO_SLOT)
-		fill(out, &lv->slots[slot], 0);
+	uint32_t at, e = id_find(lv, id, &at);
+	if (e != NO_POS)
+		fill(out, rec_at(lv, lv->ids[e]), 0);
 	pthread_rwlock_unlock(&lv->lock);
-	return slot == NO_SLOT ? SG_ENOTFOUND : 0;
+	return e == NO_POS ? SG_ENOTFOUND : 0;
 }
 
 void live_remove(struct live *lv, const char *id)
 {
 	pthread_rwlock_wrlock(&lv->lock);
-	uint32_t at, slot = id_find(lv, id, &at);
-	if (slot != NO_SLOT) {
-		cell_del(lv, slot);
-		id_delete(lv, at);
-		lv->slots[slot].id[0] = '\0';
-		if (lv->nfree == lv->capfree) {
-			lv->capfree = lv->capfree ? lv->capfree * 2 : 64;
-			lv->free_list = xrealloc(lv->free_list, lv->capfree * sizeof(*lv->free_list));
-		}
-		lv->free_list[lv->nfree++] = slot;
+	uint32_t at, e = id_find(lv, id, &at);
+	if (e != NO_POS) {
+		unplace(lv, lv->ids[e]);
+		id_delete(lv, e);
 		lv->count--;
 	}
 	pthread_rwlock_unlock(&lv->lock);
@@ -295,13 +382,11 @@ size_t live_count(struct live *lv)
 size_t live_memory(struct live *lv)
 {
 	pthread_rwlock_rdlock(&lv->lock);
-	size_t b = sizeof(*lv) + (size_t)lv->capslots * sizeof(struct slot) +
-		   (size_t)lv->capfree * 4 + (size_t)lv->idcap * 4 +
-		   (size_t)TILES_LAT * TILES_LON * sizeof(*lv->tiles) +
-		   (size_t)lv->ntiles * TILE * TILE * sizeof(struct cell);
-	for (size_t t = 0; t < (size_t)TILES_LAT * TILES_LON; t++)
-		for (int i = 0; lv->tiles[t] && i < TILE * TILE; i++)
-			b += (size_t)lv->tiles[t][i].cap * sizeof(struct item);
+	size_t b = sizeof(*lv) + (size_t)lv->idcap * sizeof(struct loc) +
+		   (size_t)TILES_LAT * TILES_LON * (sizeof(*lv->tiles) + sizeof(*lv->used));
+	for (uint32_t i = 0; i < lv->ntiles; i++)
+		b += sizeof(struct tile) +
+		     (size_t)lv->tiles[lv->used[i]]->cap * (sizeof(struct pt) + sizeof(struct rec));
 	pthread_rwlock_unlock(&lv->lock);
 	return b;
 }
@@ -313,59 +398,88 @@ struct hits {
 	size_t n, cap;
 };
 
-static void push(struct hits *hs, const struct slot *s, double dist)
+static void push(struct hits *hs, const struct rec *r, double dist)
 {
 	if (hs->n == hs->cap) {
-		hs->cap = hs->cap ? hs->cap * 2 : 16;
+		hs->cap = hs->cap ? hs->cap * 2 : 64;
 		hs->h = xrealloc(hs->h, hs->cap * sizeof(*hs->h));
 	}
-	fill(&hs->h[hs->n++], s, dist);
+	fill(&hs->h[hs->n++], r, dist);
 }
 
-/* Visits every item in the cells covering the box (longitudes may wrap);
- * the visitor reads the slot only when it needs it. */
-typedef void (*visit_fn)(void *ctx, const struct live *lv, const struct item *it);
+/* Called for each non-empty run of a cell the box covers. */
+typedef void (*run_fn)(void *ctx, const struct tile *tl, uint32_t start, uint32_t n);
 
+/* Visits the cells covering the box; longitudes may run past 180 (wrapping)
+ * and max_lon - min_lon >= 360 means every longitude. */
 static void scan_box(const struct live *lv, double min_lat, double max_lat, double min_lon,
-		     double max_lon, visit_fn fn, void *ctx)
+		     double max_lon, run_fn fn, void *ctx)
 {
 	min_lat = fmax(min_lat, -90), max_lat = fmin(max_lat, 90);
-	int la0 = (int)floor((min_lat + 90.0) / CELL_DEG), la1 = (int)floor((max_lat + 90.0) / CELL_DEG);
-	la1 = la1 >= LAT_CELLS ? LAT_CELLS - 1 : la1;
+	int la0 = clampi((int)floor((min_lat + 90.0) / CELL_DEG), 0, LAT_CELLS - 1);
+	int la1 = clampi((int)floor((max_lat + 90.0) / CELL_DEG), 0, LAT_CELLS - 1);
 	bool whole = max_lon - min_lon >= 360;
 	int lo0 = whole ? 0 : (int)floor((min_lon + 180.0) / CELL_DEG);
 	int lo1 = whole ? LON_CELLS - 1 : (int)floor((max_lon + 180.0) / CELL_DEG);
 	/* Tiles are sparse: when the box spans more cells than the used tiles
 	 * hold, walk the used tiles instead. */
 	int64_t boxcells = (int64_t)(la1 - la0 + 1) * (lo1 - lo0 + 1);
-	if (boxcells > (int64_t)lv->ntiles * TILE * TILE * 2) {
-		for (size_t t = 0; t < (size_t)TILES_LAT * TILES_LON; t++) {
-			if (!lv->tiles[t])
-				continue;
-			for (int i = 0; i < TILE * TILE; i++) {
-				const struct cell *c = &lv->tiles[t][i];
-				if (!c->n)
+	if (boxcells > (int64_t)lv->ntiles * TILE_CELLS * 2) {
+		for (uint32_t i = 0; i < lv->ntiles; i++) {
+			uint32_t t = lv->used[i];
+			const struct tile *tl = lv->tiles[t];
+			for (int c = 0; c < TILE_CELLS; c++) {
+				if (!tl->cell[c].n)
 					continue;
-				int la = (int)((c->key - 1) / LON_CELLS), lo = (int)((c->key - 1) % LON_CELLS);
+				int la = (int)(t / TILES_LON) * TILE + c / TILE;
+				int lo = (int)(t % TILES_LON) * TILE + c % TILE;
 				bool in_lon = whole;
 				for (int w = -1; w <= 1 && !in_lon; w++)
 					in_lon = lo + w * LON_CELLS >= lo0 && lo + w * LON_CELLS <= lo1;
-				if (la < la0 || la > la1 || !in_lon)
-					continue;
-				for (uint32_t k = 0; k < c->n; k++)
-					fn(ctx, lv, &c->items[k]);
+				if (la >= la0 && la <= la1 && in_lon)
+					fn(ctx, tl, tl->cell[c].start, tl->cell[c].n);
 			}
 		}
+		return;
+	}
+	if (boxcells <= SMALL_BOX) {
+		/* A small box (a radius of a few km): find its runs first, asking
+		 * for each run's record and then its points ahead of use, so the
+		 * cache misses overlap instead of following one another. */
+		const struct tile *tl[SMALL_BOX];
+		const struct run *ru[SMALL_BOX];
+		int m = 0;
+		for (int la = la0; la <= la1; la++) {
+			for (int lo = lo0; lo <= lo1; lo++) {
+				int l = ((lo % LON_CELLS) + LON_CELLS) % LON_CELLS;
+				const struct tile *t = lv->tiles[tile_of(la, l)];
+				if (!t)
+					continue;
+				tl[m] = t;
+				ru[m] = &t->cell[cell_in_tile(la, l)];
+				__builtin_prefetch(ru[m]);
+				m++;
+			}
+		}
+		for (int i = 0; i < m; i++)
+			if (ru[i]->n)
+				__builtin_prefetch(&tl[i]->pt[ru[i]->start]);
+		for (int i = 0; i < m; i++)
+			if (ru[i]->n)
+				fn(ctx, tl[i], ru[i]->start, ru[i]->n);
 		return;
 	}
 	for (int la = la0; la <= la1; la++) {
 		for (int lo = lo0; lo <= lo1; lo++) {
 			int l = ((lo % LON_CELLS) + LON_CELLS) % LON_CELLS; /* wrap at the antimeridian */
-			const struct cell *c = cell_find(lv, (uint32_t)la * LON_CELLS + (uint32_t)l + 1);
-			if (!c)
+			const struct tile *tl = lv->tiles[tile_of(la, l)];
+			if (!tl) { /* skip the rest of this tile's row */
+				lo += TILE - 1 - l % TILE;
 				continue;
-			for (uint32_t k = 0; k < c->n; k++)
-				fn(ctx, lv, &c->items[k]);
+			}
+			const struct run *ru = &tl->cell[cell_in_tile(la, l)];
+			if (ru->n)
+				fn(ctx, tl, ru->start, ru->n);
 		}
 	}
 }
@@ -376,60 +490,70 @@ struct radius_ctx {
 	void *fctx;
 	struct hits *hs;
 	size_t count;
-	bool local;        /* r <= 100 km: the local flat approximation decides */
+	bool local;        /* r <= 100 km away from the poles: the local estimate */
 	double m_per_deg_lat, m_per_deg_lon, half_tan; /* half_tan: tan(lat0)/2 in 1/degree */
 	double in2, out2;  /* squared estimate bounds: surely inside / surely outside */
 };
 
-/* Squared distance estimate from the query point (see within()). */
-static double estimate2(const struct radius_ctx *c, double lat, double lon)
+/* Squared local estimate of the distance for offsets in degrees from the
+ * query point: equirectangular with the ellipsoid's radii of curvature at
+ * the query point and the cosine taken at the mean latitude (first order).
+ * No trigonometry per point. */
+static double local2(const struct radius_ctx *c, double dlat, double dlon)
 {
-	if (c->local) {
-		/* Equirectangular with the ellipsoid's radii of curvature at the query
-		 * point, cos taken at the mean latitude (first order): within 0.1 % of
-		 * the geodesic up to 100 km; in2/out2 keep a 0.5 % margin and 3 m for
-		 * the float copies. No trigonometry per point. */
-		double dlat = lat - c->lat, dlon = lon - c->lon;
-		if (dlon > 180)
-			dlon -= 360;
-		else if (dlon < -180)
-			dlon += 360;
-		double dy = dlat * c->m_per_deg_lat;
-		double dx = dlon * c->m_per_deg_lon * (1 - c->half_tan * dlat);
-		return dx * dx + dy * dy;
-	}
-	double h = geo_haversine_m(c->lat, c->lon, lat, lon);
-	return h * h;
+	double dy = dlat * c->m_per_deg_lat;
+	double dx = dlon * c->m_per_deg_lon * (1 - c->half_tan * dlat);
+	return dx * dx + dy * dy;
 }
 
-static bool within(struct radius_ctx *c, const struct live *lv, const struct item *it, double *dist)
-{
-	double d2 = estimate2(c, it->lat, it->lon); /* from the float copy: no slot touched */
-	if (d2 > c->out2)
-		return false;
-	/* The slot is touched (a likely cache miss) only when needed: a filter,
-	 * a hit to report, or a point near the edge. */
-	const struct slot *s = &lv->slots[it->slot];
-	if (c->f && !c->f(c->fctx, s->org))
-		return false;
-	if (d2 < c->in2) {
-		if (c->hs)
-			*dist = sqrt(estimate2(c, s->lat, s->lon)); /* the reported distance: full precision */
-		return true;
-	}
-	*dist = geo_distance_m(c->lat, c->lon, s->lat, s->lon);
-	return *dist <= c->r;
-}
-
-static void radius_visit(void *ctx, const struct live *lv, const struct item *it)
+static void radius_run(void *ctx, const struct tile *tl, uint32_t start, uint32_t n)
 {
 	struct radius_ctx *c = ctx;
-	double d;
-	if (!within(c, lv, it, &d))
-		return;
-	c->count++;
-	if (c->hs)
-		push(c->hs, &lv->slots[it->slot], d);
+	const struct pt *pt = tl->pt + start;
+	const struct rec *rec = tl->rec + start;
+	/* The tile corner relative to the query point, wrapped so that a point's
+	 * offset (corner + up to a degree) is the short way round. */
+	double olat = tl->lat0 - c->lat, olon = tl->lon0 - c->lon;
+	if (olon > 180)
+		olon -= 360;
+	else if (olon < -181)
+		olon += 360;
+	/* In chunks: first the points (contiguous) pick the candidates and ask
+	 * for the records they will need, then the records are read. */
+	uint32_t cand[64];
+	double cd2[64];
+	for (uint32_t k0 = 0; k0 < n; k0 += 64) {
+		uint32_t kn = n - k0 < 64 ? n - k0 : 64, m = 0;
+		for (uint32_t k = k0; k < k0 + kn; k++) {
+			double d2;
+			if (c->local) {
+				d2 = local2(c, olat + (double)pt[k].dlat, olon + (double)pt[k].dlon);
+			} else {
+				double h = geo_haversine_m(c->lat, c->lon, tl->lat0 + (double)pt[k].dlat,
+							   tl->lon0 + (double)pt[k].dlon);
+				d2 = h * h;
+			}
+			if (d2 > c->out2 || (c->f && !c->f(c->fctx, (uint16_t)pt[k].org)))
+				continue;
+			if (c->hs || d2 >= c->in2)
+				__builtin_prefetch(&rec[k]);
+			cand[m] = k;
+			cd2[m++] = d2;
+		}
+		for (uint32_t i = 0; i < m; i++) {
+			double dist;
+			if (cd2[i] < c->in2) {
+				dist = sqrt(cd2[i]);
+			} else { /* close to the edge: the exact geodesic decides */
+				dist = geo_distance_m(c->lat, c->lon, rec[cand[i]].lat, rec[cand[i]].lon);
+				if (dist > c->r)
+					continue;
+			}
+			c->count++;
+			if (c->hs)
+				push(c->hs, &rec[cand[i]], dist);
+		}
+	}
 }
 
 static void radius_init(struct radius_ctx *c)
@@ -441,8 +565,15 @@ static void radius_init(struct radius_ctx *c)
 	c->m_per_deg_lat = m * M_PI / 180;
 	c->m_per_deg_lon = n * cos(c->lat * M_PI / 180) * M_PI / 180;
 	c->half_tan = tan(c->lat * M_PI / 180) / 2 * (M_PI / 180);
-	double tol = c->local ? 0.005 : GEO_HAVERSINE_REL_ERR;
-	double lo = fmax(0, c->r * (1 - tol) - 3), hi = c->r * (1 + tol) + 3;
+	/* The local estimate's relative error, measured against PROJ over
+	 * 10 m - 100 km and |lat| < 85 (tests/unit/test_live.c checks it), stays
+	 * under 0.01 q + (1 + |tan lat|) q^2 with q = r / 6371 km; twice that,
+	 * plus 2 cm for the float offsets, bounds the band left to the exact
+	 * geodesic. */
+	double q = c->r / 6371000.0;
+	double tol = c->local ? 2 * (0.01 * q + (1 + fabs(tan(c->lat * M_PI / 180))) * q * q)
+			      : GEO_HAVERSINE_REL_ERR;
+	double lo = fmax(0, c->r * (1 - tol) - 0.02), hi = c->r * (1 + tol) + 0.02;
 	c->in2 = lo * lo;
 	c->out2 = hi * hi;
 }
@@ -472,7 +603,7 @@ static void radius_scan(struct live *lv, struct radius_ctx *c)
 	radius_init(c);
 	radius_box(c->lat, c->lon, c->r, &la0, &la1, &lo0, &lo1);
 	pthread_rwlock_rdlock(&lv->lock);
-	scan_box(lv, la0, la1, lo0, lo1, radius_visit, c);
+	scan_box(lv, la0, la1, lo0, lo1, radius_run, c);
 	pthread_rwlock_unlock(&lv->lock);
 }
 
@@ -502,14 +633,17 @@ struct bbox_ctx {
 	struct hits hs;
 };
 
-static void bbox_visit(void *ctx, const struct live *lv, const struct item *it)
+static void bbox_run(void *ctx, const struct tile *tl, uint32_t start, uint32_t n)
 {
 	struct bbox_ctx *c = ctx;
-	const struct slot *s = &lv->slots[it->slot];
-	bool in_lon = c->min_lon <= c->max_lon ? (s->lon >= c->min_lon && s->lon <= c->max_lon)
-					       : (s->lon >= c->min_lon || s->lon <= c->max_lon);
-	if (s->lat >= c->min_lat && s->lat <= c->max_lat && in_lon && (!c->f || c->f(c->fctx, s->org)))
-		push(&c->hs, s, 0);
+	for (uint32_t k = start; k < start + n; k++) {
+		const struct rec *r = &tl->rec[k];
+		bool in_lon = c->min_lon <= c->max_lon ? (r->lon >= c->min_lon && r->lon <= c->max_lon)
+						       : (r->lon >= c->min_lon || r->lon <= c->max_lon);
+		if (r->lat >= c->min_lat && r->lat <= c->max_lat && in_lon &&
+		    (!c->f || c->f(c->fctx, r->org)))
+			push(&c->hs, r, 0);
+	}
 }
 
 int live_bbox(struct live *lv, double min_lon, double min_lat, double max_lon, double max_lat,
@@ -518,7 +652,7 @@ int live_bbox(struct live *lv, double min_lon, double min_lat, double max_lon, d
 	struct bbox_ctx c = {min_lon, min_lat, max_lon, max_lat, f, ctx, {0}};
 	double hi = max_lon < min_lon ? max_lon + 360 : max_lon; /* crossing the antimeridian */
 	pthread_rwlock_rdlock(&lv->lock);
-	scan_box(lv, min_lat, max_lat, min_lon, hi, bbox_visit, &c);
+	scan_box(lv, min_lat, max_lat, min_lon, hi, bbox_run, &c);
 	pthread_rwlock_unlock(&lv->lock);
 	*out = c.hs.h;
 	*n = c.hs.n;

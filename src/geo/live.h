@@ -1,14 +1,17 @@
 /* The live index: every device's latest position in memory, on a uniform
- * grid of cells (0.05 degree, about 5 km), for "who is within R metres of
- * this point", "who is inside this box" and "the k nearest" in microseconds.
+ * grid of cells (0.05 degree, about 5 km) grouped in 1-degree tiles, for "who
+ * is within R metres of this point", "who is inside this box" and "the k
+ * nearest" in microseconds.
  *
  * Invariants:
- *  - One slot per device; an older report never replaces a newer one.
- *  - A slot is listed in exactly the one cell its position falls in.
- *  - Distances are geodesic (WGS 84): a spherical bound decides all but the
- *    points within 0.7 % of the radius, which get the exact computation.
+ *  - One record per device; an older report never replaces a newer one.
+ *  - A record is listed in exactly the one cell its position falls in; a
+ *    tile keeps its cells' records next to each other, in cell order.
+ *  - Distances are geodesic (WGS 84): a local estimate (up to 100 km, with a
+ *    measured error bound) or a spherical one decides all points but those
+ *    within that bound of the radius, which get the exact computation.
  * Thread-safe: readers share a lock, updates take it alone, briefly. About
- * 90 bytes per device (see live_memory). No I/O. */
+ * 120 bytes per device (see live_memory). No I/O. */
 #ifndef SG_LIVE_H
 #define SG_LIVE_H
 
@@ -26,7 +29,8 @@ struct live_hit {
 	double lat, lon;   /* degrees */
 	int64_t time_ms;
 	double dist_m;     /* from the query point: exact (geodesic) for nearest queries and
-			    * near a radius' edge, spherical (within 0.7 %) inside it */
+			    * near a radius' edge, an estimate inside it (within 0.2 % up to
+			    * 100 km, 0.7 % beyond) */
 };
 
 /* Returns hits for which the caller's filter is true (NULL: all). */

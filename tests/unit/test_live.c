@@ -14,6 +14,8 @@
 #include "geo/geodesic.h"
 #include "geo/live.h"
 
+#include <geodesic.h>
+
 #define N 6000
 
 static double plat[N], plon[N];
@@ -99,6 +101,48 @@ static void test_radius_agrees_with_brute_force(void **s)
 		free(got);
 	}
 	live_free(lv);
+}
+
+/* Points placed at r (1 +- e) from the centre with PROJ's direct geodesic,
+ * for radii from 10 m to 100 km, at every latitude the local estimate is used
+ * (and beyond) and across the antimeridian: the ones inside are counted, the
+ * ones outside are not. An estimate whose error exceeded the band handed to
+ * the exact geodesic would count an outside point or miss an inside one. */
+static void test_points_at_the_radius_edge_are_decided_exactly(void **s)
+{
+	(void)s;
+	struct geod_geodesic g;
+	geod_init(&g, 6378137, 1 / 298.257223563);
+	static const double eps[] = {-1e-3, -1e-4, -1e-5, -1e-6, -1e-7, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3};
+	const int ne = (int)(sizeof(eps) / sizeof(eps[0]));
+	for (int q = 0; q < 3000; q++) {
+		struct live *lv = live_new();
+		double lat = -87 + rnd() * 174, lon = q % 7 == 0 ? 179.9 + rnd() * 0.1 : -180 + rnd() * 360;
+		double r = pow(10, 1 + rnd() * 4 + (q % 11 == 0 ? 1 : 0)); /* 10 m .. 100 km, some 1000 km */
+		int inside = 0, id = 0;
+		for (int k = 0; k < 4; k++) {
+			for (int e = 0; e < ne; e++) {
+				double plat2, plon2, azi2, az = rnd() * 360;
+				geod_direct(&g, lat, lon, az, r * (1 + eps[e]), &plat2, &plon2, &azi2);
+				char name[LIVE_ID_MAX];
+				id_of(id++, name);
+				assert_int_equal(live_update(lv, name, 0, plat2, plon2, 1), 1);
+				inside += eps[e] < 0;
+			}
+		}
+		size_t got = live_radius_count(lv, lat, lon, r, NULL, NULL);
+		if (got != (size_t)inside)
+			fprintf(stderr, "centre %.6f,%.6f r=%.3f: counted %zu, inside %d\n", lat, lon, r, got, inside);
+		assert_int_equal(got, inside);
+		struct live_hit *h;
+		size_t n;
+		live_radius(lv, lat, lon, r, NULL, NULL, &h, &n);
+		assert_int_equal(n, inside);
+		for (size_t i = 0; i < n; i++)
+			assert_true(fabs(h[i].dist_m - geo_distance_m(lat, lon, h[i].lat, h[i].lon)) <= r * 1e-3 + 0.05);
+		free(h);
+		live_free(lv);
+	}
 }
 
 static void test_bbox_agrees_with_brute_force(void **s)
@@ -188,10 +232,15 @@ static void test_many_updates_and_removals_keep_tables_consistent(void **s)
 	(void)s;
 	struct live *lv = live_new();
 	char id[LIVE_ID_MAX];
-	for (int round = 0; round < 3; round++) {
+	static double la[20000], lo[20000];
+	/* Rounds over the whole world (sparse tiles) and within half a degree
+	 * (dense cells that outgrow their room and get laid out again). */
+	for (int round = 0; round < 6; round++) {
 		for (int i = 0; i < 20000; i++) {
 			id_of(i, id);
-			live_update(lv, id, 0, -80 + rnd() * 160, -180 + rnd() * 360, round * 100000 + i + 1);
+			la[i] = round % 2 ? 33 + rnd() * 0.5 : -80 + rnd() * 160;
+			lo[i] = round % 2 ? 73 + rnd() * 0.5 : -180 + rnd() * 360;
+			live_update(lv, id, 0, la[i], lo[i], round * 100000 + i + 1);
 		}
 		for (int i = 0; i < 20000; i += 3) {
 			id_of(i, id);
@@ -204,10 +253,15 @@ static void test_many_updates_and_removals_keep_tables_consistent(void **s)
 	live_bbox(lv, -180, -90, 180, 90, NULL, NULL, &h, &n);
 	assert_int_equal(n, 20000 - 6667);
 	free(h);
+	live_bbox(lv, 73, 33, 73.5, 33.5, NULL, NULL, &h, &n);
+	assert_int_equal(n, 20000 - 6667); /* the last round was the dense one */
+	free(h);
 	for (int i = 0; i < 20000; i++) {
 		struct live_hit one;
 		id_of(i, id);
 		assert_int_equal(live_get(lv, id, &one), i % 3 == 0 ? SG_ENOTFOUND : 0);
+		if (i % 3)
+			assert_true(one.lat == la[i] && one.lon == lo[i] && strcmp(one.id, id) == 0);
 	}
 	live_free(lv);
 }
@@ -216,6 +270,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_radius_agrees_with_brute_force),
+		cmocka_unit_test(test_points_at_the_radius_edge_are_decided_exactly),
 		cmocka_unit_test(test_bbox_agrees_with_brute_force),
 		cmocka_unit_test(test_nearest_agrees_with_brute_force),
 		cmocka_unit_test(test_older_report_never_overwrites_and_moves_between_cells),
