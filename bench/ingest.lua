@@ -2,6 +2,10 @@
 -- each request a new fix time for its device, so every report is stored.
 local keys = {}
 for line in io.lines(os.getenv("SG_KEYS_FILE")) do keys[#keys + 1] = line end
+-- SG_INGEST_PATH: "/ingest/osmand" on the main port, "/" on the dedicated listener
+local path = os.getenv("SG_INGEST_PATH") or "/ingest/osmand"
+-- SG_TIME_BASE: first fix time (epoch s), distinct per run so every report is new
+local base = tonumber(os.getenv("SG_TIME_BASE") or "1700000000")
 local counter = 0
 local next_thread = 0
 
@@ -15,9 +19,9 @@ request = function()
   counter = counter + 1
   local k = keys[(counter % #keys) + 1]
   -- distinct times per (device, report): thread id in the low digits
-  local t = 1700000000 + counter * 16 + (thread_id or 0)
+  local t = base + counter * 16 + (thread_id or 0)
   local lat = 24 + (counter % 1000) / 100
-  return wrk.format("GET", string.format("/ingest/osmand?id=%s&lat=%.5f&lon=67.1&timestamp=%d", k, lat, t))
+  return wrk.format("GET", string.format("%s?id=%s&lat=%.5f&lon=67.1&timestamp=%d", path, k, lat, t))
 end
 
 dofile("bench/report.lua")

@@ -1,7 +1,9 @@
 /* In-process benchmark of the live index and the fence index, side by side
  * with Redis GEOSEARCH over loopback on the same points, radii and result
  * counts (one connection, one query at a time), in the same run.
- *   live_bench REDIS_PORT [devices] [zones]
+ *   live_bench REDIS_PORT [devices] [zones] [zones.tsv] [devices.tsv]
+ * (the TSV files receive the zones as WKT for PostGIS and the devices'
+ * positions for the HTTP benchmark's store)
  * Prints one line per measurement; bench/positions.sh runs it. */
 #include "geo/fence.h"
 #include "geo/live.h"
@@ -118,6 +120,7 @@ int main(int argc, char **argv)
 	ndev = argc > 2 ? (size_t)atol(argv[2]) : 1000000;
 	size_t nzones = argc > 3 ? (size_t)atol(argv[3]) : 10000;
 	FILE *wkt = argc > 4 ? fopen(argv[4], "w") : NULL; /* the zones as WKT, for PostGIS */
+	FILE *pts = argc > 5 ? fopen(argv[5], "w") : NULL; /* the devices, for the HTTP benchmark */
 	lat = malloc(ndev * sizeof(double));
 	lon = malloc(ndev * sizeof(double));
 	struct live *lv = live_new();
@@ -128,7 +131,11 @@ int main(int argc, char **argv)
 		lon[i] = 61 + rnd() * 16;
 		snprintf(id, sizeof(id), "dev_%026zu", i);
 		live_update(lv, id, 0, lat[i], lon[i], 1);
+		if (pts)
+			fprintf(pts, "%s\t%.7f\t%.7f\n", id, lat[i], lon[i]);
 	}
+	if (pts)
+		fclose(pts);
 	double build = now_s() - t0;
 	printf("live index: %zu devices loaded in %.2f s (%.0f updates/s), %.1f bytes/device\n", ndev, build,
 	       (double)ndev / build, (double)live_memory(lv) / (double)ndev);

@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -144,6 +145,11 @@ int app_serve(struct app *app)
 		struct http_server_opts oo = ho;
 		oo.listen = osm;
 		oo.osmand_only = true;
+		/* Devices are many and each request only waits for a commit: a few
+		 * event-loop threads, connections suspended while they wait. */
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		int64_t et = config_int(app->cfg, "ingest.event_threads");
+		oo.event_threads = (unsigned)(et > 0 ? et : cores > 0 ? cores : 1);
 		if (http_server_start(&app->env, &oo, &app->osmand, err, sizeof(err))) {
 			log_error("cannot start the OsmAnd listener", "error", err, NULL);
 			http_server_stop(app->http, 0);

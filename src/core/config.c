@@ -45,6 +45,7 @@ static const struct cdef defs[] = {
 	{"security.login_window_s", C_INT, "900", 1, 86400, false, "window in which failures count"},
 	{"security.login_lockout_s", C_INT, "60", 1, 86400, false, "first lockout; doubles with each further failure"},
 	{"ingest.osmand_listen", C_STR, "", 0, 0, false, "extra listener for Traccar Client's default settings (path /), e.g. 0.0.0.0:5055; empty = off"},
+	{"ingest.event_threads", C_INT, "0", 0, 64, false, "event-loop threads of the OsmAnd listener (0 = one per core)"},
 	{"ingest.max_future_s", C_INT, "300", 0, 86400, false, "a fix further in the future than this is refused"},
 	{"ingest.device_rate_per_s", C_INT, "50", 1, 100000, false, "sustained reports per second per device"},
 	{"ingest.device_burst", C_INT, "1000", 1, 1000000, false, "reports a device may send at once (a phone catching up)"},

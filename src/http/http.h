@@ -79,6 +79,13 @@ struct req {
 	char *raw_query;     /* the query string exactly as sent (device protocols) */
 	bool started;        /* the first call of the access handler has run */
 	bool osmand_only;    /* arrived on the dedicated OsmAnd listener */
+	bool event_loop;     /* served by an event-loop thread: never block, suspend */
+	/* Set by a handler that suspended the connection to wait (e.g. for a
+	 * commit): called on the event-loop thread once it is resumed, to reply. */
+	void (*resume)(struct req *r);
+	void *pending;       /* what the suspended request waits for */
+	int pending_rc;
+	bool pending_json;
 };
 
 /* Reader connection for this request (released when the request ends); NULL

@@ -23,6 +23,7 @@ struct http_server {
 	struct http_env *env;
 	unsigned port;
 	bool osmand_only;
+	bool event_loop;
 };
 
 static const uint64_t bucket_us[HIST_BUCKETS] = {500,    1000,   2500,   5000,    10000,   25000,
@@ -116,7 +117,7 @@ static void dispatch(struct req *r)
 		}
 	}
 	r->route->fn(r);
-	if (!r->replied)
+	if (!r->replied && !r->resume)
 		BUG("handler for %s %s gave no reply", r->route->method, r->route->pattern);
 }
 
@@ -148,6 +149,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!r->started) {
 		r->started = true;
 		r->osmand_only = srv->osmand_only;
+		r->event_loop = srv->event_loop;
 		r->env = env;
 		r->conn = conn;
 		r->method = method;
@@ -166,6 +168,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return r->queued;
 		}
 		return MHD_YES;
+	}
+	if (r->resume) { /* resumed after a wait: the handler replies now */
+		void (*fn)(struct req *) = r->resume;
+		r->resume = NULL;
+		fn(r);
+		if (!r->replied && !r->resume)
+			BUG("resumed request %s gave no reply", r->id);
+		return r->replied ? r->queued : MHD_YES;
 	}
 	if (r->replied) {
 		*upload_size = 0; /* discard the rest of a rejected body */
@@ -188,7 +198,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			      "the body exceeds server.max_body_bytes", NULL);
 	else
 		dispatch(r);
-	return r->queued;
+	return r->replied ? r->queued : MHD_YES; /* not replied: suspended, waiting */
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -286,13 +296,20 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 			 gai_strerror(gai));
 		return SG_EINVAL;
 	}
-	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			 MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	/* Thread per connection: handlers may block (argon2id, commits, streams).
+	 * Event loop (the device listener): a few epoll threads; a handler that
+	 * waits for a commit suspends its connection and is resumed by it. */
+	unsigned flags = opts->event_threads
+				 ? MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+					   MHD_USE_ERROR_LOG
+				 : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+					   MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
 	srv->env = env;
 	srv->osmand_only = opts->osmand_only;
+	srv->event_loop = opts->event_threads > 0;
 	srv->d = MHD_start_daemon(
 		flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
 		NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
@@ -301,6 +318,8 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_ip_connections,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header_bytes,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+		/* a pool of event loops, or nothing (MHD_OPTION_END ends the list) */
+		opts->event_threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, opts->event_threads,
 		MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!srv->d) {

@@ -1,4 +1,6 @@
-/* The HTTP server: libmicrohttpd with a thread per connection, limits on
+/* The HTTP server: libmicrohttpd with a thread per connection, or (for the
+ * device listener) a pool of event-loop threads whose handlers suspend a
+ * connection instead of blocking; limits on
  * body, header memory, connection time and connections per client address;
  * request ids and one structured log line per request; graceful drain on
  * shutdown (stop accepting, finish in-flight requests, then stop). */
@@ -16,6 +18,7 @@ struct http_server_opts {
 	unsigned per_ip_connections;
 	size_t max_header_bytes;
 	bool osmand_only; /* the dedicated OsmAnd listener: every path is an OsmAnd report */
+	unsigned event_threads; /* > 0: that many epoll event-loop threads, not a thread per connection */
 };
 
 /* Starts listening; 0 or SG_EINVAL/SG_EIO with a message in err. env must

@@ -82,6 +82,14 @@ const char *pipeline_org_name(struct pipeline *p, uint16_t org)
 	return s; /* never freed while the pipeline lives */
 }
 
+size_t pipeline_org_count(struct pipeline *p)
+{
+	pthread_mutex_lock(&p->mu);
+	size_t n = (size_t)p->norgs;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
 static uint16_t org_index(struct pipeline *p, const char *org)
 {
 	pthread_mutex_lock(&p->mu);
@@ -278,6 +286,15 @@ struct store_job {
 	json_t *events; /* geofence events written, for the publisher */
 };
 
+/* A report on its way through the store, owning what the write needs. */
+struct pipeline_job {
+	struct store_job j;
+	struct report rep;
+	struct ingest_result res;
+	void (*done)(void *ctx, int rc);
+	void *done_ctx;
+};
+
 static int geofence_fn(struct db *db, struct store_job *j)
 {
 	struct pipeline *p = j->p;
@@ -393,8 +410,8 @@ static int store_fn(struct db *db, void *arg)
 	return rc;
 }
 
-int pipeline_submit(struct pipeline *p, struct db *db, const struct report *r, int64_t now_ms,
-		    struct ingest_result *out, struct verr *e)
+int pipeline_begin(struct pipeline *p, struct db *db, struct report *r, int64_t now_ms,
+		   struct pipeline_job **job, struct ingest_result *out, struct verr *e)
 {
 	struct ingest_result res = {0};
 	/* Authenticate: the device key, stored only as its SHA-256. */
@@ -430,7 +447,7 @@ int pipeline_submit(struct pipeline *p, struct db *db, const struct report *r, i
 	}
 	if (!r->has_position) {
 		*out = res; /* accepted, nothing to store (e.g. OwnTracks lwt) */
-		return 0;
+		return 1;
 	}
 	if (r->time_ms > now_ms + p->o.max_future_ms) {
 		verr_set(e, 422, "timestamp", "the fix time is more than %lld s in the future (clock wrong?)",
@@ -445,26 +462,65 @@ int pipeline_submit(struct pipeline *p, struct db *db, const struct report *r, i
 		verr_set(e, 429, "", "this device sends too many reports; slow down");
 		return SG_EBUSY;
 	}
-	struct store_job j = {.p = p, .r = r, .dev = &res, .now = now_ms, .events = json_array()};
-	if ((rc = store_write(p->store, store_fn, &j))) {
-		json_decref(j.events);
-		return rc;
-	}
-	res.stored = j.inserted;
-	res.latest = live_update(p->live, res.device_id, org_index(p, res.org_id), r->lat, r->lon, r->time_ms) == 1;
-	res.events = (int)json_array_size(j.events);
-	if (p->publish && j.inserted) {
-		p->publish(p->publish_ctx, json_pack("{s:s,s:s,s:s,s:I,s:f,s:f}", "type", "position", "device_id",
-						     res.device_id, "org_id", res.org_id, "time_ms",
-						     (json_int_t)r->time_ms, "lat", r->lat, "lon", r->lon));
-		size_t i;
-		json_t *ev;
-		json_array_foreach(j.events, i, ev)
-			p->publish(p->publish_ctx, json_incref(ev));
-	}
-	json_decref(j.events);
-	*out = res;
+	struct pipeline_job *pj = xcalloc(1, sizeof(*pj));
+	pj->rep = *r;
+	report_init(r); /* moved: the caller's release frees nothing */
+	pj->res = res;
+	pj->j = (struct store_job){.p = p, .r = &pj->rep, .dev = &pj->res, .now = now_ms, .events = json_array()};
+	*job = pj;
 	return 0;
+}
+
+static void async_done(void *arg, int rc)
+{
+	struct pipeline_job *pj = arg; /* &pj->j, its first member */
+	pj->done(pj->done_ctx, rc);
+}
+
+int pipeline_store_async(struct pipeline *p, struct pipeline_job *job, void (*done)(void *ctx, int rc),
+			 void *ctx)
+{
+	job->done = done;
+	job->done_ctx = ctx;
+	return store_write_async(p->store, store_fn, &job->j, async_done);
+}
+
+int pipeline_finish(struct pipeline *p, struct pipeline_job *pj, int rc, struct ingest_result *out)
+{
+	struct store_job *j = &pj->j;
+	const struct report *r = &pj->rep;
+	struct ingest_result res = pj->res;
+	if (rc == 0) {
+		res.stored = j->inserted;
+		res.latest = live_update(p->live, res.device_id, org_index(p, res.org_id), r->lat, r->lon,
+					 r->time_ms) == 1;
+		res.events = (int)json_array_size(j->events);
+		if (p->publish && j->inserted) {
+			p->publish(p->publish_ctx,
+				   json_pack("{s:s,s:s,s:s,s:I,s:f,s:f}", "type", "position", "device_id", res.device_id,
+					     "org_id", res.org_id, "time_ms", (json_int_t)r->time_ms, "lat", r->lat,
+					     "lon", r->lon));
+			size_t i;
+			json_t *ev;
+			json_array_foreach(j->events, i, ev)
+				p->publish(p->publish_ctx, json_incref(ev));
+		}
+		*out = res;
+	}
+	json_decref(j->events);
+	report_release(&pj->rep);
+	free(pj);
+	return rc;
+}
+
+int pipeline_submit(struct pipeline *p, struct db *db, struct report *r, int64_t now_ms,
+		    struct ingest_result *out, struct verr *e)
+{
+	struct pipeline_job *job;
+	int rc = pipeline_begin(p, db, r, now_ms, &job, out, e);
+	if (rc)
+		return rc == 1 ? 0 : rc;
+	return pipeline_finish(p, job, store_write(p->store, store_fn, &job->j), out);
 }
 
 struct purge_job {

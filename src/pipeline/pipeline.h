@@ -48,6 +48,8 @@ typedef void (*pipeline_publish_fn)(void *ctx, json_t *event);
 void pipeline_set_publisher(struct pipeline *p, pipeline_publish_fn fn, void *ctx);
 /* The organisation behind a live-index org number, or NULL. */
 const char *pipeline_org_name(struct pipeline *p, uint16_t org);
+/* How many organisations hold positions (org numbers are below it). */
+size_t pipeline_org_count(struct pipeline *p);
 
 struct ingest_result {
 	char device_id[48];
@@ -60,8 +62,25 @@ struct ingest_result {
 /* Runs r through the pipeline. db is a reader for the device lookup.
  * 0, or SG_EAUTH (unknown key: 401), SG_EBUSY (rate limit: 429),
  * SG_EINVAL (e says why: 400/422), SG_EIO (not stored: 503). */
-int pipeline_submit(struct pipeline *p, struct db *db, const struct report *r, int64_t now_ms,
+int pipeline_submit(struct pipeline *p, struct db *db, struct report *r, int64_t now_ms,
 		    struct ingest_result *out, struct verr *e);
+
+/* The same in three steps, for servers that do not wait in a thread for the
+ * commit. pipeline_begin() authenticates, validates and rate-limits r: 0 and
+ * *job (r's contents moved into it: pass the job to pipeline_store_async(),
+ * then to pipeline_finish()), 1 when accepted with nothing to store (*out
+ * filled), or an error as pipeline_submit() returns, with e set. */
+struct pipeline_job;
+int pipeline_begin(struct pipeline *p, struct db *db, struct report *r, int64_t now_ms,
+		   struct pipeline_job **job, struct ingest_result *out, struct verr *e);
+/* Queues the job's write: done(ctx, rc) runs on the store's writer thread
+ * after the commit (quick, no writes). 0, or SG_EIO/SG_EBUSY when the store
+ * refuses writes (done is not called). */
+int pipeline_store_async(struct pipeline *p, struct pipeline_job *job, void (*done)(void *ctx, int rc),
+			 void *ctx);
+/* After the commit: updates the live index, publishes, fills *out when rc is
+ * 0 and frees the job. Returns rc. */
+int pipeline_finish(struct pipeline *p, struct pipeline_job *job, int rc, struct ingest_result *out);
 
 /* Forgets the cached device keys: call after any device change (a new key,
  * a deletion) so the next report authenticates against the store. */

@@ -182,7 +182,10 @@ int db_sqlite_open(const char *path, bool writer, struct db **out, char *err, si
 	db->base.ops = &sq_ops;
 	db->h = h;
 	const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-				       "PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=4000;"
+				       "PRAGMA foreign_keys=ON; PRAGMA cache_size=-131072;"
+				       /* checkpoints run on the store's own thread; this
+				        * is the backstop should that thread fall behind */
+				       "PRAGMA wal_autocheckpoint=16000;"
 				     : "PRAGMA foreign_keys=ON; PRAGMA query_only=ON;";
 	char *msg = NULL;
 	if (sqlite3_exec(h, pragmas, NULL, NULL, &msg) != SQLITE_OK) {

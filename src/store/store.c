@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 struct wjob {
 	store_write_fn fn;
 	void *arg;
+	store_done_fn done_fn; /* asynchronous: called after the commit, job freed */
 	int rc;
 	bool done;
 	pthread_cond_t cv; /* its own: a commit wakes exactly the writers it holds */
@@ -29,8 +31,11 @@ struct store {
 	char *path;
 	struct db *writer;
 	pthread_t thread;
+	pthread_t checkpointer;
+	bool checkpointing;
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv; /* writer waits for jobs */
+	pthread_cond_t ckpt_cv; /* checkpointer's sleep, cut short at close */
 	struct wjob *head, *tail;
 	bool stopping;
 	bool broken;
@@ -108,7 +113,8 @@ static void run_batch(struct store *st, struct wjob *batch)
 			j->rc = SG_EIO;
 			continue;
 		}
-		if (db_exec(db, "SAVEPOINT w")) {
+		struct db_stmt *sp;
+		if (db_prepare(db, "SAVEPOINT w", &sp) || db_run(sp)) {
 			j->rc = SG_EIO;
 			continue;
 		}
@@ -117,7 +123,8 @@ static void run_batch(struct store *st, struct wjob *batch)
 			db_exec(db, "ROLLBACK TO w");
 		else
 			ok++;
-		db_exec(db, "RELEASE w");
+		if (db_prepare(db, "RELEASE w", &sp) == 0)
+			db_run(sp);
 	}
 	int commit_rc = 0;
 	if (began && ok && st->opts.before_commit)
@@ -145,12 +152,23 @@ static void run_batch(struct store *st, struct wjob *batch)
 	st->stats.failed += (uint64_t)(n - ok);
 	if ((uint64_t)n > st->stats.max_batch)
 		st->stats.max_batch = (uint64_t)n;
+	struct wjob *async = NULL;
 	for (struct wjob *j = batch, *next; j; j = next) {
 		next = j->next; /* j lives on its waiter's stack: read next first */
+		if (j->done_fn) {
+			j->next = async;
+			async = j;
+			continue;
+		}
 		j->done = true;
 		pthread_cond_signal(&j->cv);
 	}
 	pthread_mutex_unlock(&st->mu);
+	for (struct wjob *j = async, *next; j; j = next) {
+		next = j->next;
+		j->done_fn(j->arg, j->rc);
+		free(j);
+	}
 }
 
 static void *writer_main(void *arg)
@@ -182,6 +200,38 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* Copies committed WAL pages into the database file on its own connection,
+ * every 100 ms, so the writer never stops to do it (a passive checkpoint
+ * waits for nobody and is never waited for). */
+static void *checkpointer_main(void *arg)
+{
+	struct store *st = arg;
+	struct db *db;
+	char err[256];
+	if (db_sqlite_open(st->path, false, &db, err, sizeof(err)) ||
+	    db_exec(db, "PRAGMA query_only=OFF")) {
+		log_warn("checkpointer not started; the writer checkpoints", "error", err, NULL);
+		return NULL;
+	}
+	pthread_mutex_lock(&st->mu);
+	while (!st->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		pthread_cond_timedwait(&st->ckpt_cv, &st->mu, &ts);
+		if (st->stopping)
+			break;
+		pthread_mutex_unlock(&st->mu);
+		db_exec(db, "PRAGMA wal_checkpoint(PASSIVE)");
+		pthread_mutex_lock(&st->mu);
+	}
+	pthread_mutex_unlock(&st->mu);
+	db_close(db);
+	return NULL;
+}
+
 int store_write(struct store *st, store_write_fn fn, void *arg)
 {
 	struct wjob job = {.fn = fn, .arg = arg};
@@ -204,6 +254,29 @@ int store_write(struct store *st, store_write_fn fn, void *arg)
 	pthread_mutex_unlock(&st->mu);
 	pthread_cond_destroy(&job.cv);
 	return job.rc;
+}
+
+int store_write_async(struct store *st, store_write_fn fn, void *arg, store_done_fn done)
+{
+	struct wjob *job = xcalloc(1, sizeof(*job));
+	job->fn = fn;
+	job->arg = arg;
+	job->done_fn = done;
+	pthread_mutex_lock(&st->mu);
+	if (st->broken || st->stopping) {
+		int rc = st->broken ? SG_EIO : SG_EBUSY;
+		pthread_mutex_unlock(&st->mu);
+		free(job);
+		return rc;
+	}
+	if (st->tail)
+		st->tail->next = job;
+	else
+		st->head = job;
+	st->tail = job;
+	pthread_cond_signal(&st->work_cv);
+	pthread_mutex_unlock(&st->mu);
+	return 0;
 }
 
 static int mkdir_p(const char *dir)
@@ -247,8 +320,10 @@ int store_open(const struct store_opts *opts, struct store **out, char *err, siz
 	}
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->work_cv, NULL);
+	pthread_cond_init(&st->ckpt_cv, NULL);
 	if (pthread_create(&st->thread, NULL, writer_main, st))
 		BUG("cannot start the writer thread");
+	st->checkpointing = pthread_create(&st->checkpointer, NULL, checkpointer_main, st) == 0;
 	*out = st;
 	return 0;
 }
@@ -260,13 +335,17 @@ void store_close(struct store *st)
 	pthread_mutex_lock(&st->mu);
 	st->stopping = true;
 	pthread_cond_signal(&st->work_cv);
+	pthread_cond_signal(&st->ckpt_cv);
 	pthread_mutex_unlock(&st->mu);
 	pthread_join(st->thread, NULL);
+	if (st->checkpointing)
+		pthread_join(st->checkpointer, NULL);
 	for (int i = 0; i < st->nreaders; i++)
 		db_close(st->readers[i]);
 	db_close(st->writer);
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->work_cv);
+	pthread_cond_destroy(&st->ckpt_cv);
 	free(st->path);
 	free(st);
 }

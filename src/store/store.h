@@ -52,6 +52,13 @@ void store_close(struct store *st);
  * when the commit failed or the store is broken. */
 int store_write(struct store *st, store_write_fn fn, void *arg);
 
+/* Called on the writer thread once the batch holding the write committed
+ * (rc as store_write() returns it). It must be quick and must not write. */
+typedef void (*store_done_fn)(void *arg, int rc);
+/* Queues fn without waiting: done(arg, rc) follows the commit. 0, or
+ * SG_EIO / SG_EBUSY when the store refuses writes (done is not called). */
+int store_write_async(struct store *st, store_write_fn fn, void *arg, store_done_fn done);
+
 /* A read connection for the calling thread until store_reader_put(); NULL
  * when none can be opened (the caller answers 503). */
 struct db *store_reader(struct store *st);

@@ -94,9 +94,12 @@ def test_sigterm_finishes_in_flight_request_before_exit():
 
 
 def test_sigkill_at_random_moments_under_load_loses_no_acknowledged_report():
-    """20 rounds: reports flow from 8 clients, the server is killed with
-    SIGKILL at a random moment, then restarted. Every report that got a 200
-    is in the history, none twice, and the live positions are rebuilt."""
+    """20 rounds: reports flow from 8 clients, half of them to the main port
+    (a thread per connection, waiting for the commit) and half to the
+    dedicated OsmAnd listener (event loop, connections suspended until the
+    commit), the server is killed with SIGKILL at a random moment, then
+    restarted. Every report that got a 200 is in the history, none twice,
+    and the live positions are rebuilt."""
     import http.client
     import random
     import urllib.parse
@@ -104,7 +107,10 @@ def test_sigkill_at_random_moments_under_load_loses_no_acknowledged_report():
     from harness import device_body
 
     rnd = random.Random(4)
-    srv = Server(extra_args=("--set", "ingest.device_burst=100000", "--set", "ingest.device_rate_per_s=100000"))
+    from harness import free_port
+    osm_port = free_port()
+    srv = Server(extra_args=("--set", "ingest.device_burst=100000", "--set", "ingest.device_rate_per_s=100000",
+                             "--set", f"ingest.osmand_listen=127.0.0.1:{osm_port}"))
     srv.start()
     tok = srv.admin()
     devices = [srv.create(tok, "devices", device_body()) for _ in range(16)]
@@ -117,8 +123,9 @@ def test_sigkill_at_random_moments_under_load_loses_no_acknowledged_report():
                 srv.start()
             stop = threading.Event()
 
-            def client(devs):
-                c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+            def client(devs, dedicated):
+                port, path = (osm_port, "/") if dedicated else (srv.port, "/ingest/osmand")
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                 while not stop.is_set():
                     for d in devs:
                         with lock:
@@ -126,7 +133,7 @@ def test_sigkill_at_random_moments_under_load_loses_no_acknowledged_report():
                             t = base + counters[d["id"]]
                         lat, lon = 24 + rnd.random(), 67 + rnd.random()
                         try:
-                            c.request("GET", f"/ingest/osmand?id={urllib.parse.quote(d['key'])}&lat={lat:.6f}"
+                            c.request("GET", f"{path}?id={urllib.parse.quote(d['key'])}&lat={lat:.6f}"
                                              f"&lon={lon:.6f}&timestamp={t}")
                             resp = c.getresponse()
                             resp.read()
@@ -136,7 +143,7 @@ def test_sigkill_at_random_moments_under_load_loses_no_acknowledged_report():
                         except (OSError, http.client.HTTPException):
                             return
 
-            threads = [threading.Thread(target=client, args=(devices[i::8],)) for i in range(8)]
+            threads = [threading.Thread(target=client, args=(devices[i::8], i % 2 == 1)) for i in range(8)]
             for t in threads:
                 t.start()
             time.sleep(0.2 + rnd.random() * 0.6)

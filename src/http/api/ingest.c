@@ -13,22 +13,8 @@
 
 #include <string.h>
 
-static void ingest(struct req *r, int (*decode)(const struct ingest_input *, struct report *, struct verr *),
-		   const struct ingest_input *in, bool json_reply)
+static void ingest_reply(struct req *r, int rc, const struct verr *e, bool json_reply)
 {
-	struct report rep;
-	struct verr e = {0};
-	report_init(&rep);
-	int rc = decode(in, &rep, &e);
-	struct db *db = rc ? NULL : req_db(r);
-	struct ingest_result res;
-	if (!rc && !db) {
-		report_release(&rep);
-		return;
-	}
-	if (!rc)
-		rc = pipeline_submit(r->env->pipeline, db, &rep, in->now_ms, &res, &e);
-	report_release(&rep);
 	if (rc == 0) {
 		if (json_reply)
 			reply_data(r, 200, "application/json", "[]", 2); /* messages for the app: none yet */
@@ -38,16 +24,76 @@ static void ingest(struct req *r, int (*decode)(const struct ingest_input *, str
 	}
 	if (rc == SG_EAUTH) {
 		reply_problem(r, 401, "unknown-device", "Unknown device",
-			      e.detail[0] ? e.detail : "unknown device key", NULL);
-	} else if (rc == SG_EBUSY) {
+			      e->detail[0] ? e->detail : "unknown device key", NULL);
+	} else if (rc == SG_EBUSY && e->status == 429) {
 		sg_strlcpy(r->retry_after, "1", sizeof(r->retry_after));
-		reply_problem(r, 429, "rate-limited", "Too many reports", e.detail, NULL);
+		reply_problem(r, 429, "rate-limited", "Too many reports", e->detail, NULL);
 	} else if (rc == SG_EINVAL) {
-		reply_problem(r, e.status ? (unsigned)e.status : 400, "invalid-report", "Invalid position report",
-			      e.detail, e.pointer);
+		reply_problem(r, e->status ? (unsigned)e->status : 400, "invalid-report", "Invalid position report",
+			      e->detail, e->pointer);
 	} else {
 		reply_err(r, rc, NULL);
 	}
+}
+
+/* On the event loop, once the commit resumed the connection. */
+static void ingest_resumed(struct req *r)
+{
+	struct ingest_result res;
+	struct verr e = {0};
+	int rc = pipeline_finish(r->env->pipeline, r->pending, r->pending_rc, &res);
+	r->pending = NULL;
+	ingest_reply(r, rc, &e, r->pending_json);
+}
+
+/* On the store's writer thread, after the commit: wake the connection. */
+static void ingest_committed(void *ctx, int rc)
+{
+	struct req *r = ctx;
+	r->pending_rc = rc;
+	MHD_resume_connection(r->conn); /* the last touch: r may be gone after it */
+}
+
+static void ingest(struct req *r, int (*decode)(const struct ingest_input *, struct report *, struct verr *),
+		   const struct ingest_input *in, bool json_reply)
+{
+	struct report rep;
+	struct verr e = {0};
+	struct ingest_result res;
+	report_init(&rep);
+	int rc = decode(in, &rep, &e);
+	struct db *db = rc ? NULL : req_db(r);
+	if (!rc && !db) {
+		report_release(&rep);
+		return;
+	}
+	if (!rc && r->event_loop) {
+		/* Never wait on an event-loop thread: the connection sleeps until
+		 * the commit holding its report wakes it. */
+		struct pipeline_job *job;
+		rc = pipeline_begin(r->env->pipeline, db, &rep, in->now_ms, &job, &res, &e);
+		report_release(&rep);
+		store_reader_put(r->env->store, r->rdb); /* not held while waiting */
+		r->rdb = NULL;
+		if (rc == 0) {
+			r->pending = job;
+			r->pending_json = json_reply;
+			r->resume = ingest_resumed;
+			MHD_suspend_connection(r->conn);
+			int qrc = pipeline_store_async(r->env->pipeline, job, ingest_committed, r);
+			if (qrc) { /* refused at once: answer on resumption */
+				r->pending_rc = qrc;
+				MHD_resume_connection(r->conn);
+			}
+			return;
+		}
+		ingest_reply(r, rc == 1 ? 0 : rc, &e, json_reply);
+		return;
+	}
+	if (!rc)
+		rc = pipeline_submit(r->env->pipeline, db, &rep, in->now_ms, &res, &e);
+	report_release(&rep);
+	ingest_reply(r, rc, &e, json_reply);
 }
 
 void api_ingest_osmand(struct req *r)

@@ -46,18 +46,18 @@ static bool visible(const struct req *r, const char *org, struct seen *out)
 	return true;
 }
 
+/* What the actor may see of each organisation holding positions, decided
+ * once per query (not once per point): 0 nothing, 1 exact, 2 summary. */
 struct filter_ctx {
-	struct req *r;
-	bool summary_pass; /* true: only summary-level organisations */
+	uint8_t *vis;
+	size_t n;
+	uint8_t want;
 };
 
 static bool org_filter(void *ctx, uint16_t org)
 {
-	struct filter_ctx *f = ctx;
-	struct seen s;
-	if (!visible(f->r, pipeline_org_name(f->r->env->pipeline, org), &s))
-		return false;
-	return f->summary_pass == (s.view == VIEW_SUMMARY);
+	const struct filter_ctx *f = ctx;
+	return org < f->n && f->vis[org] == f->want;
 }
 
 /* A summary position: the latest fix at least delay old, on the coarse grid. */
@@ -126,23 +126,83 @@ static bool matches(const struct query *q, double lat, double lon, double *dist)
 	return false;
 }
 
+/* One item of an answer; strings borrowed from the hits and the pipeline. */
+struct out {
+	const char *device, *org;
+	double lat, lon;
+	int64_t time_ms;
+	double dist; /* < 0: none */
+	enum view view;
+};
+
 static int by_dist(const void *a, const void *b)
 {
-	double x = json_number_value(json_object_get(*(json_t *const *)a, "dist_m"));
-	double y = json_number_value(json_object_get(*(json_t *const *)b, "dist_m"));
-	return x < y ? -1 : x > y;
+	const struct out *x = a, *y = b;
+	return x->dist < y->dist ? -1 : x->dist > y->dist;
 }
 
-static json_t *item(const char *device, const char *org, double lat, double lon, int64_t t, double dist,
-		    enum view view)
+/* A JSON string; ids and names are short and mostly plain. */
+static void add_str(struct sb *sb, const char *s)
+{
+	sb_addc(sb, '"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			sb_addc(sb, '\\'), sb_addc(sb, (char)c);
+		else if (c < 0x20)
+			sb_addf(sb, "\\u%04x", c);
+		else
+			sb_addc(sb, (char)c);
+	}
+	sb_addc(sb, '"');
+}
+
+/* x rounded to `decimals` places (at most 9), without printf's floating
+ * point path: 7 places are a centimetre of latitude. */
+static void add_fixed(struct sb *sb, double x, int decimals)
+{
+	static const double pow10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+	long long v = llround(fabs(x) * pow10[decimals]);
+	long long p = (long long)pow10[decimals];
+	char buf[48];
+	int n = snprintf(buf, sizeof(buf), "%s%lld", x < 0 && v ? "-" : "", v / p);
+	long long frac = v % p;
+	if (frac) {
+		buf[n++] = '.';
+		char digits[12];
+		for (int i = decimals - 1; i >= 0; i--, frac /= 10)
+			digits[i] = (char)('0' + frac % 10);
+		int len = decimals;
+		while (len > 1 && digits[len - 1] == '0')
+			len--;
+		memcpy(buf + n, digits, (size_t)len);
+		n += len;
+	}
+	sb_add(sb, buf, (size_t)n);
+}
+
+static void write_item(struct sb *sb, const struct out *o, bool comma)
 {
 	char ts[25];
-	time_format_ms(t, ts);
-	json_t *o = json_pack("{s:s,s:s,s:f,s:f,s:s,s:s}", "device_id", device, "org_id", org, "lat", lat,
-			      "lon", lon, "time", ts, "level", view_name(view));
-	if (dist >= 0)
-		json_object_set_new(o, "dist_m", json_real(round(dist * 100) / 100));
-	return o;
+	time_format_ms(o->time_ms, ts);
+	sb_adds(sb, comma ? ",{\"device_id\":" : "{\"device_id\":");
+	add_str(sb, o->device);
+	sb_adds(sb, ",\"org_id\":");
+	add_str(sb, o->org);
+	sb_adds(sb, ",\"lat\":");
+	add_fixed(sb, o->lat, 7);
+	sb_adds(sb, ",\"lon\":");
+	add_fixed(sb, o->lon, 7);
+	sb_adds(sb, ",\"time\":\"");
+	sb_adds(sb, ts);
+	sb_adds(sb, "\",\"level\":\"");
+	sb_adds(sb, view_name(o->view));
+	sb_addc(sb, '"');
+	if (o->dist >= 0) {
+		sb_adds(sb, ",\"dist_m\":");
+		add_fixed(sb, o->dist, 2);
+	}
+	sb_addc(sb, '}');
 }
 
 /* Runs q for the actor: exact positions of own and fully shared
@@ -151,12 +211,21 @@ static json_t *item(const char *device, const char *org, double lat, double lon,
 static void run_query(struct req *r, struct query *q)
 {
 	struct live *lv = pipeline_live(r->env->pipeline);
-	struct filter_ctx exact = {r, false}, summ = {r, true};
 	struct live_hit *h = NULL, *hs = NULL;
 	size_t n = 0, ns = 0;
 	struct db *db = req_db(r);
 	if (!db)
 		return;
+	size_t norgs = pipeline_org_count(r->env->pipeline);
+	uint8_t *vis = xcalloc(norgs ? norgs : 1, 1);
+	bool any_summary = false;
+	for (size_t i = 0; i < norgs; i++) {
+		struct seen s;
+		if (visible(r, pipeline_org_name(r->env->pipeline, (uint16_t)i), &s))
+			vis[i] = s.view == VIEW_SUMMARY ? 2 : 1;
+		any_summary |= vis[i] == 2;
+	}
+	struct filter_ctx exact = {vis, norgs, 1}, summ = {vis, norgs, 2};
 	switch (q->shape) {
 	case Q_RADIUS:
 		live_radius(lv, q->lat, q->lon, q->radius_m, org_filter, &exact, &h, &n);
@@ -171,9 +240,14 @@ static void run_query(struct req *r, struct query *q)
 		live_bbox(lv, q->bbox[0], q->bbox[1], q->bbox[2], q->bbox[3], org_filter, &exact, &h, &n);
 		break;
 	}
-	/* Summary-level organisations: every device, tested on its coarse position. */
-	live_bbox(lv, -180, -90, 180, 90, org_filter, &summ, &hs, &ns);
-	json_t *items = json_array(), *reads = json_object();
+	/* Summary-level organisations: every device of theirs, tested on its
+	 * coarse (older, rounded) position, which may lie far from the latest. */
+	if (any_summary)
+		live_bbox(lv, -180, -90, 180, 90, org_filter, &summ, &hs, &ns);
+	free(vis);
+	struct out *items = xcalloc(n + ns ? n + ns : 1, sizeof(*items));
+	size_t total = 0;
+	json_t *reads = json_object();
 	for (size_t i = 0; i < n; i++) {
 		const char *org = pipeline_org_name(r->env->pipeline, h[i].org);
 		struct seen s;
@@ -182,7 +256,7 @@ static void run_query(struct req *r, struct query *q)
 			continue;
 		if (q->shape == Q_BBOX || q->shape == Q_POLYGON)
 			d = -1;
-		json_array_append_new(items, item(h[i].id, org, h[i].lat, h[i].lon, h[i].time_ms, d, s.view));
+		items[total++] = (struct out){h[i].id, org, h[i].lat, h[i].lon, h[i].time_ms, d, s.view};
 		if (s.grant)
 			api_note_read(reads, s.grant, s.view, h[i].id);
 	}
@@ -193,33 +267,29 @@ static void run_query(struct req *r, struct query *q)
 		int64_t t = hs[i].time_ms;
 		if (!visible(r, org, &s) || !coarse(r, db, hs[i].id, &lat, &lon, &t) || !matches(q, lat, lon, &d))
 			continue;
-		json_array_append_new(items, item(hs[i].id, org, lat, lon, t, d, s.view));
+		items[total++] = (struct out){hs[i].id, org, lat, lon, t, d, s.view};
 		api_note_read(reads, s.grant, s.view, hs[i].id);
 	}
-	free(h);
-	free(hs);
-	size_t total = json_array_size(items);
-	if (q->shape == Q_RADIUS || q->shape == Q_NEAREST) {
-		json_t **v = xcalloc(total ? total : 1, sizeof(*v));
-		for (size_t i = 0; i < total; i++)
-			v[i] = json_incref(json_array_get(items, i));
-		qsort(v, total, sizeof(*v), by_dist);
-		json_array_clear(items);
-		for (size_t i = 0; i < total; i++)
-			json_array_append_new(items, v[i]);
-		free(v);
-	}
+	if (q->shape == Q_RADIUS || q->shape == Q_NEAREST)
+		qsort(items, total, sizeof(*items), by_dist);
 	size_t cap = q->shape == Q_NEAREST ? q->k : q->limit;
-	while (json_array_size(items) > cap)
-		json_array_remove(items, json_array_size(items) - 1);
 	bool ok = api_audit_reads(r, reads, "position");
 	json_decref(reads);
-	if (!ok) {
-		json_decref(items);
-		return;
+	if (ok) {
+		/* Written directly: the answer to a busy map is hundreds of items,
+		 * and a tree of JSON values per item cost more than the query. */
+		struct sb out;
+		sb_init(&out);
+		sb_adds(&out, "{\"items\":[");
+		for (size_t i = 0; i < total && i < cap; i++)
+			write_item(&out, &items[i], i > 0);
+		sb_addf(&out, "],\"count\":%zu,\"truncated\":%s}", total, total > cap ? "true" : "false");
+		reply_data(r, 200, "application/json", out.buf, out.len);
+		sb_release(&out);
 	}
-	reply_json(r, 200, json_pack("{s:o,s:I,s:b}", "items", items, "count", (json_int_t)total, "truncated",
-				     total > cap));
+	free(items);
+	free(h);
+	free(hs);
 }
 
 static bool parse_pair(const char *s, double *a, double *b)
