@@ -7,8 +7,13 @@
 #      (with the enter/exit comparison) vs PostGIS ST_Intersects with a GiST
 #      index (pgbench, 1 client);
 #   3. durable ingest over HTTP: OsmAnd reports from 1,000 devices, wrk with
-#      64 keep-alive connections, vs PostgreSQL inserting the same rows with
-#      synchronous_commit on (pgbench -M prepared, 64 clients).
+#      64 keep-alive connections to the dedicated OsmAnd listener (event loop)
+#      and to /ingest/osmand on the main port (thread per connection), vs
+#      PostgreSQL inserting the same rows with synchronous_commit on
+#      (pgbench -M prepared, 64 clients);
+#   4. radius and nearest queries over HTTP on the same 1,000,000 devices
+#      (wrk, 64 connections, random centres) vs Redis GEOSEARCH with the same
+#      centres' distribution, radius, result and concurrency (64 connections).
 # Everything on 127.0.0.1 / unix sockets; stops by itself.
 # Usage: bench/positions.sh [seconds per HTTP/pgbench run]
 set -euo pipefail
@@ -16,7 +21,7 @@ cd "$(dirname "$0")/.."
 DUR=${1:-10}
 scripts/deps.sh --bench
 scripts/build.sh
-[[ -x build/live_bench ]] || { meson setup --reconfigure build >/dev/null && ninja -C build >/dev/null; }
+[[ -x build/live_bench && -x build/redis_geo_load ]] || { meson setup --reconfigure build >/dev/null && ninja -C build >/dev/null; }
 WORK=$(mktemp -d /tmp/sg-bench-XXXXXX)
 chmod 755 "$WORK"
 PGBIN=/usr/lib/postgresql/15/bin
@@ -32,7 +37,7 @@ trap cleanup EXIT
 echo "== 1-2. live index and zones, in process vs Redis GEOSEARCH"
 redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes >/dev/null
 sleep 0.5
-build/live_bench "$RPORT" 1000000 10000 "$WORK/zones.tsv" | tee "$WORK/live.txt"
+build/live_bench "$RPORT" 1000000 10000 "$WORK/zones.tsv" "$WORK/devices.tsv" | tee "$WORK/live.txt"
 
 echo "== PostgreSQL 15 + PostGIS"
 mkdir "$WORK/pg" && chown postgres "$WORK/pg"
@@ -57,8 +62,10 @@ echo "postgis zones containing a point, 1 client: $ZONES_PG"
 echo "== 3. durable ingest over HTTP vs PostgreSQL inserts"
 PW="bench passphrase $RANDOM$RANDOM"
 echo "$PW" | build/safeguard init --data-dir "$WORK/sg" --admin-password-file - >/dev/null
+OPORT=$((PORT + 3))
 build/safeguard serve --data-dir "$WORK/sg" --listen "127.0.0.1:$PORT" --set log.level=warn \
-  --set server.per_ip_connections=1000 2>"$WORK/sg.log" &
+  --set server.per_ip_connections=1000 --set "ingest.osmand_listen=127.0.0.1:$OPORT" \
+  --set ingest.device_rate_per_s=100000 2>"$WORK/sg.log" &
 SG_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
 TOKEN=$(curl -sf -H 'Content-Type: application/json' -d "{\"username\":\"admin\",\"password\":\"$PW\"}" \
@@ -69,13 +76,54 @@ for i in $(seq 1000); do
     -d "{\"name\":\"bench $i\",\"kind\":\"phone\",\"protocol\":\"osmand\"}" "http://127.0.0.1:$PORT/api/v1/devices" |
     python3 -c 'import json,sys,urllib.parse; print(urllib.parse.quote(json.load(sys.stdin)["key"]))' >> "$WORK/keys"
 done
-INGEST_SG=$(SG_KEYS_FILE="$WORK/keys" wrk -t2 -c64 -d"${DUR}s" -s bench/ingest.lua "http://127.0.0.1:$PORT" | grep '^RESULT' | sed 's/^RESULT //')
+ingest() { # port path time-base
+  SG_KEYS_FILE="$WORK/keys" SG_INGEST_PATH="$2" SG_TIME_BASE="$3" wrk -t2 -c64 -d"${DUR}s" -s bench/ingest.lua \
+    "http://127.0.0.1:$1" | grep '^RESULT' | sed 's/^RESULT //'
+}
+INGEST_SG=$(ingest "$OPORT" / 1700000000)
+INGEST_MAIN=$(ingest "$PORT" /ingest/osmand 1710000000)
 STORED=$(sqlite3 "$WORK/sg/safeguard.db" "SELECT count(*) FROM positions")
+kill "$SG_PID"; wait "$SG_PID" 2>/dev/null || true; SG_PID=
 INGEST_PG=$(pg pg_positions.sql 64)
+
+echo "== 4. radius queries over HTTP vs Redis GEOSEARCH, 64 connections each"
+echo "$PW" | build/safeguard init --data-dir "$WORK/sg2" --admin-password-file - >/dev/null
+ORG=$(sqlite3 "$WORK/sg2/safeguard.db" "SELECT id FROM organisations LIMIT 1")
+# The same 1,000,000 positions as Redis holds, as history: the server builds
+# its live index from them at start, as after any restart.
+sqlite3 "$WORK/sg2/safeguard.db" <<SQL
+CREATE TEMP TABLE d (id TEXT, lat REAL, lon REAL);
+.mode tabs
+.import $WORK/devices.tsv d
+INSERT INTO positions (device_id, time_ms, org_id, lat, lon, attrs, received_ms)
+  SELECT id, CAST(strftime('%s', 'now') AS INTEGER) * 1000 - 3600000, '$ORG', lat, lon, '{}', 0 FROM d;
+SQL
+build/safeguard serve --data-dir "$WORK/sg2" --listen "127.0.0.1:$PORT" --set log.level=warn \
+  --set server.per_ip_connections=1000 2>"$WORK/sg2.log" &
+SG_PID=$!
+for _ in $(seq 600); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+TOKEN=$(curl -sf -H 'Content-Type: application/json' -d "{\"username\":\"admin\",\"password\":\"$PW\"}" \
+  "http://127.0.0.1:$PORT/api/v1/session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+declare -A Q
+for spec in 5000:0 50000:0 0:10; do
+  r=${spec%:*} k=${spec#*:}
+  if [[ $k == 0 ]]; then
+    Q[sg_$spec]=$(SG_TOKEN="$TOKEN" SG_RADIUS_M=$r wrk -t2 -c64 -d"${DUR}s" -s bench/radius.lua "http://127.0.0.1:$PORT" | grep '^RESULT' | sed 's/^RESULT //')
+  else
+    Q[sg_$spec]=$(SG_TOKEN="$TOKEN" SG_K=$k wrk -t2 -c64 -d"${DUR}s" -s bench/radius.lua "http://127.0.0.1:$PORT" | grep '^RESULT' | sed 's/^RESULT //')
+  fi
+  Q[redis_$spec]=$(build/redis_geo_load "$RPORT" 64 "$DUR" "$r" "$k" | sed 's/^RESULT //')
+done
 
 echo
 echo "positions benchmark, $(nproc) cores, $(date -u +%Y-%m-%d), ${DUR}s per HTTP/pgbench run"
 grep -E "live index|radius|nearest|ratio|zones" "$WORK/live.txt"
 echo "postgis          zones containing a point, 1 client (pgbench):               $ZONES_PG"
-echo "safeguard ingest over HTTP, 64 connections (wrk):  $INGEST_SG   ($STORED reports on disk)"
+echo "safeguard ingest over HTTP, 64 connections (wrk), OsmAnd listener:  $INGEST_SG"
+echo "safeguard ingest over HTTP, 64 connections (wrk), main port:        $INGEST_MAIN   ($STORED reports on disk in all)"
 echo "postgresql insert of the same rows, 64 clients:     $INGEST_PG"
+for spec in 5000:0 50000:0 0:10; do
+  name=$([[ ${spec#*:} == 0 ]] && echo "radius ${spec%:*} m, every hit" || echo "nearest ${spec#*:}")
+  echo "safeguard HTTP $name, 64 connections: ${Q[sg_$spec]}"
+  echo "redis GEOSEARCH $name, 64 connections: ${Q[redis_$spec]}"
+done

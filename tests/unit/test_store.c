@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "store/store.h"
@@ -99,6 +100,75 @@ static void test_failed_write_rolls_back_alone(void **state)
 	test_rmdir(dir);
 }
 
+/* Asynchronous writes: each callback comes once, after the commit holding
+ * its write, with the write's own code; many queued at once share commits. */
+struct aw {
+	char id[32];
+	int rc, calls;
+};
+
+static pthread_mutex_t aw_mu = PTHREAD_MUTEX_INITIALIZER;
+static int aw_calls;
+
+static int aw_insert(struct db *db, void *arg)
+{
+	return insert_fn(db, ((struct aw *)arg)->id);
+}
+
+static int aw_failing(struct db *db, void *arg)
+{
+	return failing_fn(db, ((struct aw *)arg)->id);
+}
+
+static void aw_done(void *arg, int rc)
+{
+	struct aw *w = arg;
+	pthread_mutex_lock(&aw_mu);
+	w->rc = rc;
+	w->calls++;
+	aw_calls++;
+	pthread_mutex_unlock(&aw_mu);
+}
+
+static void test_async_writes_call_back_once_after_their_commit(void **state)
+{
+	(void)state;
+	char *dir = test_tmpdir(), err[256];
+	struct store *s;
+	struct store_opts o = {.data_dir = dir, .max_batch = 512};
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0);
+	enum { N = 300 };
+	static struct aw w[N];
+	for (int i = 0; i < N; i++) {
+		snprintf(w[i].id, sizeof(w[i].id), "org_async_%d", i);
+		assert_int_equal(store_write_async(s, i % 10 == 9 ? aw_failing : aw_insert, &w[i], aw_done), 0);
+	}
+	/* A synchronous write queued behind them returns after their commits;
+	 * their callbacks run just after, on the writer thread. */
+	assert_int_equal(store_write(s, insert_fn, "org_last"), 0);
+	for (int waited = 0; waited < 5000; waited++) {
+		pthread_mutex_lock(&aw_mu);
+		int calls = aw_calls;
+		pthread_mutex_unlock(&aw_mu);
+		if (calls == N)
+			break;
+		usleep(1000);
+	}
+	pthread_mutex_lock(&aw_mu);
+	assert_int_equal(aw_calls, N);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(w[i].calls, 1);
+		assert_int_equal(w[i].rc, i % 10 == 9 ? SG_EINVAL : 0);
+	}
+	pthread_mutex_unlock(&aw_mu);
+	assert_int_equal(count(s), N - N / 10 + 1);
+	struct store_stats ss;
+	store_get_stats(s, &ss);
+	assert_true(ss.commits < (uint64_t)N / 2); /* queued together, committed together */
+	store_close(s);
+	test_rmdir(dir);
+}
+
 static void test_reopen_keeps_data_and_schema_version(void **state)
 {
 	(void)state;
@@ -139,6 +209,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_concurrent_writes_share_commits),
 		cmocka_unit_test(test_failed_write_rolls_back_alone),
+		cmocka_unit_test(test_async_writes_call_back_once_after_their_commit),
 		cmocka_unit_test(test_reopen_keeps_data_and_schema_version),
 		cmocka_unit_test(test_newer_schema_is_refused),
 	};
