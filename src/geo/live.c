@@ -559,19 +559,21 @@ static void radius_run(void *ctx, const struct tile *tl, uint32_t start, uint32_
 static void radius_init(struct radius_ctx *c)
 {
 	const double a = 6378137.0, e2 = 0.00669437999014;
-	double sp = sin(c->lat * M_PI / 180), w = sqrt(1 - e2 * sp * sp);
+	double sp, cp;
+	sincos(c->lat * M_PI / 180, &sp, &cp);
+	double w = sqrt(1 - e2 * sp * sp), tn = sp / cp;
 	double m = a * (1 - e2) / (w * w * w), n = a / w;
 	c->local = c->r <= 100000 && fabs(c->lat) < 85;
 	c->m_per_deg_lat = m * M_PI / 180;
-	c->m_per_deg_lon = n * cos(c->lat * M_PI / 180) * M_PI / 180;
-	c->half_tan = tan(c->lat * M_PI / 180) / 2 * (M_PI / 180);
+	c->m_per_deg_lon = n * cp * M_PI / 180;
+	c->half_tan = tn / 2 * (M_PI / 180);
 	/* The local estimate's relative error, measured against PROJ over
 	 * 10 m - 100 km and |lat| < 85 (tests/unit/test_live.c checks it), stays
 	 * under 0.01 q + (1 + |tan lat|) q^2 with q = r / 6371 km; twice that,
 	 * plus 2 cm for the float offsets, bounds the band left to the exact
 	 * geodesic. */
 	double q = c->r / 6371000.0;
-	double tol = c->local ? 2 * (0.01 * q + (1 + fabs(tan(c->lat * M_PI / 180))) * q * q)
+	double tol = c->local ? 2 * (0.01 * q + (1 + fabs(tn)) * q * q)
 			      : GEO_HAVERSINE_REL_ERR;
 	double lo = fmax(0, c->r * (1 - tol) - 0.02), hi = c->r * (1 + tol) + 0.02;
 	c->in2 = lo * lo;
