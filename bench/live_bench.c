@@ -7,6 +7,7 @@
  * Prints one line per measurement; bench/positions.sh runs it. */
 #include "geo/fence.h"
 #include "geo/live.h"
+#include "bench_util.h"
 
 #include <hiredis/hiredis.h>
 #include <math.h>
@@ -22,18 +23,6 @@ static double rnd(void)
 	return (double)(seed >> 11) / 9007199254740992.0;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 #define Q 20000
 

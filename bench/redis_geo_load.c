@@ -5,6 +5,8 @@
  * coordinates and distance, nearest first (what Safeguard's answer carries).
  *   redis_geo_load PORT CONNS SECONDS RADIUS_M K      (K = 0: every hit)
  * Prints one "RESULT rps=.. p50_ms=.. p99_ms=.. avg_hits=.." line. */
+#include "bench_util.h"
+
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -22,18 +24,6 @@ static long nsamples;
 static long long hits;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static void *run(void *arg)
 {
