@@ -1,5 +1,7 @@
 -- wrk: OsmAnd reports from many devices (keys in SG_KEYS_FILE, one per line),
 -- each request a new fix time for its device, so every report is stored.
+-- Like a real device, each one reports in time order: wrk's two threads take
+-- alternate keys, and a thread sends a device's next fix only after 500 others.
 local keys = {}
 for line in io.lines(os.getenv("SG_KEYS_FILE")) do keys[#keys + 1] = line end
 -- SG_INGEST_PATH: "/ingest/osmand" on the main port, "/" on the dedicated listener
@@ -17,9 +19,8 @@ end
 
 request = function()
   counter = counter + 1
-  local k = keys[(counter % #keys) + 1]
-  -- distinct times per (device, report): thread id in the low digits
-  local t = base + counter * 16 + (thread_id or 0)
+  local k = keys[((counter * 2 + (thread_id or 0)) % #keys) + 1]
+  local t = base + counter
   local lat = 24 + (counter % 1000) / 100
   return wrk.format("GET", string.format("%s?id=%s&lat=%.5f&lon=67.1&timestamp=%d", path, k, lat, t))
 end

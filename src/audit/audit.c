@@ -259,14 +259,14 @@ static void checkpoint_message(int64_t seq, const char *hash, char *out, size_t 
 
 int audit_checkpoint(struct db *db, void *ctx)
 {
-	const struct audit_key *k = ctx;
+	struct audit_key *k = ctx;
 	int64_t seq;
 	char hash[65], msg[128], at[25], pkhex[65];
 	unsigned char sig[crypto_sign_BYTES];
 	char sighex[2 * crypto_sign_BYTES + 1];
 	if (!k || chain_head(db, &seq, hash))
 		return k ? SG_EIO : 0;
-	if (seq == 0)
+	if (seq == 0 || (seq == k->signed_seq && str_eq(hash, k->signed_hash)))
 		return 0;
 	checkpoint_message(seq, hash, msg, sizeof(msg));
 	crypto_sign_detached(sig, NULL, (const unsigned char *)msg, strlen(msg), k->sk);
@@ -286,7 +286,12 @@ int audit_checkpoint(struct db *db, void *ctx)
 	db_bind_text(st, 3, sighex);
 	db_bind_text(st, 4, pkhex);
 	db_bind_text(st, 5, at);
-	return db_run(st) ? SG_EIO : 0;
+	if (db_run(st))
+		return SG_EIO;
+	/* Should this commit fail, the store stops writing: nothing signs again. */
+	k->signed_seq = seq;
+	memcpy(k->signed_hash, hash, sizeof(k->signed_hash));
+	return 0;
 }
 
 /* Verification ------------------------------------------------------------ */

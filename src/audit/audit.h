@@ -36,12 +36,17 @@ int audit_append(struct db *db, const struct audit_entry *e, int64_t now_ms);
 struct audit_key {
 	unsigned char pk[32];
 	unsigned char sk[64];
+	/* The head the last checkpoint signed (writer thread): a commit that
+	 * leaves the chain as it was signs nothing and writes nothing. */
+	int64_t signed_seq;
+	char signed_hash[65];
 };
 /* Loads the key from data_dir, creating it when create is true and it is
  * missing. 0, SG_ENOTFOUND, or SG_EIO with a message in err. */
 int audit_key_load(const char *data_dir, bool create, struct audit_key *out, char *err,
 		   size_t errsz);
-/* store_commit_hook: signs the chain's current head (ctx is a struct audit_key). */
+/* store_commit_hook: signs the chain's current head when it moved since the
+ * last signature (ctx is a struct audit_key). */
 int audit_checkpoint(struct db *db, void *ctx);
 
 /* Checks the chain, the checkpoint against pk (NULL: the key stored in the

@@ -282,6 +282,7 @@ struct store_job {
 	const struct report *r;
 	const struct ingest_result *dev;
 	int64_t now;
+	char *attrs; /* serialised before the writer sees it */
 	bool inserted;
 	json_t *events; /* geofence events written, for the publisher */
 };
@@ -377,12 +378,6 @@ static int store_fn(struct db *db, void *arg)
 		       " ON CONFLICT (device_id, time_ms) DO NOTHING",
 		       &st))
 		return SG_EIO;
-	/* hdop has no column: it travels with the attributes. */
-	json_t *all = json_copy(r->attrs);
-	if (!isnan(r->hdop))
-		json_object_set_new(all, "hdop", json_real(r->hdop));
-	char *attrs = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(all);
 	db_bind_text(st, 1, j->dev->device_id);
 	db_bind_int(st, 2, r->time_ms);
 	db_bind_text(st, 3, j->dev->org_id);
@@ -400,10 +395,9 @@ static int store_fn(struct db *db, void *arg)
 		db_bind_int(st, 11, r->charging);
 	else
 		db_bind_null(st, 11);
-	db_bind_text(st, 12, attrs ? attrs : "{}");
+	db_bind_text(st, 12, j->attrs ? j->attrs : "{}");
 	db_bind_int(st, 13, j->now);
 	int rc = db_run(st);
-	free(attrs);
 	j->inserted = rc == 0 && db_changes(db) > 0;
 	if (j->inserted)
 		rc = geofence_fn(db, j);
@@ -466,7 +460,14 @@ int pipeline_begin(struct pipeline *p, struct db *db, struct report *r, int64_t 
 	pj->rep = *r;
 	report_init(r); /* moved: the caller's release frees nothing */
 	pj->res = res;
-	pj->j = (struct store_job){.p = p, .r = &pj->rep, .dev = &pj->res, .now = now_ms, .events = json_array()};
+	/* Serialised here, on the request's thread: the writer only binds it.
+	 * hdop has no column: it travels with the attributes. */
+	json_t *all = json_copy(pj->rep.attrs);
+	if (!isnan(pj->rep.hdop))
+		json_object_set_new(all, "hdop", json_real(pj->rep.hdop));
+	pj->j = (struct store_job){.p = p, .r = &pj->rep, .dev = &pj->res, .now = now_ms, .events = json_array(),
+				   .attrs = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS)};
+	json_decref(all);
 	*job = pj;
 	return 0;
 }
@@ -508,6 +509,7 @@ int pipeline_finish(struct pipeline *p, struct pipeline_job *pj, int rc, struct 
 		*out = res;
 	}
 	json_decref(j->events);
+	free(j->attrs);
 	report_release(&pj->rep);
 	free(pj);
 	return rc;

@@ -169,6 +169,73 @@ static void test_forged_checkpoint_fails_signature(void **state)
 	assert_non_null(strstr(rep, "signature is not valid"));
 }
 
+static int64_t fake_now;
+static int64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+/* The checkpoint's seq and signing time, read on a fresh connection. */
+static void checkpoint_row(struct fixture *f, int64_t *seq, char at[32])
+{
+	char path[512], err[256];
+	snprintf(path, sizeof(path), "%s/safeguard.db", f->dir);
+	struct db *db;
+	struct db_stmt *st;
+	assert_int_equal(db_sqlite_open(path, true, &db, err, sizeof(err)), 0);
+	assert_int_equal(db_prepare(db, "SELECT seq, at FROM audit_checkpoint WHERE id = 1", &st), 0);
+	assert_int_equal(db_step(st), DB_ROW);
+	*seq = db_col_int(st, 0);
+	snprintf(at, 32, "%s", db_col_text(st, 1));
+	db_reset(st);
+	db_close(db);
+}
+
+static int unaudited_fn(struct db *db, void *arg)
+{
+	(void)arg;
+	struct db_stmt *st;
+	if (db_prepare(db, "UPDATE people SET updated_at = updated_at WHERE id = 'per_none'", &st))
+		return SG_EIO;
+	return db_run(st);
+}
+
+static int rolled_back_fn(struct db *db, void *arg)
+{
+	int rc = create_fn(db, arg);
+	return rc ? rc : SG_EINVAL; /* audited, then refused: the savepoint goes */
+}
+
+/* A commit that leaves the chain where the last signature left it signs and
+ * writes nothing; the next audited write is signed at once. */
+static void test_checkpoint_is_signed_only_when_the_chain_moves(void **state)
+{
+	struct fixture *f = *state;
+	char at[32], at2[32], rep[4096] = "";
+	int64_t seq;
+	clock_set_source(fake_clock);
+	fake_now = 1800000000000LL;
+	struct mk p = {"Person", "per_01M8KWF48VMR504K8G6CKAVBQX"};
+	assert_int_equal(store_write(f->s, create_fn, &p), 0);
+	checkpoint_row(f, &seq, at);
+	assert_int_equal(seq, 7);
+	assert_string_equal(at, "2027-01-15T08:00:00.000Z");
+	fake_now += 60000;
+	assert_int_equal(store_write(f->s, unaudited_fn, NULL), 0);
+	struct mk q = {"Person", "per_01M8KWF48VMR504K8G6CKAVBQY"};
+	assert_int_equal(store_write(f->s, rolled_back_fn, &q), SG_EINVAL);
+	checkpoint_row(f, &seq, at2);
+	assert_int_equal(seq, 7);
+	assert_string_equal(at2, at);
+	fake_now += 60000;
+	assert_int_equal(store_write(f->s, create_fn, &q), 0);
+	checkpoint_row(f, &seq, at2);
+	assert_int_equal(seq, 8);
+	assert_string_equal(at2, "2027-01-15T08:02:00.000Z");
+	clock_set_source(NULL);
+	assert_int_equal(verify_after(f, NULL, rep, sizeof(rep)), 0);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -182,6 +249,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_row_edited_behind_trail_is_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_row_deleted_and_inserted_behind_trail, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_checkpoint_fails_signature, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_is_signed_only_when_the_chain_moves, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
