@@ -163,6 +163,8 @@ int app_serve(struct app *app)
 	pthread_mutex_init(&app->purge_mu, NULL);
 	pthread_cond_init(&app->purge_cv, NULL);
 	app->purger_running = pthread_create(&app->purger, NULL, purger_main, app) == 0;
+	if (app->purger_running)
+		pthread_setname_np(app->purger, "sg-retention");
 	char port[16], ver[16];
 	snprintf(port, sizeof(port), "%u", http_server_port(app->http));
 	snprintf(ver, sizeof(ver), "%d", store_schema_version(app->store));

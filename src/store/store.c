@@ -323,7 +323,10 @@ int store_open(const struct store_opts *opts, struct store **out, char *err, siz
 	pthread_cond_init(&st->ckpt_cv, NULL);
 	if (pthread_create(&st->thread, NULL, writer_main, st))
 		BUG("cannot start the writer thread");
+	pthread_setname_np(st->thread, "sg-writer"); /* names for top -H and perf */
 	st->checkpointing = pthread_create(&st->checkpointer, NULL, checkpointer_main, st) == 0;
+	if (st->checkpointing)
+		pthread_setname_np(st->checkpointer, "sg-checkpoint");
 	*out = st;
 	return 0;
 }
