@@ -7,6 +7,7 @@
 # Usage: bench/ingest_cpu.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/ingest_server.sh
 DUR=${1:-10}
 scripts/deps.sh --bench
 scripts/build.sh
@@ -18,25 +19,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PW="bench passphrase $RANDOM$RANDOM"
-echo "$PW" | build/safeguard init --data-dir "$WORK/sg" --admin-password-file - >/dev/null 2>&1
-build/safeguard serve --data-dir "$WORK/sg" --listen "127.0.0.1:$PORT" --set log.level=warn \
-  --set server.per_ip_connections=1000 --set "ingest.osmand_listen=127.0.0.1:$OPORT" \
-  --set ingest.device_rate_per_s=100000 2>"$WORK/sg.log" &
-SG_PID=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
-TOKEN=$(curl -sf -H 'Content-Type: application/json' -d "{\"username\":\"admin\",\"password\":\"$PW\"}" \
-  "http://127.0.0.1:$PORT/api/v1/session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-python3 - "$PORT" "$TOKEN" "$WORK/keys" <<'PY'
-import json, sys, urllib.parse, urllib.request
-port, token, out = sys.argv[1:]
-with open(out, "w") as f:
-    for i in range(1000):
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/devices",
-            data=json.dumps({"name": f"bench {i}", "kind": "phone", "protocol": "osmand"}).encode(),
-            headers={"Content-Type": "application/json", "Authorization": "Bearer " + token})
-        f.write(urllib.parse.quote(json.load(urllib.request.urlopen(req))["key"]) + "\n")
-PY
+ingest_server "$WORK/sg" "$PORT" "$OPORT" "$WORK/sg.log"
+enrol_devices 1000 "$WORK/keys"
 
 cpu() { # thread id, name, CPU ticks
   for t in /proc/"$SG_PID"/task/*; do echo "${t##*/} $(cat "$t/comm") $(awk '{print $14 + $15}' "$t/stat")"; done | sort

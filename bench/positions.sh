@@ -18,6 +18,7 @@
 # Usage: bench/positions.sh [seconds per HTTP/pgbench run]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/ingest_server.sh
 DUR=${1:-10}
 scripts/deps.sh --bench
 scripts/build.sh
@@ -60,22 +61,9 @@ ZONES_PG=$(pg pg_zones.sql 1)
 echo "postgis zones containing a point, 1 client: $ZONES_PG"
 
 echo "== 3. durable ingest over HTTP vs PostgreSQL inserts"
-PW="bench passphrase $RANDOM$RANDOM"
-echo "$PW" | build/safeguard init --data-dir "$WORK/sg" --admin-password-file - >/dev/null
 OPORT=$((PORT + 3))
-build/safeguard serve --data-dir "$WORK/sg" --listen "127.0.0.1:$PORT" --set log.level=warn \
-  --set server.per_ip_connections=1000 --set "ingest.osmand_listen=127.0.0.1:$OPORT" \
-  --set ingest.device_rate_per_s=100000 2>"$WORK/sg.log" &
-SG_PID=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
-TOKEN=$(curl -sf -H 'Content-Type: application/json' -d "{\"username\":\"admin\",\"password\":\"$PW\"}" \
-  "http://127.0.0.1:$PORT/api/v1/session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-: > "$WORK/keys"
-for i in $(seq 1000); do
-  curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $TOKEN" \
-    -d "{\"name\":\"bench $i\",\"kind\":\"phone\",\"protocol\":\"osmand\"}" "http://127.0.0.1:$PORT/api/v1/devices" |
-    python3 -c 'import json,sys,urllib.parse; print(urllib.parse.quote(json.load(sys.stdin)["key"]))' >> "$WORK/keys"
-done
+ingest_server "$WORK/sg" "$PORT" "$OPORT" "$WORK/sg.log"
+enrol_devices 1000 "$WORK/keys"
 ingest() { # port path time-base
   SG_KEYS_FILE="$WORK/keys" SG_INGEST_PATH="$2" SG_TIME_BASE="$3" wrk -t2 -c64 -d"${DUR}s" -s bench/ingest.lua \
     "http://127.0.0.1:$1" | grep '^RESULT' | sed 's/^RESULT //'
@@ -87,6 +75,7 @@ kill "$SG_PID"; wait "$SG_PID" 2>/dev/null || true; SG_PID=
 INGEST_PG=$(pg pg_positions.sql 64)
 
 echo "== 4. radius queries over HTTP vs Redis GEOSEARCH, 64 connections each"
+PW="bench passphrase $RANDOM$RANDOM"
 echo "$PW" | build/safeguard init --data-dir "$WORK/sg2" --admin-password-file - >/dev/null
 ORG=$(sqlite3 "$WORK/sg2/safeguard.db" "SELECT id FROM organisations LIMIT 1")
 # The same 1,000,000 positions as Redis holds, as history: the server builds
