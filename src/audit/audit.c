@@ -211,7 +211,7 @@ int audit_key_load(const char *data_dir, bool create, struct audit_key *out, cha
 	snprintf(pubpath, sizeof(pubpath), "%s/audit-signing.pub", data_dir);
 	FILE *f = fopen(path, "r");
 	if (!f && errno == ENOENT && create) {
-		struct audit_key k;
+		struct audit_key k = {0};
 		char skhex[129], pkhex[65], line[140];
 		crypto_sign_keypair(k.pk, k.sk);
 		hex_encode(k.sk, sizeof(k.sk), skhex);
@@ -235,7 +235,7 @@ int audit_key_load(const char *data_dir, bool create, struct audit_key *out, cha
 		snprintf(err, errsz, "cannot read %s: %s", path, strerror(errno));
 		return errno == ENOENT ? SG_ENOTFOUND : SG_EIO;
 	}
-	struct audit_key k;
+	struct audit_key k = {0};
 	size_t bin_len = 0;
 	bool ok = fgets(buf, sizeof(buf), f) &&
 		  sodium_hex2bin(k.sk, sizeof(k.sk), buf, strlen(buf), "\n", &bin_len, NULL) == 0 &&
