@@ -46,8 +46,8 @@ class Stream:
                 else:
                     k, _, v = line.partition(": ")
                     ev[k] = json.loads(v) if k == "data" else v
-        except (OSError, ValueError, http.client.HTTPException):
-            pass
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            pass  # closed under it (AttributeError: http.client's fp gone mid-read)
         self.closed = True
 
     def kinds(self):
