@@ -43,6 +43,20 @@ void *xcalloc(size_t n, size_t size)
 	return p;
 }
 
+void *xcalloc_aligned(size_t align, size_t n, size_t size)
+{
+	if (size && n > SIZE_MAX / size)
+		oom(SIZE_MAX);
+	size_t bytes = n * size;
+	if (!bytes)
+		bytes = 1;
+	void *p = NULL;
+	if (posix_memalign(&p, align, bytes) != 0)
+		oom(bytes);
+	memset(p, 0, bytes);
+	return p;
+}
+
 void *xrealloc(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);

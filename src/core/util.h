@@ -19,6 +19,9 @@ void sg_bug(const char *file, int line, const char *fmt, ...)
 /* Allocation never fails: out of memory aborts the process. */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
+/* Zeroed, on an align boundary (a power of two, a multiple of sizeof(void *));
+ * free() releases it. */
+void *xcalloc_aligned(size_t align, size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
