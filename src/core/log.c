@@ -57,6 +57,11 @@ static void add_value(struct sb *sb, const char *v)
 	sb_addc(sb, '"');
 }
 
+bool log_enabled(enum log_level lvl)
+{
+	return lvl >= min_level;
+}
+
 void log_kv(enum log_level lvl, const char *msg, ...)
 {
 	if (lvl < min_level)

@@ -5,10 +5,15 @@
 #ifndef SG_LOG_H
 #define SG_LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 void log_set_level(enum log_level lvl);
 int log_level_parse(const char *s, enum log_level *out);
+
+/* Whether a line at lvl would be written: callers skip building costly fields. */
+bool log_enabled(enum log_level lvl);
 
 /* fields: alternating key, value C strings, ending with NULL. */
 void log_kv(enum log_level lvl, const char *msg, ...);

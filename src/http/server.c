@@ -10,6 +10,8 @@
 #include "http/router.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <ctype.h>
 #include <netdb.h>
 #include <sodium.h>
@@ -29,6 +31,13 @@ struct http_server {
 static const uint64_t bucket_us[HIST_BUCKETS] = {500,    1000,   2500,   5000,    10000,   25000,
 						 50000,  100000, 250000, 500000,  1000000, 5000000};
 
+static unsigned char request_prefix[3];
+
+static void request_id_init(void)
+{
+	randombytes_buf(request_prefix, sizeof(request_prefix));
+}
+
 static void request_id(struct req *r)
 {
 	const char *in = req_header(r, "X-Request-Id");
@@ -42,8 +51,16 @@ static void request_id(struct req *r)
 			return;
 		}
 	}
+	/* Unique, not secret: a random per-process prefix and a counter, so a
+	 * request costs no system call for it. */
+	static atomic_uint_fast64_t counter;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, request_id_init);
 	unsigned char b[8];
-	randombytes_buf(b, sizeof(b));
+	uint64_t n = atomic_fetch_add(&counter, 1);
+	memcpy(b, request_prefix, sizeof(request_prefix));
+	for (int i = 0; i < 5; i++) /* 2^40 requests before it wraps */
+		b[3 + i] = (unsigned char)(n >> (8 * (4 - i)));
 	hex_encode(b, sizeof(b), r->id);
 }
 
@@ -217,16 +234,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	}
 	int64_t us = clock_mono_us() - r->start_us;
-	char status[8], dur[24];
-	snprintf(status, sizeof(status), "%d", r->replied ? r->status : 0);
-	snprintf(dur, sizeof(dur), "%.3f", (double)us / 1000.0);
-	/* Method, route pattern (not the raw URL: ids only), status. Never headers,
-	 * bodies or query strings, which may carry credentials. */
-	log_kv(r->status >= 500 ? LOG_WARN : LOG_INFO, "request", "req", r->id, "method", r->method,
-	       "route", r->route ? r->route->pattern : (r->status == 404 ? "(none)" : r->path),
-	       "status", status, "ms", dur, "client", r->client, "user",
-	       r->authed ? r->actor.id : "-",
-	       "end", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+	enum log_level lvl = r->status >= 500 ? LOG_WARN : LOG_INFO;
+	if (log_enabled(lvl)) {
+		char status[8], dur[24];
+		snprintf(status, sizeof(status), "%d", r->replied ? r->status : 0);
+		snprintf(dur, sizeof(dur), "%.3f", (double)us / 1000.0);
+		/* Method, route pattern (not the raw URL: ids only), status. Never
+		 * headers, bodies or query strings, which may carry credentials. */
+		log_kv(lvl, "request", "req", r->id, "method", r->method, "route",
+		       r->route ? r->route->pattern : (r->status == 404 ? "(none)" : r->path), "status",
+		       status, "ms", dur, "client", r->client, "user", r->authed ? r->actor.id : "-", "end",
+		       toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted", NULL);
+	}
 	int cls_idx = r->status / 100;
 	if (cls_idx >= 1 && cls_idx <= 5)
 		atomic_fetch_add(&env->metrics.requests[cls_idx], 1);

@@ -41,6 +41,8 @@ def test_security_headers_request_ids_and_errors():
         check(h["cache-control"] == "no-store", h)
         r = srv.request("GET", "/api/v1/people")
         check(len(r.headers["x-request-id"]) == 16 and r.json["request_id"] == r.headers["x-request-id"], r)
+        ids = {srv.request("GET", "/api/v1/people").headers["x-request-id"] for _ in range(20)}
+        check(len(ids) == 20 and r.headers["x-request-id"] not in ids, f"every request its own id: {ids}")
         check(srv.request("GET", "/api/v1/nothing", token=tok).status == 404, "unknown path")
         r = srv.request("PUT", "/api/v1/people", token=tok, raw=b"{}")
         check(r.status == 405, r)
