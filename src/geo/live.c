@@ -399,7 +399,7 @@ struct hits {
 };
 
 /* The array is sized before the scan to the records the scanned cells hold
- * (see size_hits), so a hit is never copied twice by a growing array. */
+ * (see scan_box). */
 static void push(struct hits *hs, const struct rec *r, double dist)
 {
 	if (hs->n == hs->cap)
@@ -417,10 +417,18 @@ static void count_run(void *ctx, const struct tile *tl, const struct run *ru)
 	*(size_t *)ctx += ru->n;
 }
 
+static void alloc_hits(struct hits *hs, size_t bound)
+{
+	hs->cap = bound;
+	hs->h = bound ? xmalloc(bound * sizeof(*hs->h)) : NULL;
+}
+
 /* Visits the cells covering the box; longitudes may run past 180 (wrapping)
- * and max_lon - min_lon >= 360 means every longitude. */
+ * and max_lon - min_lon >= 360 means every longitude. With hs, first sizes
+ * it for every record in those cells: a bound on the hits, so a hit is never
+ * copied twice by a growing array. */
 static void scan_box(const struct live *lv, double min_lat, double max_lat, double min_lon,
-		     double max_lon, run_fn fn, void *ctx)
+		     double max_lon, run_fn fn, void *ctx, struct hits *hs)
 {
 	min_lat = fmax(min_lat, -90), max_lat = fmin(max_lat, 90);
 	int la0 = clampi((int)floor((min_lat + 90.0) / CELL_DEG), 0, LAT_CELLS - 1);
@@ -431,6 +439,11 @@ static void scan_box(const struct live *lv, double min_lat, double max_lat, doub
 	/* Tiles are sparse: when the box spans more cells than the used tiles
 	 * hold, walk the used tiles instead. */
 	int64_t boxcells = (int64_t)(la1 - la0 + 1) * (lo1 - lo0 + 1);
+	if (hs && boxcells > SMALL_BOX) { /* a walk of its own to count */
+		size_t n = 0;
+		scan_box(lv, min_lat, max_lat, min_lon, max_lon, count_run, &n, NULL);
+		alloc_hits(hs, n);
+	}
 	if (boxcells > (int64_t)lv->ntiles * TILE_CELLS * 2) {
 		for (uint32_t i = 0; i < lv->ntiles; i++) {
 			uint32_t t = lv->used[i];
@@ -468,9 +481,20 @@ static void scan_box(const struct live *lv, double min_lat, double max_lat, doub
 				m++;
 			}
 		}
-		for (int i = 0; i < m; i++)
-			if (ru[i]->n)
-				__builtin_prefetch(&tl[i]->pt[ru[i]->start]);
+		if (hs) { /* counted from the runs just found */
+			size_t n = 0;
+			for (int i = 0; i < m; i++)
+				n += ru[i]->n;
+			alloc_hits(hs, n);
+		}
+		for (int i = 0; i < m; i++) {
+			const char *p0 = (const char *)&tl[i]->pt[ru[i]->start];
+			const char *p1 = (const char *)&tl[i]->pt[ru[i]->start + ru[i]->n];
+			for (const char *p = p0; p < p1; p += 64)
+				__builtin_prefetch(p);
+			if (p1 > p0 && ((uintptr_t)(p1 - 1) & ~(uintptr_t)63) != ((uintptr_t)p0 & ~(uintptr_t)63))
+				__builtin_prefetch(p1 - 1); /* the last line, when the run crosses into it */
+		}
 		for (int i = 0; i < m; i++)
 			if (ru[i]->n)
 				fn(ctx, tl[i], ru[i]);
@@ -491,15 +515,7 @@ static void scan_box(const struct live *lv, double min_lat, double max_lat, doub
 	}
 }
 
-/* Sizes hs for every record in the cells the box covers: a bound on the hits. */
-static void size_hits(const struct live *lv, double min_lat, double max_lat, double min_lon,
-		      double max_lon, struct hits *hs)
-{
-	size_t n = 0;
-	scan_box(lv, min_lat, max_lat, min_lon, max_lon, count_run, &n);
-	hs->cap = n;
-	hs->h = n ? xmalloc(n * sizeof(*hs->h)) : NULL;
-}
+#define PEND 96 /* candidates in flight: what the cache can hold on its way */
 
 struct radius_ctx {
 	double lat, lon, r;
@@ -511,6 +527,14 @@ struct radius_ctx {
 	bool cells;        /* local, and wide enough for whole cells to fall inside */
 	double m_per_deg_lat, m_per_deg_lon, half_tan; /* half_tan: tan(lat0)/2 in 1/degree */
 	double in2, out2;  /* squared estimate bounds: surely inside / surely outside */
+	/* Candidates whose records were asked for and not yet read: reading
+	 * them only once many are on their way lets the cache misses of every
+	 * cell overlap, not just those of one. */
+	uint32_t npend;
+	struct pend {
+		const struct rec *rec;
+		double d2;
+	} pend[PEND];
 };
 
 /* Squared local estimate of the distance for offsets in degrees from the
@@ -537,6 +561,25 @@ static void cell_bounds(const struct radius_ctx *c, double lat0, double lat1, do
 	double my = c->m_per_deg_lat * c->m_per_deg_lat, mx = c->m_per_deg_lon * c->m_per_deg_lon;
 	*hi = ymax * my + xmax * mx * fmx * fmx;
 	*lo = ymin * my + xmin * mx * fmn * fmn;
+}
+
+/* Reads the pending candidates' records: the hits among them are pushed. */
+static void radius_flush(struct radius_ctx *c)
+{
+	for (uint32_t i = 0; i < c->npend; i++) {
+		const struct rec *r = c->pend[i].rec;
+		double dist;
+		if (c->pend[i].d2 < c->in2) {
+			dist = sqrt(c->pend[i].d2);
+		} else { /* close to the edge: the exact geodesic decides */
+			dist = geo_distance_m(c->lat, c->lon, r->lat, r->lon);
+			if (dist > c->r)
+				continue;
+		}
+		c->count++;
+		push(c->hs, r, dist);
+	}
+	c->npend = 0;
 }
 
 static void radius_run(void *ctx, const struct tile *tl, const struct run *ru)
@@ -576,10 +619,28 @@ static void radius_run(void *ctx, const struct tile *tl, const struct run *ru)
 			return;
 		}
 	}
-	/* In chunks: first the points (contiguous) pick the candidates and ask
-	 * for the records they will need, then the records are read. */
+	if (c->hs) { /* every candidate's record is needed: ask for it, read it later */
+		for (uint32_t k = 0; k < n; k++) {
+			double d2;
+			if (c->local) {
+				d2 = local2(c, olat + (double)pt[k].dlat, olon + (double)pt[k].dlon);
+			} else {
+				double h = geo_haversine_m(c->lat, c->lon, tl->lat0 + (double)pt[k].dlat,
+							   tl->lon0 + (double)pt[k].dlon);
+				d2 = h * h;
+			}
+			if (d2 > c->out2 || (c->f && !c->f(c->fctx, (uint16_t)pt[k].org)))
+				continue;
+			__builtin_prefetch(&rec[k]);
+			if (c->npend == PEND)
+				radius_flush(c);
+			c->pend[c->npend++] = (struct pend){&rec[k], d2};
+		}
+		return;
+	}
+	/* A count: the points (contiguous) pick the candidates, and only those
+	 * near the edge need their record, asked for ahead of use. */
 	uint32_t cand[64];
-	double cd2[64];
 	for (uint32_t k0 = 0; k0 < n; k0 += 64) {
 		uint32_t kn = n - k0 < 64 ? n - k0 : 64, m = 0;
 		for (uint32_t k = k0; k < k0 + kn; k++) {
@@ -593,24 +654,15 @@ static void radius_run(void *ctx, const struct tile *tl, const struct run *ru)
 			}
 			if (d2 > c->out2 || (c->f && !c->f(c->fctx, (uint16_t)pt[k].org)))
 				continue;
-			if (c->hs || d2 >= c->in2)
-				__builtin_prefetch(&rec[k]);
-			cand[m] = k;
-			cd2[m++] = d2;
-		}
-		for (uint32_t i = 0; i < m; i++) {
-			double dist;
-			if (cd2[i] < c->in2) {
-				dist = sqrt(cd2[i]);
-			} else { /* close to the edge: the exact geodesic decides */
-				dist = geo_distance_m(c->lat, c->lon, rec[cand[i]].lat, rec[cand[i]].lon);
-				if (dist > c->r)
-					continue;
+			if (d2 < c->in2) {
+				c->count++;
+				continue;
 			}
-			c->count++;
-			if (c->hs)
-				push(c->hs, &rec[cand[i]], dist);
+			__builtin_prefetch(&rec[k]);
+			cand[m++] = k;
 		}
+		for (uint32_t i = 0; i < m; i++) /* close to the edge: the exact geodesic decides */
+			c->count += geo_distance_m(c->lat, c->lon, rec[cand[i]].lat, rec[cand[i]].lon) <= c->r;
 	}
 }
 
@@ -664,9 +716,9 @@ static void radius_scan(struct live *lv, struct radius_ctx *c)
 	radius_init(c);
 	radius_box(c->lat, c->lon, c->r, &la0, &la1, &lo0, &lo1);
 	pthread_rwlock_rdlock(&lv->lock);
+	scan_box(lv, la0, la1, lo0, lo1, radius_run, c, c->hs);
 	if (c->hs)
-		size_hits(lv, la0, la1, lo0, lo1, c->hs);
-	scan_box(lv, la0, la1, lo0, lo1, radius_run, c);
+		radius_flush(c);
 	pthread_rwlock_unlock(&lv->lock);
 }
 
@@ -715,8 +767,7 @@ int live_bbox(struct live *lv, double min_lon, double min_lat, double max_lon, d
 	struct bbox_ctx c = {min_lon, min_lat, max_lon, max_lat, f, ctx, {0}};
 	double hi = max_lon < min_lon ? max_lon + 360 : max_lon; /* crossing the antimeridian */
 	pthread_rwlock_rdlock(&lv->lock);
-	size_hits(lv, min_lat, max_lat, min_lon, hi, &c.hs);
-	scan_box(lv, min_lat, max_lat, min_lon, hi, bbox_run, &c);
+	scan_box(lv, min_lat, max_lat, min_lon, hi, bbox_run, &c, &c.hs);
 	pthread_rwlock_unlock(&lv->lock);
 	*out = c.hs.h;
 	*n = c.hs.n;
