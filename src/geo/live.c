@@ -563,6 +563,19 @@ static void cell_bounds(const struct radius_ctx *c, double lat0, double lat1, do
 	*lo = ymin * my + xmin * mx * fmn * fmn;
 }
 
+/* local2 of n points: apart from the branches that pick candidates, the
+ * arithmetic of many points runs side by side. */
+static void local2_n(const struct radius_ctx *c, double olat, double olon, const struct pt *pt, uint32_t n,
+		     double *d2)
+{
+	double my = c->m_per_deg_lat, mx = c->m_per_deg_lon, ht = c->half_tan;
+	for (uint32_t k = 0; k < n; k++) {
+		double dlat = olat + (double)pt[k].dlat, dlon = olon + (double)pt[k].dlon;
+		double dy = dlat * my, dx = dlon * mx * (1 - ht * dlat);
+		d2[k] = dx * dx + dy * dy;
+	}
+}
+
 /* Reads the pending candidates' records: the hits among them are pushed. */
 static void radius_flush(struct radius_ctx *c)
 {
@@ -620,10 +633,13 @@ static void radius_run(void *ctx, const struct tile *tl, const struct run *ru)
 		}
 	}
 	if (c->hs) { /* every candidate's record is needed: ask for it, read it later */
+		double dd[64];
 		for (uint32_t k = 0; k < n; k++) {
+			if (k % 64 == 0 && c->local)
+				local2_n(c, olat, olon, pt + k, n - k < 64 ? n - k : 64, dd);
 			double d2;
 			if (c->local) {
-				d2 = local2(c, olat + (double)pt[k].dlat, olon + (double)pt[k].dlon);
+				d2 = dd[k % 64];
 			} else {
 				double h = geo_haversine_m(c->lat, c->lon, tl->lat0 + (double)pt[k].dlat,
 							   tl->lon0 + (double)pt[k].dlon);
