@@ -1,6 +1,7 @@
 /* SQLite backend of db.h: WAL, synchronous=FULL, foreign keys, a per-connection
  * statement cache keyed by SQL text address. */
 #include "db.h"
+#include "walbuf.h"
 
 #include "core/err.h"
 #include "core/log.h"
@@ -171,7 +172,9 @@ int db_sqlite_open(const char *path, bool writer, struct db **out, char *err, si
 {
 	sqlite3 *h = NULL;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
-	if (sqlite3_open_v2(path, &h, flags, NULL) != SQLITE_OK) {
+	/* The writer's WAL writes go out in one pwrite per commit (walbuf.h). */
+	const char *vfs = writer && walbuf_register() == SQLITE_OK ? WALBUF_VFS : NULL;
+	if (sqlite3_open_v2(path, &h, flags, vfs) != SQLITE_OK) {
 		snprintf(err, errsz, "%s: %s", path, h ? sqlite3_errmsg(h) : "cannot open");
 		sqlite3_close(h);
 		return SG_EIO;
