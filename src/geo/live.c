@@ -398,12 +398,14 @@ struct hits {
 	size_t n, cap;
 };
 
-/* The array is sized before the scan to the records the scanned cells hold
- * (see scan_box). */
+/* The array is sized before the scan (see scan_box, alloc_hits), so that a
+ * query's hits are rarely copied twice by a growing array. */
 static void push(struct hits *hs, const struct rec *r, double dist)
 {
-	if (hs->n == hs->cap)
-		BUG("live index: more hits than the scanned cells hold");
+	if (hs->n == hs->cap) {
+		hs->cap = hs->cap ? hs->cap * 2 : 64;
+		hs->h = xrealloc(hs->h, hs->cap * sizeof(*hs->h));
+	}
 	fill(&hs->h[hs->n++], r, dist);
 }
 
@@ -417,10 +419,12 @@ static void count_run(void *ctx, const struct tile *tl, const struct run *ru)
 	*(size_t *)ctx += ru->n;
 }
 
+/* Sized to the bound, up to 16,384 hits (1.2 MB): a filtered scan of a wide
+ * box has a loose bound (every record in it) and grows past that instead. */
 static void alloc_hits(struct hits *hs, size_t bound)
 {
-	hs->cap = bound;
-	hs->h = bound ? xmalloc(bound * sizeof(*hs->h)) : NULL;
+	hs->cap = bound < 16384 ? bound : 16384;
+	hs->h = hs->cap ? xmalloc(hs->cap * sizeof(*hs->h)) : NULL;
 }
 
 /* Visits the cells covering the box; longitudes may run past 180 (wrapping)
@@ -768,11 +772,15 @@ static void bbox_run(void *ctx, const struct tile *tl, const struct run *ru)
 {
 	struct bbox_ctx *c = ctx;
 	for (uint32_t k = ru->start; k < ru->start + ru->n; k++) {
+		/* The organisation first, from the points: a filtered scan of a
+		 * wide box (the world, for a summary-level partner) then reads
+		 * only the records of the organisations it wants. */
+		if (c->f && !c->f(c->fctx, (uint16_t)tl->pt[k].org))
+			continue;
 		const struct rec *r = &tl->rec[k];
 		bool in_lon = c->min_lon <= c->max_lon ? (r->lon >= c->min_lon && r->lon <= c->max_lon)
 						       : (r->lon >= c->min_lon || r->lon <= c->max_lon);
-		if (r->lat >= c->min_lat && r->lat <= c->max_lat && in_lon &&
-		    (!c->f || c->f(c->fctx, r->org)))
+		if (r->lat >= c->min_lat && r->lat <= c->max_lat && in_lon)
 			push(&c->hs, r, 0);
 	}
 }

@@ -156,17 +156,50 @@ static void test_bbox_agrees_with_brute_force(void **s)
 		double la = -90 + rnd() * 170, lb = fmin(90, la + rnd() * (q % 2 ? 3 : 60));
 		struct live_hit *h;
 		size_t n, w = 0;
-		live_bbox(lv, a, la, b, lb, NULL, NULL, &h, &n);
+		bool filt = q % 4 == 0;
+		if (q % 50 == 0) /* the whole world, as for a summary-level partner */
+			a = -180, b = 180, la = -90, lb = 90;
+		live_bbox(lv, a, la, b, lb, filt ? only_org1 : NULL, NULL, &h, &n);
 		for (int i = 0; i < N; i++) {
 			bool in_lon = a <= b ? plon[i] >= a && plon[i] <= b : plon[i] >= a || plon[i] <= b;
-			if (in_lon && plat[i] >= la && plat[i] <= lb)
+			if (in_lon && plat[i] >= la && plat[i] <= lb && (!filt || porg[i] == 1))
 				w++;
 		}
 		assert_int_equal(n, w);
 		for (size_t i = 0; i < n; i++)
-			assert_true(h[i].lat >= la && h[i].lat <= lb);
+			assert_true(h[i].lat >= la && h[i].lat <= lb && (!filt || h[i].org == 1));
 		free(h);
 	}
+	live_free(lv);
+}
+
+/* More hits than the first allocation holds (16,384): the array grows and
+ * keeps every hit. */
+static void test_a_large_answer_keeps_every_hit(void **s)
+{
+	(void)s;
+	struct live *lv = live_new();
+	enum { M = 40000 };
+	for (int i = 0; i < M; i++) {
+		char id[LIVE_ID_MAX];
+		id_of(i, id);
+		assert_int_equal(live_update(lv, id, (uint16_t)(i % 2), 33 + (i % 200) * 0.001, 73 + (i / 200) * 0.001, 1), 1);
+	}
+	struct live_hit *h;
+	size_t n;
+	live_bbox(lv, 72.9, 32.9, 73.5, 33.5, NULL, NULL, &h, &n);
+	assert_int_equal(n, M);
+	char *seen = calloc(M, 1);
+	for (size_t i = 0; i < n; i++) {
+		int k = atoi(h[i].id + 4);
+		assert_true(k >= 0 && k < M && !seen[k]);
+		seen[k] = 1;
+	}
+	free(h);
+	live_radius(lv, 33.1, 73.1, 50000, only_org1, NULL, &h, &n);
+	assert_int_equal(n, M / 2);
+	free(h);
+	free(seen);
 	live_free(lv);
 }
 
@@ -270,6 +303,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_radius_agrees_with_brute_force),
+		cmocka_unit_test(test_a_large_answer_keeps_every_hit),
 		cmocka_unit_test(test_points_at_the_radius_edge_are_decided_exactly),
 		cmocka_unit_test(test_bbox_agrees_with_brute_force),
 		cmocka_unit_test(test_nearest_agrees_with_brute_force),
