@@ -172,7 +172,8 @@ int db_sqlite_open(const char *path, bool writer, struct db **out, char *err, si
 {
 	sqlite3 *h = NULL;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
-	/* The writer's WAL writes go out in one pwrite per commit (walbuf.h). */
+	/* The writer's WAL writes go out in one pwrite per commit (walbuf.h,
+	 * which relies on the synchronous=FULL set below: a sync per commit). */
 	const char *vfs = writer && walbuf_register() == SQLITE_OK ? WALBUF_VFS : NULL;
 	if (sqlite3_open_v2(path, &h, flags, vfs) != SQLITE_OK) {
 		snprintf(err, errsz, "%s: %s", path, h ? sqlite3_errmsg(h) : "cannot open");
