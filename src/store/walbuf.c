@@ -13,6 +13,7 @@
  * default VFS's own, untouched. */
 #include "store/walbuf.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -165,13 +166,13 @@ static int v_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *p, int 
 
 static sqlite3_vfs vfs;
 
-int walbuf_register(void)
+static int registered = SQLITE_ERROR;
+
+static void register_once(void)
 {
-	if (vfs.zName)
-		return SQLITE_OK;
 	parent = sqlite3_vfs_find(NULL);
 	if (!parent)
-		return SQLITE_ERROR;
+		return;
 	vfs = *parent;
 	vfs.zName = WALBUF_VFS;
 	vfs.pNext = NULL;
@@ -179,5 +180,12 @@ int walbuf_register(void)
 	vfs.xOpen = v_open;
 	/* the rest (delete, access, full pathname, randomness, time...) are the
 	 * default VFS's functions, which take no state of their own from vfs */
-	return sqlite3_vfs_register(&vfs, 0);
+	registered = sqlite3_vfs_register(&vfs, 0);
+}
+
+int walbuf_register(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, register_once);
+	return registered;
 }
