@@ -567,17 +567,22 @@ static void cell_bounds(const struct radius_ctx *c, double lat0, double lat1, do
 	*lo = ymin * my + xmin * mx * fmn * fmn;
 }
 
-/* local2 of n points: apart from the branches that pick candidates, the
- * arithmetic of many points runs side by side. */
-static void local2_n(const struct radius_ctx *c, double olat, double olon, const struct pt *pt, uint32_t n,
-		     double *d2)
+/* The squared estimates of n points of tile tl, offsets (olat, olon) from
+ * the query point to the tile's corner: local2, or the spherical distance
+ * beyond the local estimate's reach. */
+static void estimates(const struct radius_ctx *c, const struct tile *tl, double olat, double olon,
+		      const struct pt *pt, uint32_t n, double *d2)
 {
-	double my = c->m_per_deg_lat, mx = c->m_per_deg_lon, ht = c->half_tan;
-	for (uint32_t k = 0; k < n; k++) {
-		double dlat = olat + (double)pt[k].dlat, dlon = olon + (double)pt[k].dlon;
-		double dy = dlat * my, dx = dlon * mx * (1 - ht * dlat);
-		d2[k] = dx * dx + dy * dy;
+	if (!c->local) {
+		for (uint32_t k = 0; k < n; k++) {
+			double h = geo_haversine_m(c->lat, c->lon, tl->lat0 + (double)pt[k].dlat,
+						   tl->lon0 + (double)pt[k].dlon);
+			d2[k] = h * h;
+		}
+		return;
 	}
+	for (uint32_t k = 0; k < n; k++) /* no branch: many points' arithmetic side by side */
+		d2[k] = local2(c, olat + (double)pt[k].dlat, olon + (double)pt[k].dlon);
 }
 
 /* Reads the pending candidates' records: the hits among them are pushed. */
@@ -636,50 +641,28 @@ static void radius_run(void *ctx, const struct tile *tl, const struct run *ru)
 			return;
 		}
 	}
-	if (c->hs) { /* every candidate's record is needed: ask for it, read it later */
-		double dd[64];
-		for (uint32_t k = 0; k < n; k++) {
-			if (k % 64 == 0 && c->local)
-				local2_n(c, olat, olon, pt + k, n - k < 64 ? n - k : 64, dd);
-			double d2;
-			if (c->local) {
-				d2 = dd[k % 64];
-			} else {
-				double h = geo_haversine_m(c->lat, c->lon, tl->lat0 + (double)pt[k].dlat,
-							   tl->lon0 + (double)pt[k].dlon);
-				d2 = h * h;
-			}
-			if (d2 > c->out2 || (c->f && !c->f(c->fctx, (uint16_t)pt[k].org)))
-				continue;
-			__builtin_prefetch(&rec[k]);
-			if (c->npend == PEND)
-				radius_flush(c);
-			c->pend[c->npend++] = (struct pend){&rec[k], d2};
-		}
-		return;
-	}
-	/* A count: the points (contiguous) pick the candidates, and only those
-	 * near the edge need their record, asked for ahead of use. */
+	/* In chunks of 64: the points' squared estimates first, in one loop,
+	 * then the branches that pick the candidates. */
+	double dd[64];
 	uint32_t cand[64];
 	for (uint32_t k0 = 0; k0 < n; k0 += 64) {
 		uint32_t kn = n - k0 < 64 ? n - k0 : 64, m = 0;
-		for (uint32_t k = k0; k < k0 + kn; k++) {
-			double d2;
-			if (c->local) {
-				d2 = local2(c, olat + (double)pt[k].dlat, olon + (double)pt[k].dlon);
-			} else {
-				double h = geo_haversine_m(c->lat, c->lon, tl->lat0 + (double)pt[k].dlat,
-							   tl->lon0 + (double)pt[k].dlon);
-				d2 = h * h;
-			}
-			if (d2 > c->out2 || (c->f && !c->f(c->fctx, (uint16_t)pt[k].org)))
+		estimates(c, tl, olat, olon, pt + k0, kn, dd);
+		for (uint32_t k = 0; k < kn; k++) {
+			double d2 = dd[k];
+			if (d2 > c->out2 || (c->f && !c->f(c->fctx, (uint16_t)pt[k0 + k].org)))
 				continue;
-			if (d2 < c->in2) {
+			if (c->hs) { /* every candidate's record is needed: ask for it, read it later */
+				__builtin_prefetch(&rec[k0 + k]);
+				if (c->npend == PEND)
+					radius_flush(c);
+				c->pend[c->npend++] = (struct pend){&rec[k0 + k], d2};
+			} else if (d2 < c->in2) {
 				c->count++;
-				continue;
+			} else { /* a count near the edge: its record, asked for ahead of use */
+				__builtin_prefetch(&rec[k0 + k]);
+				cand[m++] = k0 + k;
 			}
-			__builtin_prefetch(&rec[k]);
-			cand[m++] = k;
 		}
 		for (uint32_t i = 0; i < m; i++) /* close to the edge: the exact geodesic decides */
 			c->count += geo_distance_m(c->lat, c->lon, rec[cand[i]].lat, rec[cand[i]].lon) <= c->r;
