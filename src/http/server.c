@@ -10,11 +10,11 @@
 #include "http/router.h"
 
 #include <arpa/inet.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <ctype.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
