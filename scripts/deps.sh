@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(build-essential pkg-config meson ninja-build
       libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libgeos-dev libproj-dev libxml2-dev libcurl4-openssl-dev
-      libcmocka-dev python3 sqlite3 curl ca-certificates clang libclang-rt-14-dev)
+      libcmocka-dev libpwquality-dev cracklib-runtime python3 sqlite3 curl ca-certificates clang libclang-rt-14-dev)
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(postgresql postgresql-contrib wrk redis-server libhiredis-dev postgresql-15-postgis-3 sqlite3)
 fi

@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "http/cursor.h"
 #include "http/throttle.h"
 #include "pipeline/pipeline.h"
 #include "http/stream.h"
@@ -47,6 +48,7 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	resources_init();
 	const char *dir = config_str(cfg, "store.data_dir");
 	struct store_opts so = {.data_dir = dir, .max_batch = (int)config_int(cfg, "store.max_batch"),
+				.checkpoint_pages = (int)config_int(cfg, "store.checkpoint_pages"),
 				.before_commit = audit_checkpoint, .hook_ctx = &app->akey};
 	int rc = store_open(&so, &app->store, err, errsz);
 	if (rc)
@@ -58,6 +60,7 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 		return rc;
 	}
 	struct http_env *env = &app->env;
+	cursor_key_derive(env->cursor_key, app->akey.sk); /* the Ed25519 seed */
 	env->store = app->store;
 	env->cfg = cfg;
 	env->max_body = config_int(cfg, "server.max_body_bytes");
@@ -87,6 +90,9 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	pipeline_set_publisher(app->pipeline, broker_publish, app->broker);
 	env->summary_grid_m = config_int(cfg, "sharing.summary_grid_m");
 	env->summary_delay_ms = config_int(cfg, "sharing.summary_delay_s") * 1000;
+	env->login_max_failures = (int)config_int(cfg, "security.login_max_failures");
+	env->login_window_ms = config_int(cfg, "security.login_window_s") * 1000;
+	env->login_lockout_ms = config_int(cfg, "security.login_lockout_s") * 1000;
 	env->throttle = throttle_new((int)config_int(cfg, "security.login_max_failures"),
 				     config_int(cfg, "security.login_window_s") * 1000,
 				     config_int(cfg, "security.login_lockout_s") * 1000);

@@ -53,8 +53,8 @@ async function load(append) {
     for (const item of page.items) {
       const tr = tbody.insertRow();
       for (const c of cols) tr.insertCell().textContent = cell(item[c]);
-      // a partner's record says so: level full or summary
-      if (item.level && item.level !== 'own') tr.title = `shared by ${item.org_id} (${item.level})`;
+      // a partner's record says so: access full or summary
+      if (item.access && item.access !== 'own') tr.title = `shared by ${item.org_id} (${item.access})`;
     }
     next = page.next;
     $('more').hidden = !next;

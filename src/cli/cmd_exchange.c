@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "registry/exchange.h"
+#include "registry/resource.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,10 +191,15 @@ int cmd_export(int argc, char **argv)
 		config_free(cfg);
 		return 2;
 	}
-	struct app app;
+	/* Read-only: an export runs beside a server that holds the store. */
+	struct store *store;
 	char err[512];
-	if (app_open(&app, cfg, err, sizeof(err))) {
+	struct store_opts so = {.data_dir = config_str(cfg, "store.data_dir"), .read_only = true};
+	resources_init();
+	if (store_open(&so, &store, err, sizeof(err))) {
 		fprintf(stderr, "safeguard export: %s\n", err);
+		resources_release();
+		config_free(cfg);
 		return 1;
 	}
 	rc = 1;
@@ -202,7 +208,7 @@ int cmd_export(int argc, char **argv)
 	FILE *out = NULL;
 	if (!res)
 		goto out;
-	if (cli_find_org(app.store, org, oid)) {
+	if (cli_find_org(store, org, oid)) {
 		fprintf(stderr, "safeguard export: no such organisation\n");
 		goto out;
 	}
@@ -211,13 +217,13 @@ int cmd_export(int argc, char **argv)
 		perror(output);
 		goto out;
 	}
-	struct db *db = store_reader(app.store);
+	struct db *db = store_reader(store);
 	if (!db)
 		goto out;
 	db_exec(db, "BEGIN"); /* one snapshot for the whole export */
 	rc = exchange_export(db, res, oid, fmt, out) ? 1 : 0;
 	db_exec(db, "COMMIT");
-	store_reader_put(app.store, db);
+	store_reader_put(store, db);
 	if (output && fclose(out)) {
 		perror(output);
 		rc = 1;
@@ -225,6 +231,8 @@ int cmd_export(int argc, char **argv)
 	if (!output)
 		fflush(stdout);
 out:
-	app_close(&app);
+	store_close(store);
+	resources_release();
+	config_free(cfg);
 	return rc;
 }

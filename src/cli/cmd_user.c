@@ -133,7 +133,7 @@ int cmd_user(int argc, char **argv)
 		} else {
 			j.id = id;
 			j.org = oid;
-			j.patch = json_object();
+			j.patch = json_pack("{s:s}", "username", username); /* unchanged; for the password rules */
 			if (str_eq(sub, "passwd")) {
 				json_t *body = json_pack("{s:s}", "password", pw);
 				int r2 = resource_apply(resource_find("users"), j.patch, body, true, &j.e);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #ifndef SG_WEB_ROOT
-#define SG_WEB_ROOT "web"
+#define SG_WEB_ROOT "" /* the console compiled into the binary */
 #endif
 
 enum ctype { C_STR, C_INT, C_BOOL };
@@ -26,7 +26,7 @@ struct cdef {
 
 static const struct cdef defs[] = {
 	{"server.listen", C_STR, "127.0.0.1:8080", 0, 0, false, "address:port of the HTTP API and console"},
-	{"server.web_root", C_STR, SG_WEB_ROOT, 0, 0, false, "directory of the console's static files"},
+	{"server.web_root", C_STR, SG_WEB_ROOT, 0, 0, false, "a directory to serve the console from instead of the copy compiled into the binary (development)"},
 	{"server.max_body_bytes", C_INT, "1048576", 1024, 1 << 30, false, "largest request body accepted"},
 	{"server.max_header_bytes", C_INT, "32768", 4096, 1 << 20, false, "memory for one request's headers"},
 	{"server.connection_timeout_s", C_INT, "30", 1, 3600, false, "idle connection timeout"},
@@ -38,6 +38,7 @@ static const struct cdef defs[] = {
 	{"store.data_dir", C_STR, "./safeguard-data", 0, 0, false, "directory holding the database and keys"},
 	{"store.postgres_url", C_STR, "", 0, 0, true, "PostgreSQL connection string (shared store)"},
 	{"store.max_batch", C_INT, "512", 1, 100000, false, "most writes sharing one commit"},
+	{"store.checkpoint_pages", C_INT, "1000", 16, 1000000, false, "the writer copies its log into the database between commits once it holds this many 4 KiB pages"},
 	{"session.idle_timeout_s", C_INT, "1800", 60, 86400 * 30, false, "a session ends after this long unused"},
 	{"session.absolute_timeout_s", C_INT, "43200", 60, 86400 * 90, false, "a session ends this long after login"},
 	{"session.cookie_secure", C_BOOL, "true", 0, 0, false, "mark the console cookie Secure (keep true behind TLS)"},

@@ -250,37 +250,112 @@ bool str_ct_eq(const char *a, const char *b)
 	return sodium_memcmp(a, b, la) == 0;
 }
 
+
+/* Decodes one UTF-8 character at *p (end bounds it); -1 for an invalid
+ * sequence, after which *p has moved one byte. */
+static long utf8_next(const unsigned char **p, const unsigned char *end)
+{
+	const unsigned char *q = *p;
+	unsigned c = *q;
+	size_t k;
+	unsigned min;
+	if (c < 0x80) {
+		*p = q + 1;
+		return (long)c;
+	} else if ((c & 0xE0) == 0xC0) {
+		k = 1, min = 0x80, c &= 0x1F;
+	} else if ((c & 0xF0) == 0xE0) {
+		k = 2, min = 0x800, c &= 0x0F;
+	} else if ((c & 0xF8) == 0xF0) {
+		k = 3, min = 0x10000, c &= 0x07;
+	} else {
+		*p = q + 1;
+		return -1;
+	}
+	if ((size_t)(end - q) <= k) {
+		*p = q + 1;
+		return -1;
+	}
+	for (size_t i = 1; i <= k; i++) {
+		if ((q[i] & 0xC0) != 0x80) {
+			*p = q + 1;
+			return -1;
+		}
+		c = (c << 6) | (q[i] & 0x3F);
+	}
+	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
+		*p = q + 1;
+		return -1;
+	}
+	*p = q + k + 1;
+	return (long)c;
+}
+
 bool utf8_valid(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
-	while (p < end) {
-		unsigned c = *p;
-		size_t k;
-		unsigned min;
-		if (c == 0)
+	while (p < end)
+		if (*p == 0 || utf8_next(&p, end) < 0)
 			return false;
-		if (c < 0x80) {
-			p++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			k = 1, min = 0x80, c &= 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			k = 2, min = 0x800, c &= 0x0F;
-		} else if ((c & 0xF8) == 0xF0) {
-			k = 3, min = 0x10000, c &= 0x07;
-		} else {
-			return false;
-		}
-		if ((size_t)(end - p) <= k)
-			return false;
-		for (size_t i = 1; i <= k; i++) {
-			if ((p[i] & 0xC0) != 0x80)
-				return false;
-			c = (c << 6) | (p[i] & 0x3F);
-		}
-		if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-			return false;
-		p += k + 1;
-	}
 	return true;
+}
+
+static bool char_clean(long c, bool multiline)
+{
+	if (c < 0)
+		return false;
+	if (c < 0x20)
+		return multiline && (c == '\t' || c == '\n' || c == '\r');
+	if (c >= 0x7F && c <= 0x9F)
+		return false;
+	if (c >= 0xFDD0 && c <= 0xFDEF)
+		return false;
+	if ((c & 0xFFFE) == 0xFFFE)
+		return false;
+	return true;
+}
+
+bool text_clean(const char *s, bool multiline)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+	while (p < end)
+		if (!char_clean(utf8_next(&p, end), multiline))
+			return false;
+	return true;
+}
+
+char *xml_text(const char *s)
+{
+	struct sb out;
+	sb_init(&out);
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
+	while (p < end) {
+		const unsigned char *start = p;
+		long c = utf8_next(&p, end);
+		/* XML 1.0 allows C1 controls and DEL; the rest of text_clean's refusals it cannot carry */
+		if (char_clean(c, true) || (c >= 0x7F && c <= 0x9F))
+			sb_add(&out, start, (size_t)(p - start));
+		else
+			sb_adds(&out, "\xEF\xBF\xBD");
+	}
+	return sb_detach(&out);
+}
+
+void sb_add_csv(struct sb *sb, const char *s, bool text)
+{
+	bool formula = text && s[0] && strchr("=+-@\t\r", s[0]);
+	bool quote = formula || s[0] == ' ' || (s[0] && s[strlen(s) - 1] == ' ') || strpbrk(s, ",\"\r\n");
+	if (!quote) {
+		sb_adds(sb, s);
+		return;
+	}
+	sb_addc(sb, '"');
+	if (formula)
+		sb_addc(sb, '\'');
+	for (; *s; s++) {
+		if (*s == '"')
+			sb_addc(sb, '"');
+		sb_addc(sb, *s);
+	}
+	sb_addc(sb, '"');
 }

@@ -64,4 +64,21 @@ bool str_ct_eq(const char *a, const char *b);
 /* True when s is valid UTF-8 without NUL bytes among its first n bytes. */
 bool utf8_valid(const char *s, size_t n);
 
+/* True when the UTF-8 string s holds only characters fit for a text member:
+ * no C0 control but tab, LF and CR (those three only when multiline), no DEL
+ * or C1 control, no surrogate, no Unicode noncharacter (U+FDD0..U+FDEF and
+ * U+xxFFFE/U+xxFFFF: XML cannot carry U+FFFE/U+FFFF). */
+bool text_clean(const char *s, bool multiline);
+
+/* A copy of s that any XML 1.0 document can carry: every byte sequence that
+ * is not valid UTF-8 and every character text_clean() refuses (tab, LF and
+ * CR allowed) becomes U+FFFD. Free with free(). */
+char *xml_text(const char *s);
+
+/* Appends s as one CSV cell (RFC 4180 quoting). A text cell that a
+ * spreadsheet would run as a formula (starting with =, +, -, @, tab or CR)
+ * is neutralised with a leading apostrophe (OWASP's rule for CSV
+ * injection); numbers are written with text=false and left alone. */
+void sb_add_csv(struct sb *sb, const char *s, bool text);
+
 #endif

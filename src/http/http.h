@@ -40,6 +40,8 @@ struct http_env {
 	struct store *store;
 	const struct config *cfg;
 	struct throttle *throttle;
+	int login_max_failures;
+	int64_t login_window_ms, login_lockout_ms; /* the accounts' lockout (registry/lockout.h) */
 	struct metrics metrics;
 	int64_t max_body;
 	int64_t idle_timeout_ms, absolute_timeout_ms;
@@ -51,6 +53,10 @@ struct http_env {
 	struct grant_cache *grant_cache;
 	int64_t summary_grid_m, summary_delay_ms;
 	atomic_bool draining;
+	unsigned char cursor_key[32]; /* list cursors (cursor.h) */
+	/* Moves on every change to users, keys, sessions, organisations and
+	 * grants: an open stream re-checks its caller before its next event. */
+	_Atomic uint64_t auth_epoch;
 };
 
 struct req {

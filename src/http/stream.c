@@ -102,6 +102,7 @@ struct reader {
 	char token_hash[65];
 	bool by_key;          /* authenticated by API key */
 	int64_t grants_at_us; /* when the grants were read */
+	uint64_t epoch;       /* env->auth_epoch when they were read */
 	int64_t last_write_us;
 	struct sb out;        /* pending bytes */
 	size_t out_off;
@@ -115,24 +116,33 @@ static bool refresh(struct reader *rd)
 	struct db *db = store_reader(rd->env->store);
 	if (!db)
 		return false;
+	rd->epoch = atomic_load(&rd->env->auth_epoch);
 	bool ok = sharing_incoming(db, rd->actor.org_id, clock_now_ms(), &rd->grants) == 0;
+	/* The caller as it stands now must be the caller the stream was opened
+	 * for: a revoked key, a logout, a disabled user, a password change
+	 * (which ends the user's other sessions), the absolute expiry, and a
+	 * new role or organisation all end the stream (the client reconnects
+	 * with what it may now see); an open stream is activity, so the idle
+	 * timer does not. */
+	struct db_stmt *st;
 	if (ok && rd->by_key) {
-		struct db_stmt *st;
-		ok = db_prepare(db, "SELECT 1 FROM api_keys WHERE id = ?1 AND revoked = 0", &st) == 0;
+		ok = db_prepare(db, "SELECT role, org_id FROM api_keys WHERE id = ?1 AND revoked = 0", &st) == 0;
 		if (ok) {
 			db_bind_text(st, 1, rd->actor.id);
-			ok = db_step(st) == DB_ROW;
+			ok = db_step(st) == DB_ROW && role_parse(db_col_text(st, 0)) == (int)rd->actor.role &&
+			     str_eq(db_col_text(st, 1), rd->actor.org_id);
 			db_reset(st);
 		}
 	} else if (ok) {
-		struct db_stmt *st;
-		/* Logout, a disabled user and the absolute expiry end the stream; an
-		 * open stream is activity, so the idle timer does not. */
-		ok = db_prepare(db, "SELECT s.expires_ms FROM sessions s JOIN users u ON u.id = s.user_id"
+		ok = db_prepare(db, "SELECT s.expires_ms, u.role, u.org_id, u.person_id FROM sessions s"
+				    " JOIN users u ON u.id = s.user_id"
 				    " WHERE s.token_hash = ?1 AND u.disabled = 0", &st) == 0;
 		if (ok) {
 			db_bind_text(st, 1, rd->token_hash);
-			ok = db_step(st) == DB_ROW && db_col_int(st, 0) > clock_now_ms();
+			ok = db_step(st) == DB_ROW && db_col_int(st, 0) > clock_now_ms() &&
+			     role_parse(db_col_text(st, 1)) == (int)rd->actor.role &&
+			     str_eq(db_col_text(st, 2), rd->actor.org_id) &&
+			     str_eq(db_col_text(st, 3) ? db_col_text(st, 3) : "", rd->actor.person_id);
 			db_reset(st);
 		}
 	}
@@ -189,7 +199,8 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		pthread_mutex_unlock(&b->mu);
 		/* Decide with grants at most 200 ms old: a revocation reaches the stream
 		 * before the next event goes out. */
-		if (clock_mono_us() - rd->grants_at_us > 200000 && !refresh(rd))
+		if ((clock_mono_us() - rd->grants_at_us > 200000 ||
+		     atomic_load(&rd->env->auth_epoch) != rd->epoch) && !refresh(rd))
 			return MHD_CONTENT_READER_END_OF_STREAM; /* logged out, disabled, revoked key */
 		pthread_mutex_lock(&b->mu);
 		uint64_t oldest = b->next > b->cap ? b->next - b->cap : 1;
@@ -237,6 +248,7 @@ void api_stream(struct req *r)
 		rd->grants = *r->grants;
 	rd->actor.grants = &rd->grants;
 	rd->grants_at_us = rd->last_write_us = clock_mono_us();
+	rd->epoch = atomic_load(&r->env->auth_epoch);
 	const char *last = req_header(r, "Last-Event-ID");
 	pthread_mutex_lock(&b->mu);
 	uint64_t oldest = b->next > b->cap ? b->next - b->cap : 1;

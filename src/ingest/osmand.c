@@ -55,8 +55,12 @@ int osmand_parse_time(const char *s, int64_t *out_ms)
 	if (parse_double(s, &d) == 0) {
 		if (d < 0 || d > 1e14)
 			return SG_EINVAL;
-		/* Values of 2^31 and more are milliseconds. */
-		*out_ms = d >= 2147483648.0 ? (int64_t)d : (int64_t)llround(d * 1000.0);
+		/* Below 10^12 seconds, from 10^12 on milliseconds. Every millisecond
+		 * value a clock gives since 2001-09-09 is 10^12 or more; read as
+		 * seconds, numbers from 2^31 to 10^12 are years 2038 to 33658, which
+		 * the pipeline refuses as in the future (Traccar's rule, "2^31 and
+		 * more is milliseconds", would read year 2100 in seconds as 1970). */
+		*out_ms = d >= 1e12 ? (int64_t)d : (int64_t)llround(d * 1000.0);
 		return 0;
 	}
 	if (time_parse_rfc3339(s, out_ms) == 0)
@@ -344,6 +348,7 @@ out:
 int osmand_decode(const struct ingest_input *in, struct report *out, struct verr *e)
 {
 	const char *ct = in->content_type ? in->content_type : "";
+	out->protocol = "osmand";
 	if (in->body_len && strncasecmp(ct, "application/json", 16) == 0)
 		return osmand_decode_json(in->body, in->body_len, in->now_ms, out, e);
 	if (in->body_len && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {

@@ -7,12 +7,16 @@
 #include <math.h>
 #include <string.h>
 
+/* -1 means unknown in OwnTracks' own schema (acc, vel, cog, batt): such a
+ * member is left unknown; alt has no such value (-1 m is an altitude). */
 static int num(const json_t *o, const char *k, double min, double max, double *out, struct verr *e)
 {
 	json_t *v = json_object_get(o, k);
 	if (!v || json_is_null(v))
 		return 0;
 	double d = json_number_value(v);
+	if (json_is_number(v) && d == -1 && !str_eq(k, "alt"))
+		return 0;
 	if (!json_is_number(v) || !isfinite(d) || d < min || d > max) {
 		char ptr[40];
 		snprintf(ptr, sizeof(ptr), "/%s", k);
@@ -110,6 +114,13 @@ int owntracks_decode(const struct ingest_input *in, struct report *out, struct v
 		return SG_EAUTH;
 	}
 	sg_strlcpy(out->device_key, in->password, sizeof(out->device_key));
+	out->protocol = "owntracks";
+	if (in->body_len == 0) {
+		/* The app sends an empty POST at times (e.g. to fetch pending
+		 * messages): no fix, answered 200 [] once the key is checked. */
+		json_object_set_new(out->attrs, "_type", json_string("empty"));
+		return 0;
+	}
 	int rc = owntracks_decode_body(in->body ? in->body : "", in->body_len, in->now_ms, out, e);
 	if (rc == 0) {
 		const char *u = in->limit_u ? in->limit_u : in->user;

@@ -24,6 +24,7 @@ struct report {
 	int battery_pct;                 /* 0..100, -1 = unknown */
 	int charging;                    /* 1, 0, -1 = unknown */
 	json_t *attrs;                   /* owned: every other key (alarm, event, motion, ...) */
+	const char *protocol;            /* the decoder's: "osmand", "owntracks" (a device's enrolled protocol) */
 };
 
 void report_init(struct report *r);

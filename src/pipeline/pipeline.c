@@ -413,24 +413,28 @@ int pipeline_begin(struct pipeline *p, struct db *db, struct report *r, int64_t 
 	struct db_stmt *st;
 	secret_hash(r->device_key, hash);
 	pthread_mutex_lock(&p->mu);
+	char protocol[16] = "";
 	json_t *known = json_object_get(p->devices, hash);
 	if (known) {
 		sg_strlcpy(res.device_id, json_string_value(json_array_get(known, 0)), sizeof(res.device_id));
 		sg_strlcpy(res.org_id, json_string_value(json_array_get(known, 1)), sizeof(res.org_id));
+		sg_strlcpy(protocol, json_string_value(json_array_get(known, 2)), sizeof(protocol));
 	}
 	pthread_mutex_unlock(&p->mu);
 	int rc = DB_ROW;
 	if (!known) {
-		if (db_prepare(db, "SELECT id, org_id FROM devices WHERE key_hash = ?1", &st))
+		if (db_prepare(db, "SELECT id, org_id, protocol FROM devices WHERE key_hash = ?1", &st))
 			return SG_EIO;
 		db_bind_text(st, 1, hash);
 		rc = db_step(st);
 		if (rc == DB_ROW) {
 			sg_strlcpy(res.device_id, db_col_text(st, 0), sizeof(res.device_id));
 			sg_strlcpy(res.org_id, db_col_text(st, 1), sizeof(res.org_id));
+			sg_strlcpy(protocol, db_col_text(st, 2), sizeof(protocol));
 			pthread_mutex_lock(&p->mu);
 			if (json_object_size(p->devices) < 1000000) /* bounded: beyond, look up every time */
-				json_object_set_new(p->devices, hash, json_pack("[s,s]", res.device_id, res.org_id));
+				json_object_set_new(p->devices, hash,
+						    json_pack("[s,s,s]", res.device_id, res.org_id, protocol));
 			pthread_mutex_unlock(&p->mu);
 		}
 		db_reset(st);
@@ -438,6 +442,12 @@ int pipeline_begin(struct pipeline *p, struct db *db, struct report *r, int64_t 
 	if (rc != DB_ROW) {
 		verr_set(e, 401, "", "unknown device key");
 		return rc < 0 ? SG_EIO : SG_EAUTH;
+	}
+	/* A key works only on the protocol the device was enrolled for. */
+	if (r->protocol && !str_eq(r->protocol, protocol)) {
+		verr_set(e, 401, "", "this device is enrolled for another protocol (%s): send its reports there",
+			 protocol);
+		return SG_EAUTH;
 	}
 	if (!r->has_position) {
 		*out = res; /* accepted, nothing to store (e.g. OwnTracks lwt) */

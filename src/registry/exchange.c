@@ -25,20 +25,13 @@ static bool exported(const struct field *f)
 	return !(f->flags & FF_HIDDEN);
 }
 
-static void csv_cell(FILE *out, const char *s)
+static void csv_cell(FILE *out, const char *s, bool text)
 {
-	bool quote = s[0] == ' ' || (s[0] && s[strlen(s) - 1] == ' ') || strpbrk(s, ",\"\r\n");
-	if (!quote) {
-		fputs(s, out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
+	struct sb sb;
+	sb_init(&sb);
+	sb_add_csv(&sb, s, text);
+	fputs(sb.buf, out);
+	sb_release(&sb);
 }
 
 static void csv_value(FILE *out, const json_t *v)
@@ -46,10 +39,11 @@ static void csv_value(FILE *out, const json_t *v)
 	if (!v || json_is_null(v))
 		return;
 	if (json_is_string(v)) {
-		csv_cell(out, json_string_value(v));
+		csv_cell(out, json_string_value(v), true);
 	} else {
+		/* numbers, booleans, GeoJSON: never a formula (an object starts with '{') */
 		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
-		csv_cell(out, s);
+		csv_cell(out, s, !json_is_number(v));
 		free(s);
 	}
 }
@@ -223,6 +217,9 @@ static json_t *csv_typed(const struct field *f, const char *s, char *msg, size_t
 		return g;
 	}
 	default:
+		/* An exported cell neutralised against formulas ('=...) comes back as it was. */
+		if (s[0] == '\'' && s[1] && strchr("=+-@\t\r", s[1]))
+			s++;
 		return json_string(s);
 	}
 }

@@ -1,6 +1,7 @@
 /* The registry engine: validation, rows, SQL and serialisation driven by the
  * field tables in resources.c; see resource.h. */
 #include "registry/resource.h"
+#include "registry/password.h"
 
 #include "audit/audit.h"
 #include "core/clock.h"
@@ -111,6 +112,8 @@ void resources_init(void)
 		((struct resource *)resources[i])->sql = &sqls[i];
 		if (resources[i]->nfields + 5 > 24 + 5)
 			BUG("resource %s has more fields than list filters allow", resources[i]->name);
+		if (resource_field(resources[i], RESOURCE_ACCESS_MEMBER))
+			BUG("resource %s has a field named like the access label", resources[i]->name);
 		gen_sql(resources[i]);
 	}
 }
@@ -140,14 +143,6 @@ static size_t utf8_chars(const char *s)
 	for (; *s; s++)
 		n += ((unsigned char)*s & 0xC0) != 0x80;
 	return n;
-}
-
-static bool has_control(const char *s, bool allow_newline)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if ((*p < 0x20 && !(allow_newline && (*p == '\n' || *p == '\t' || *p == '\r'))) || *p == 0x7f)
-			return true;
-	return false;
 }
 
 static bool valid_email(const char *s)
@@ -198,8 +193,10 @@ static const struct resource *ref_resource(const struct field *f)
 	return r;
 }
 
-/* Validates one member; on success returns the value to store (new ref). */
-static int check_value(const struct field *f, const json_t *v, struct verr *e, json_t **out)
+/* Validates one member; on success returns the value to store (new ref).
+ * ctx_user: the account's user name, which a password must not contain. */
+static int check_value(const struct field *f, const json_t *v, const char *ctx_user, struct verr *e,
+		       json_t **out)
 {
 	char ptr[80];
 	snprintf(ptr, sizeof(ptr), "/%s", f->name);
@@ -226,6 +223,11 @@ static int check_value(const struct field *f, const json_t *v, struct verr *e, j
 				verr_set(e, 400, ptr, "%s must have 12 to 1024 characters", f->name);
 				return SG_EINVAL;
 			}
+			char why[200];
+			if (password_check(s, ctx_user, why, sizeof(why))) {
+				verr_set(e, 400, ptr, "%s", why);
+				return SG_EINVAL;
+			}
 			char hash[crypto_pwhash_STRBYTES];
 			if (crypto_pwhash_str(hash, s, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
 					      crypto_pwhash_MEMLIMIT_INTERACTIVE))
@@ -234,8 +236,11 @@ static int check_value(const struct field *f, const json_t *v, struct verr *e, j
 			return 0;
 		}
 		bool multiline = f->type == FT_TEXT;
-		if (has_control(s, multiline)) {
-			verr_set(e, 400, ptr, "%s must not contain control characters", f->name);
+		if (!text_clean(s, multiline)) {
+			verr_set(e, 400, ptr,
+				 multiline ? "%s must not contain control characters (but tab and line ends) or Unicode noncharacters"
+					   : "%s must not contain control characters, line ends or Unicode noncharacters",
+				 f->name);
 			return SG_EINVAL;
 		}
 		int max = f->max_len ? f->max_len : 200;
@@ -370,6 +375,11 @@ int resource_apply(const struct resource *res, json_t *rec, const json_t *body, 
 			return SG_EINVAL;
 		}
 	}
+	/* A password is checked against the account's name: the body's on
+	 * create, the record's (callers put it there) on a change. */
+	const char *ctx_user = json_string_value(json_object_get(body, "username"));
+	if (!ctx_user)
+		ctx_user = json_string_value(json_object_get(rec, "username"));
 	json_t *staged = json_object();
 	for (unsigned i = 0; i < res->nfields; i++) {
 		const struct field *f = &res->fields[i];
@@ -394,7 +404,7 @@ int resource_apply(const struct resource *res, json_t *rec, const json_t *body, 
 			continue;
 		}
 		json_t *val;
-		if (check_value(f, in, e, &val)) {
+		if (check_value(f, in, ctx_user, e, &val)) {
 			json_decref(staged);
 			return SG_EINVAL;
 		}
@@ -667,6 +677,8 @@ int resource_update(struct db *db, const struct resource *res, const char *org_i
 					    json_pack("{s:O?,s:O?}", "from", a, "to", b));
 	}
 	rc = write_audit(db, res, "update", rec, changes, w);
+	if (rc == 0 && res->after_update)
+		rc = res->after_update(db, id, changes, w);
 	json_decref(changes);
 out:
 	json_decref(before);

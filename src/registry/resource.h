@@ -55,7 +55,13 @@ struct field {
 };
 
 
+/* The member every API answer adds to a record: at what access the caller
+ * sees it ("own", "full", "summary"). No resource may have a field of that
+ * name (resources_init checks). */
+#define RESOURCE_ACCESS_MEMBER "access"
+
 struct resource_sql; /* generated at start-up */
+struct write_ctx;
 
 struct resource {
 	const char *name;      /* collection name and URL segment: "people" */
@@ -69,6 +75,10 @@ struct resource {
 	int (*check)(json_t *rec, struct verr *e);
 	/* Optional, inside the insert's transaction (people: pseudonyms). */
 	int (*after_insert)(struct db *db, const json_t *rec);
+	/* Optional, inside the update's transaction, with the audit's changes
+	 * ({member: {from, to}}, hidden members as "(changed)"). */
+	int (*after_update)(struct db *db, const char *id, const json_t *changes,
+			    const struct write_ctx *w);
 	struct resource_sql *sql;
 };
 
@@ -98,6 +108,9 @@ struct write_ctx {
 	const char *request_id; /* may be NULL */
 	int64_t now_ms;
 	struct verr *err;       /* filled on a refused write */
+	/* users: the session (token hash) that a password change keeps; every
+	 * other session of the user ends with the change. NULL: none kept. */
+	const char *keep_session;
 };
 
 /* Inserts rec (which must hold id and org_id; created/updated are set).

@@ -199,11 +199,27 @@ static int person_inserted(struct db *db, const json_t *rec)
 					     json_string_value(json_object_get(rec, "org_id")));
 }
 
+/* A new or reset password, and disabling, end the user's sessions (and so
+ * their streams) at once, all but the one that changed its own password. */
+static int user_updated(struct db *db, const char *id, const json_t *changes, const struct write_ctx *w)
+{
+	const json_t *dis = json_object_get(json_object_get(changes, "disabled"), "to");
+	if (!json_object_get(changes, "password") && !json_is_true(dis))
+		return 0;
+	struct db_stmt *st;
+	if (db_prepare(db, "DELETE FROM sessions WHERE user_id = ?1 AND token_hash IS NOT ?2", &st))
+		return SG_EIO;
+	db_bind_text(st, 1, id);
+	db_bind_text(st, 2, json_is_true(dis) ? NULL : w->keep_session);
+	return db_run(st);
+}
+
 #define RES(var, nm, ty, tbl, pfx, flds, chk, after)                                               \
-	static struct resource var = {nm, ty, tbl, pfx, flds, ARRAY_LEN(flds), chk, after, NULL}
+	static struct resource var = {nm, ty, tbl, pfx, flds, ARRAY_LEN(flds), chk, after, NULL, NULL}
 
 RES(res_organisations, "organisations", "organisation", "organisations", "org", org_fields, NULL, NULL);
-RES(res_users, "users", "user", "users", "usr", user_fields, user_check, NULL);
+static struct resource res_users = {"users", "user", "users", "usr", user_fields, ARRAY_LEN(user_fields),
+				    user_check, NULL, user_updated, NULL};
 RES(res_api_keys, "api_keys", "api_key", "api_keys", "key", api_key_fields, NULL, NULL);
 RES(res_people, "people", "person", "people", "per", person_fields, NULL, person_inserted);
 RES(res_sites, "sites", "site", "sites", "sit", site_fields, site_check, NULL);

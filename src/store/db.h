@@ -41,6 +41,7 @@ struct db_ops {
 	int (*exec)(struct db *db, const char *sql);
 	int64_t (*changes)(struct db *db);
 	const char *(*errmsg)(struct db *db);
+	int (*checkpoint)(struct db *db, int min_pages, int *copied);
 	void (*close)(struct db *db);
 };
 
@@ -59,6 +60,14 @@ static inline int db_exec(struct db *db, const char *sql) { return db->ops->exec
 static inline int64_t db_changes(struct db *db) { return db->ops->changes(db); }
 static inline const char *db_errmsg(struct db *db) { return db->ops->errmsg(db); }
 static inline void db_close(struct db *db) { if (db) db->ops->close(db); }
+/* The writer's connection only, between transactions: copies the committed
+ * log into the database file when it holds at least min_pages pages (SQLite:
+ * a passive WAL checkpoint; a backend without one answers 0 at once).
+ * *copied (may be NULL) is set to the pages copied. 0 or SG_EIO. */
+static inline int db_checkpoint(struct db *db, int min_pages, int *copied)
+{
+	return db->ops->checkpoint(db, min_pages, copied);
+}
 
 /* The statement functions: the statement remembers its connection. */
 struct db_stmt {
@@ -89,5 +98,7 @@ int db_run(struct db_stmt *st);
  * writes (WAL, synchronous=FULL); readers get query_only. 0 or SG_EIO with a
  * message in err. */
 int db_sqlite_open(const char *path, bool writer, struct db **out, char *err, size_t errsz);
+/* The SQLite library's version as loaded at run time ("3.40.1"). */
+const char *db_sqlite_version(void);
 
 #endif

@@ -23,6 +23,7 @@ struct sq_stmt {
 struct sq_db {
 	struct db base;
 	sqlite3 *h;
+	int wal_pages; /* the writer's: pages in the log after its last commit */
 	struct sq_stmt *cache[64];
 };
 
@@ -143,6 +144,37 @@ static int sq_exec(struct db *d, const char *sql)
 static int64_t sq_changes(struct db *d) { return sqlite3_changes64(((struct sq_db *)d)->h); }
 static const char *sq_errmsg(struct db *d) { return sqlite3_errmsg(((struct sq_db *)d)->h); }
 
+/* The writer's WAL hook, in place of SQLite's automatic checkpoint (which
+ * is a WAL hook too): it only notes the log's size; the store checkpoints
+ * between batches on this same connection (store.h says why). */
+static int sq_wal_hook(void *arg, sqlite3 *h, const char *name, int pages)
+{
+	(void)h;
+	(void)name;
+	((struct sq_db *)arg)->wal_pages = pages;
+	return SQLITE_OK;
+}
+
+static int sq_checkpoint(struct db *d, int min_pages, int *copied)
+{
+	struct sq_db *db = (struct sq_db *)d;
+	if (copied)
+		*copied = 0;
+	if (db->wal_pages < min_pages || db->wal_pages == 0)
+		return 0;
+	int log = 0, done = 0;
+	int rc = sqlite3_wal_checkpoint_v2(db->h, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		log_error("checkpoint failed", "error", sqlite3_errmsg(db->h), NULL);
+		return SG_EIO;
+	}
+	/* What readers still hold stays in the log; it counts towards the next. */
+	db->wal_pages = log > done ? log - done : 0;
+	if (copied)
+		*copied = done;
+	return 0;
+}
+
 static void sq_close(struct db *d)
 {
 	struct sq_db *db = (struct sq_db *)d;
@@ -165,7 +197,7 @@ static const struct db_ops sq_ops = {
 	.step = sq_step, .reset = sq_reset, .col_count = sq_col_count, .col_name = sq_col_name,
 	.col_type = sq_col_type, .col_int = sq_col_int, .col_real = sq_col_real,
 	.col_text = sq_col_text, .col_blob = sq_col_blob, .exec = sq_exec, .changes = sq_changes,
-	.errmsg = sq_errmsg, .close = sq_close,
+	.errmsg = sq_errmsg, .checkpoint = sq_checkpoint, .close = sq_close,
 };
 
 int db_sqlite_open(const char *path, bool writer, struct db **out, char *err, size_t errsz)
@@ -187,9 +219,6 @@ int db_sqlite_open(const char *path, bool writer, struct db **out, char *err, si
 	db->h = h;
 	const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 				       "PRAGMA foreign_keys=ON; PRAGMA cache_size=-131072;"
-				       /* checkpoints run on the store's own thread; this
-				        * is the backstop should that thread fall behind */
-				       "PRAGMA wal_autocheckpoint=16000;"
 				     : "PRAGMA foreign_keys=ON; PRAGMA query_only=ON;";
 	char *msg = NULL;
 	if (sqlite3_exec(h, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
@@ -198,6 +227,21 @@ int db_sqlite_open(const char *path, bool writer, struct db **out, char *err, si
 		sq_close(&db->base);
 		return SG_EIO;
 	}
+	if (writer) {
+		/* No automatic checkpoint: the store runs them on this connection
+		 * between batches (db_checkpoint). */
+		sqlite3_wal_hook(h, sq_wal_hook, db);
+	} else {
+		/* A reader never checkpoints, not even as the last connection to
+		 * close: only the writer's connection writes to the database file
+		 * or resets the log (the WAL-reset race needs two). */
+		sqlite3_db_config(h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+	}
 	*out = &db->base;
 	return 0;
+}
+
+const char *db_sqlite_version(void)
+{
+	return sqlite3_libversion();
 }

@@ -7,6 +7,9 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,17 +28,16 @@ struct wjob {
 };
 
 #define READER_POOL_MAX 64
+#define IDLE_CHECKPOINT_PAGES 1
+#define IDLE_MS 50
 
 struct store {
 	struct store_opts opts;
 	char *path;
 	struct db *writer;
 	pthread_t thread;
-	pthread_t checkpointer;
-	bool checkpointing;
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv; /* writer waits for jobs */
-	pthread_cond_t ckpt_cv; /* checkpointer's sleep, cut short at close */
 	struct wjob *head, *tail;
 	bool stopping;
 	bool broken;
@@ -43,6 +45,7 @@ struct store {
 	struct store_stats stats;
 	struct db *readers[READER_POOL_MAX];
 	int nreaders;
+	int lock_fd; /* DATA_DIR/safeguard.lock, held while open for writing */
 };
 
 int store_latest_version(void)
@@ -171,13 +174,37 @@ static void run_batch(struct store *st, struct wjob *batch)
 	}
 }
 
+/* Between batches, on the writer's own connection (store.h says why no other
+ * connection may): copies the log into the database file once it holds
+ * min_pages pages. Writes that arrive meanwhile queue up and share the next
+ * commit. Called with st->mu held; returns with it held. */
+static void checkpoint(struct store *st, int min_pages)
+{
+	if (st->broken)
+		return;
+	pthread_mutex_unlock(&st->mu);
+	int copied = 0;
+	int rc = db_checkpoint(st->writer, min_pages, &copied);
+	pthread_mutex_lock(&st->mu);
+	if (rc == 0 && copied) /* on failure (logged) the log grows until the next one */
+		st->stats.checkpoints++;
+}
+
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
 	pthread_mutex_lock(&st->mu);
 	for (;;) {
-		while (!st->head && !st->stopping)
-			pthread_cond_wait(&st->work_cv, &st->mu);
+		/* Quiet for IDLE_MS: a good moment to empty the log. */
+		while (!st->head && !st->stopping) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += IDLE_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L)
+				ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+			if (pthread_cond_timedwait(&st->work_cv, &st->mu, &ts) == ETIMEDOUT && !st->head)
+				checkpoint(st, IDLE_CHECKPOINT_PAGES);
+		}
 		if (!st->head && st->stopping)
 			break;
 		/* Take up to max_batch queued writes: everyone who arrived while the
@@ -195,40 +222,9 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&st->mu);
 		run_batch(st, batch);
 		pthread_mutex_lock(&st->mu);
+		checkpoint(st, st->opts.checkpoint_pages);
 	}
 	pthread_mutex_unlock(&st->mu);
-	return NULL;
-}
-
-/* Copies committed WAL pages into the database file on its own connection,
- * every 100 ms, so the writer never stops to do it (a passive checkpoint
- * waits for nobody and is never waited for). */
-static void *checkpointer_main(void *arg)
-{
-	struct store *st = arg;
-	struct db *db;
-	char err[256];
-	if (db_sqlite_open(st->path, false, &db, err, sizeof(err)) ||
-	    db_exec(db, "PRAGMA query_only=OFF")) {
-		log_warn("checkpointer not started; the writer checkpoints", "error", err, NULL);
-		return NULL;
-	}
-	pthread_mutex_lock(&st->mu);
-	while (!st->stopping) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L)
-			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-		pthread_cond_timedwait(&st->ckpt_cv, &st->mu, &ts);
-		if (st->stopping)
-			break;
-		pthread_mutex_unlock(&st->mu);
-		db_exec(db, "PRAGMA wal_checkpoint(PASSIVE)");
-		pthread_mutex_lock(&st->mu);
-	}
-	pthread_mutex_unlock(&st->mu);
-	db_close(db);
 	return NULL;
 }
 
@@ -236,6 +232,8 @@ int store_write(struct store *st, store_write_fn fn, void *arg)
 {
 	struct wjob job = {.fn = fn, .arg = arg};
 	pthread_cond_init(&job.cv, NULL);
+	if (st->opts.read_only)
+		BUG("a write on a read-only store");
 	pthread_mutex_lock(&st->mu);
 	if (st->broken || st->stopping) {
 		int rc = st->broken ? SG_EIO : SG_EBUSY;
@@ -262,6 +260,8 @@ int store_write_async(struct store *st, store_write_fn fn, void *arg, store_done
 	job->fn = fn;
 	job->arg = arg;
 	job->done_fn = done;
+	if (st->opts.read_only)
+		BUG("a write on a read-only store");
 	pthread_mutex_lock(&st->mu);
 	if (st->broken || st->stopping) {
 		int rc = st->broken ? SG_EIO : SG_EBUSY;
@@ -297,6 +297,55 @@ static int mkdir_p(const char *dir)
 	return rc;
 }
 
+static int open_writer(struct store *st, char *err, size_t errsz)
+{
+	char *lock = xasprintf("%s/safeguard.lock", st->opts.data_dir);
+	st->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int rc = 0;
+	if (st->lock_fd < 0) {
+		snprintf(err, errsz, "cannot open %s: %s", lock, strerror(errno));
+		rc = SG_EIO;
+	} else if (flock(st->lock_fd, LOCK_EX | LOCK_NB)) {
+		snprintf(err, errsz,
+			 "%s is in use by another safeguard process (a running server?): stop it first, "
+			 "or make the change through the API",
+			 st->opts.data_dir);
+		rc = errno == EWOULDBLOCK ? SG_EBUSY : SG_EIO;
+	}
+	free(lock);
+	if (!rc)
+		rc = db_sqlite_open(st->path, true, &st->writer, err, errsz);
+	if (!rc)
+		rc = migrate(st->writer, &st->version, err, errsz);
+	return rc;
+}
+
+static int open_read_only(struct store *st, char *err, size_t errsz)
+{
+	struct db *db;
+	int rc = db_sqlite_open(st->path, false, &db, err, errsz);
+	if (rc)
+		return rc;
+	struct db_stmt *q;
+	rc = db_prepare(db, "SELECT max(version) FROM schema_version", &q);
+	if (!rc) {
+		rc = db_step(q) == DB_ROW ? 0 : SG_EIO;
+		st->version = rc ? 0 : (int)db_col_int(q, 0);
+		db_reset(q);
+	}
+	if (rc || st->version != store_latest_version()) {
+		snprintf(err, errsz, "%s: schema version %d, this binary needs %d (start the server once to migrate)",
+			 st->path, st->version, store_latest_version());
+		rc = rc ? SG_EIO : SG_EINVAL;
+	}
+	if (rc) {
+		db_close(db);
+		return rc;
+	}
+	st->readers[st->nreaders++] = db;
+	return 0;
+}
+
 int store_open(const struct store_opts *opts, struct store **out, char *err, size_t errsz)
 {
 	if (mkdir_p(opts->data_dir)) {
@@ -306,27 +355,31 @@ int store_open(const struct store_opts *opts, struct store **out, char *err, siz
 	}
 	struct store *st = xcalloc(1, sizeof(*st));
 	st->opts = *opts;
+	st->lock_fd = -1;
 	if (st->opts.max_batch < 1)
 		st->opts.max_batch = 512;
+	if (st->opts.checkpoint_pages < 1)
+		st->opts.checkpoint_pages = 1000;
+	log_info("store opening", "path", opts->data_dir, "sqlite", db_sqlite_version(), NULL);
 	st->path = xasprintf("%s/safeguard.db", opts->data_dir);
-	int rc = db_sqlite_open(st->path, true, &st->writer, err, errsz);
-	if (!rc)
-		rc = migrate(st->writer, &st->version, err, errsz);
+	int rc = opts->read_only ? open_read_only(st, err, errsz) : open_writer(st, err, errsz);
 	if (rc) {
 		db_close(st->writer);
+		if (st->lock_fd >= 0)
+			close(st->lock_fd);
 		free(st->path);
 		free(st);
 		return rc;
 	}
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->work_cv, NULL);
-	pthread_cond_init(&st->ckpt_cv, NULL);
+	if (opts->read_only) {
+		*out = st;
+		return 0;
+	}
 	if (pthread_create(&st->thread, NULL, writer_main, st))
 		BUG("cannot start the writer thread");
 	pthread_setname_np(st->thread, "sg-writer"); /* names for top -H and perf */
-	st->checkpointing = pthread_create(&st->checkpointer, NULL, checkpointer_main, st) == 0;
-	if (st->checkpointing)
-		pthread_setname_np(st->checkpointer, "sg-checkpoint");
 	*out = st;
 	return 0;
 }
@@ -338,17 +391,16 @@ void store_close(struct store *st)
 	pthread_mutex_lock(&st->mu);
 	st->stopping = true;
 	pthread_cond_signal(&st->work_cv);
-	pthread_cond_signal(&st->ckpt_cv);
 	pthread_mutex_unlock(&st->mu);
-	pthread_join(st->thread, NULL);
-	if (st->checkpointing)
-		pthread_join(st->checkpointer, NULL);
+	if (!st->opts.read_only)
+		pthread_join(st->thread, NULL);
 	for (int i = 0; i < st->nreaders; i++)
 		db_close(st->readers[i]);
 	db_close(st->writer);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd); /* after the writer's last checkpoint at close */
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->work_cv);
-	pthread_cond_destroy(&st->ckpt_cv);
 	free(st->path);
 	free(st);
 }

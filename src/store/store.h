@@ -10,7 +10,21 @@
  *  - A failed commit fails every write of the batch and marks the store
  *    broken: no further write is attempted (never retry an fsync), /readyz
  *    reports it, and an operator restarts the process, which recovers from WAL.
- *  - Readers never wait for the writer (WAL snapshots). */
+ *  - Readers never wait for the writer (WAL snapshots).
+ *  - One connection, the writer's, writes the database and checkpoints its
+ *    log, one thing after the other on the writer thread (between batches).
+ *    Readers are query_only and never checkpoint, not even at close. SQLite
+ *    3.7.0 to 3.51.2 (Debian 12 ships 3.40.1) can lose committed
+ *    transactions or corrupt the file when one connection's checkpoint
+ *    completes, a second checkpoint starts, and meanwhile another connection
+ *    commits a transaction that resets the log (SQLite's WAL documentation,
+ *    "WAL-reset bug", fixed in 3.51.3). With a single connection doing both,
+ *    that interleaving cannot happen, whatever the library's version. The
+ *    version in use is logged at start.
+ *  - One process at a time holds the store for writing: store_open takes an
+ *    exclusive lock on DATA_DIR/safeguard.lock, so a second writer (a CLI
+ *    command beside a running server) is refused instead of becoming a
+ *    second connection that commits and checkpoints. */
 #ifndef SG_STORE_H
 #define SG_STORE_H
 
@@ -31,6 +45,11 @@ typedef int (*store_commit_hook)(struct db *db, void *ctx);
 struct store_opts {
 	const char *data_dir;
 	int max_batch;
+	int checkpoint_pages; /* checkpoint once the log holds this many pages; default 1000 */
+	/* Readers only: no writer connection, no lock, no migration (the
+	 * schema must be current); store_write refuses. For exports and checks
+	 * beside a running server. */
+	bool read_only;
 	store_commit_hook before_commit;
 	void *hook_ctx;
 };
@@ -40,10 +59,12 @@ struct store_stats {
 	uint64_t writes;      /* writes that committed */
 	uint64_t failed;      /* writes rolled back */
 	uint64_t max_batch;   /* largest batch seen */
+	uint64_t checkpoints; /* checkpoints that copied pages */
 };
 
 /* Opens (creating if needed) DATA_DIR/safeguard.db, applies migrations and
- * starts the writer thread. 0, or SG_EIO/SG_EINVAL with a message in err. */
+ * starts the writer thread. 0, or SG_EIO/SG_EINVAL, or SG_EBUSY when another
+ * process holds the store for writing, with a message in err. */
 int store_open(const struct store_opts *opts, struct store **out, char *err, size_t errsz);
 /* Finishes queued writes, stops the writer and closes every connection. */
 void store_close(struct store *st);

@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.environ.get("SAFEGUARD_BIN", os.path.join(ROOT, "build", "safeguard"))
 SECRETS = set()
 LOGS = []
-ADMIN_PASSWORD = "first admin passphrase 1"
+ADMIN_PASSWORD = "first keeper passphrase 1"
 
 
 class Failure(AssertionError):
@@ -68,6 +68,7 @@ class Server:
         self.port = None
         self.proc = None
         self.extra = list(extra_args)
+        self.cwd = None  # the server's working directory (None: the test runner's)
         self.log_path = os.path.join(self.dir, "server.log")
         LOGS.append(self.log_path)
         SECRETS.add(ADMIN_PASSWORD)
@@ -86,7 +87,7 @@ class Server:
             [BIN, "serve", "--data-dir", self.dir, "--listen", f"127.0.0.1:{self.port}",
              "--set", "session.cookie_secure=false", "--set", "security.login_lockout_s=2",
              *self.extra],
-            stdout=log, stderr=log,
+            stdout=log, stderr=log, cwd=self.cwd,
             env=dict(os.environ, SAFEGUARD_TEST_CLOCK_OFFSET_FILE=self.clock_file))
         deadline = time.time() + 20
         while time.time() < deadline:

@@ -176,17 +176,17 @@ def test_demo_serves_two_organisations_with_printed_logins():
         tok = srv.login("company.admin", logins["company.admin"])
         people = srv.request("GET", "/api/v1/people?limit=500", token=tok).json["items"]
         sites = srv.request("GET", "/api/v1/sites?limit=500", token=tok).json["items"]
-        check(sum(1 for p in people if p["level"] == "own") == 32 and len(sites) == 5, (len(people), len(sites)))
+        check(sum(1 for p in people if p["access"] == "own") == 32 and len(sites) == 5, (len(people), len(sites)))
         check(any("Karachi" in s["name"] for s in sites) and any("Dasu" in s["name"] for s in sites), sites)
         htok = srv.login("host.liaison", logins["host.liaison"])
         hp = srv.request("GET", "/api/v1/people?limit=500", token=htok).json["items"]
-        own = [p for p in hp if p["level"] == "own"]
+        own = [p for p in hp if p["access"] == "own"]
         check(len(own) == 8 and all(p["kind"] == "escort" for p in own), own)
-        shared = [p for p in hp if p["level"] == "summary"]
+        shared = [p for p in hp if p["access"] == "summary"]
         check(len(shared) == 32 and all("name" not in p and p["id"] == p["pseudonym"] for p in shared),
               "the liaison cell sees the company's people as summary")
         hs = srv.request("GET", "/api/v1/sites?limit=500", token=htok).json["items"]
-        check(len(hs) == 5 and all(s["level"] == "full" for s in hs), "and its sites in full")
+        check(len(hs) == 5 and all(s["access"] == "full" for s in hs), "and its sites in full")
         ag = srv.request("GET", "/api/v1/agreements", token=htok).json["items"]
         check(len(ag) == 1 and ag[0]["accepted_by_both"], ag)
         pos = [g for g in ag[0]["grants"] if g["category"] == "positions"]
@@ -198,7 +198,7 @@ def test_demo_serves_two_organisations_with_printed_logins():
             time.sleep(0.5)
         check(len(moving) >= 5, f"the simulator moves the demo's devices: {len(moving)} positions")
         cp = srv.request("GET", "/api/v1/people?limit=500", token=tok).json["items"]
-        check(sum(1 for p in cp if p["level"] == "full") == 8, "the company sees the escorts in full")
+        check(sum(1 for p in cp if p["access"] == "full") == 8, "the company sees the escorts in full")
         orgs = srv.request("GET", "/api/v1/organisations", token=tok).json["items"]
         check(len(orgs) == 2, orgs)
         check(len(people) == 40, "the company sees its 32 people and the 8 escorts shared with it")

@@ -203,9 +203,9 @@ def test_spatial_questions_and_partner_summary_positions():
             ag = srv.create(a.admin, "agreements", {"partner_id": org.id, "grants": [{"category": "positions", "level": level}]})
             srv.request("POST", f"/api/v1/agreements/{ag['id']}/accept", token=org.admin)
         full = srv.request("GET", "/api/v1/positions/latest?near=24.9065,67.1608&radius_m=5000", token=b.tokens["liaison"]).json["items"]
-        check([(i["device_id"], i["level"], i["lat"]) for i in full][:1] == [(devs["airport"]["id"], "full", 24.9065)], full)
+        check([(i["device_id"], i["access"], i["lat"]) for i in full][:1] == [(devs["airport"]["id"], "full", 24.9065)], full)
         summ = srv.request("GET", "/api/v1/positions/latest?bbox=60,20,80,40", token=c.tokens["liaison"]).json["items"]
-        check(len(summ) == 4 and all(i["level"] == "summary" for i in summ), summ)
+        check(len(summ) == 4 and all(i["access"] == "summary" for i in summ), summ)
         for i in summ:
             lat, lon = points[[n for n, d in devs.items() if d["id"] == i["device_id"]][0]]
             check((i["lat"], i["lon"]) != (lat, lon) and abs(i["lat"] - lat) < 0.01 and abs(i["lon"] - lon) < 0.01,

@@ -46,7 +46,7 @@ def test_pseudonyms_are_stable_per_partner_and_summaries_hide_everything_private
                 check(codes[partner.id] == seen, "pseudonyms are stable between requests")
                 for i in r.json["items"]:
                     if i["org_id"] == a.id:
-                        check(i["level"] == "summary" and i["job"] == "Surveyor", i)
+                        check(i["access"] == "summary" and i["job"] == "Surveyor", i)
                         one = srv.request("GET", f"/api/v1/people/{i['id']}", token=partner.tokens["duty_officer"])
                         check(one.status == 200 and one.json["pseudonym"] == i["id"], one)
                         bodies.append(one.raw.decode())
@@ -90,7 +90,7 @@ def test_revoke_suspend_resume_take_effect_on_the_next_request():
         r = srv.request("PATCH", f"/api/v1/agreements/{ag['id']}", {"grants": [{"category": "sites", "level": "summary"}]},
                         token=a.admin)
         check(r.status == 200, r)
-        check(srv.request("GET", path, token=b.tokens["viewer"]).json["level"] == "summary", "downgraded at once")
+        check(srv.request("GET", path, token=b.tokens["viewer"]).json["access"] == "summary", "downgraded at once")
         r = srv.request("PATCH", f"/api/v1/agreements/{ag['id']}", {"grants": [{"category": "people", "level": "full"}]},
                         token=b.admin)
         check(r.status == 200 and len(r.json["grants"]) == 2, "B's grants sit beside A's in the same agreement")
@@ -101,7 +101,7 @@ def test_revoke_suspend_resume_take_effect_on_the_next_request():
         check(r.status == 409, f"revocation is final: {r}")
         check(a.person["id"] in {i["id"] for i in srv.request("GET", "/api/v1/people?limit=500", token=a.tokens["viewer"]).json["items"]}, "A's own view is untouched")
         bp = srv.request("GET", f"/api/v1/people/{b.person['id']}", token=a.tokens["viewer"])
-        check(bp.status == 200 and bp.json["level"] == "full", f"B's grant to A still stands: {bp}")
+        check(bp.status == 200 and bp.json["access"] == "full", f"B's grant to A still stands: {bp}")
         # Both sides see the agreement and its history: who did what, when.
         for org in (a, b):
             h = srv.request("GET", f"/api/v1/agreements/{ag['id']}", token=org.tokens["viewer"]).json["history"]
@@ -219,7 +219,7 @@ def test_liaison_sees_one_merged_labelled_picture():
                 break
         check(len(items) == 6 and len({i["id"] for i in items}) == 6, f"pages over both organisations: {len(items)}")
         check([i["id"] for i in items] == sorted(i["id"] for i in items), "one order across organisations")
-        levels = {(i["org_id"], i["level"]) for i in items}
+        levels = {(i["org_id"], i["access"]) for i in items}
         check(levels == {(a.id, "full"), (b.id, "own")}, levels)
         only_a = srv.request("GET", f"/api/v1/sites?org_id={a.id}", token=b.tokens["liaison"]).json["items"]
         check(len(only_a) == 3 and all(i["org_id"] == a.id for i in only_a), only_a)

@@ -72,6 +72,44 @@ static void test_osmand_millisecond_timestamp(void **s)
 	assert_int_equal(r.time_ms, 1442068686579LL);
 }
 
+/* Below 10^12 a number is seconds: the year 2100 in seconds is 2100 (the
+ * pipeline refuses it as in the future), not January 1970 in milliseconds. */
+static void test_osmand_seconds_and_milliseconds_rule(void **s)
+{
+	(void)s;
+	int64_t ms;
+	assert_int_equal(osmand_parse_time("4102444800", &ms), 0);
+	assert_int_equal(ms, 4102444800000LL);
+	assert_int_equal(osmand_parse_time("2147483648", &ms), 0); /* 2038, in seconds */
+	assert_int_equal(ms, 2147483648000LL);
+	assert_int_equal(osmand_parse_time("999999999999", &ms), 0);
+	assert_int_equal(ms, 999999999999000LL);
+	assert_int_equal(osmand_parse_time("1000000000000", &ms), 0); /* 2001-09-09, in ms */
+	assert_int_equal(ms, 1000000000000LL);
+	assert_int_equal(osmand_parse_time("1764633600", &ms), 0);
+	assert_int_equal(ms, 1764633600000LL);
+}
+
+/* OwnTracks: -1 means unknown for acc, vel, cog and batt; not for alt. An
+ * empty POST has no fix and no error. */
+static void test_owntracks_unknown_values_and_empty_post(void **s)
+{
+	(void)s;
+	assert_int_equal(ot("{\"_type\":\"location\",\"lat\":46,\"lon\":11,\"tst\":1551874878,\"acc\":-1,"
+			    "\"vel\":-1,\"cog\":-1,\"batt\":-1,\"alt\":-1}"), 0);
+	assert_true(isnan(r.accuracy_m) && isnan(r.speed_mps) && isnan(r.course_deg));
+	assert_int_equal(r.battery_pct, -1);
+	NEAR(r.altitude_m, -1);
+	assert_int_equal(ot("{\"_type\":\"location\",\"lat\":46,\"lon\":11,\"tst\":1551874878,\"acc\":-2}"), SG_EINVAL);
+	assert_string_equal(e.pointer, "/acc");
+	struct ingest_input in = {.body = "", .body_len = 0, .password = "KEY", .now_ms = NOW};
+	report_release(&r);
+	report_init(&r);
+	assert_int_equal(owntracks_decode(&in, &r, &e), 0);
+	assert_false(r.has_position);
+	assert_string_equal(r.protocol, "owntracks");
+}
+
 static void test_osmand_space_separated_timestamp_and_id_last(void **s)
 {
 	(void)s;
@@ -324,6 +362,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_osmand_iso_timestamp_hdop_altitude),
 		cmocka_unit_test(test_osmand_millisecond_timestamp),
+		cmocka_unit_test(test_osmand_seconds_and_milliseconds_rule),
+		cmocka_unit_test(test_owntracks_unknown_values_and_empty_post),
 		cmocka_unit_test(test_osmand_space_separated_timestamp_and_id_last),
 		cmocka_unit_test(test_osmand_seconds_bearing),
 		cmocka_unit_test(test_osmand_deviceid_heading_hacc_no_timestamp),

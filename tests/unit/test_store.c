@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "store/store.h"
 #include "testlib.h"
+#include "vfsspy.h"
 
 static int insert_fn(struct db *db, void *arg)
 {
@@ -204,14 +205,112 @@ static void test_newer_schema_is_refused(void **state)
 	test_rmdir(dir);
 }
 
+/* Readers reading while writes commit and checkpoints run: only the
+ * writer's connection ever takes SQLite's checkpoint lock (the WAL-reset race
+ * needs a checkpoint on one connection and a commit on another), and it does
+ * checkpoint, so the log does not grow without end. */
+struct reader_loop {
+	struct store *s;
+	volatile int stop;
+	int reads;
+};
+
+static void *read_loop(void *arg)
+{
+	struct reader_loop *r = arg;
+	while (!r->stop) {
+		count(r->s);
+		r->reads++;
+	}
+	return NULL;
+}
+
+static void test_only_the_writer_checkpoints(void **state)
+{
+	(void)state;
+	vfsspy_install();
+	vfsspy_reset();
+	char *dir = test_tmpdir(), err[256];
+	struct store *s;
+	struct store_opts o = {.data_dir = dir, .max_batch = 64, .checkpoint_pages = 20};
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0);
+	struct reader_loop r = {.s = s};
+	pthread_t rt[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&rt[i], NULL, read_loop, &r);
+	enum { T = 4, N = 300 };
+	pthread_t th[T];
+	struct worker w[T];
+	for (int i = 0; i < T; i++) {
+		w[i] = (struct worker){.s = s, .base = 100 + i, .n = N};
+		pthread_create(&th[i], NULL, work, &w[i]);
+	}
+	for (int i = 0; i < T; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+	}
+	usleep(300 * 1000); /* an idle writer checkpoints what is left; readers go on */
+	r.stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(rt[i], NULL);
+	assert_true(r.reads > 0);
+	struct store_stats ss;
+	store_get_stats(s, &ss);
+	assert_true(ss.checkpoints > 0);
+	/* a reader closing as it leaves the pool does not checkpoint either */
+	struct db *extra[70];
+	for (int i = 0; i < 70; i++)
+		extra[i] = store_reader(s);
+	for (int i = 0; i < 70; i++)
+		store_reader_put(s, extra[i]);
+	pthread_mutex_lock(&vfsspy.mu);
+	/* (a reader may take the write lock for a moment to read a consistent
+	 * log header; it writes nothing) */
+	assert_int_equal(vfsspy.nckpters, 1);
+	bool writes = false;
+	for (int i = 0; i < vfsspy.nwriters; i++)
+		writes |= vfsspy.writers[i] == vfsspy.ckpters[0];
+	assert_true(writes);
+	pthread_mutex_unlock(&vfsspy.mu);
+	assert_int_equal(count(s), T * N);
+	store_close(s);
+	test_rmdir(dir);
+}
+
+/* A second writer on the same data directory (a CLI command beside the
+ * server) is refused; a read-only store opens beside the writer and sees its
+ * commits. */
+static void test_one_writer_per_data_directory(void **state)
+{
+	(void)state;
+	char *dir = test_tmpdir(), err[256];
+	struct store *s, *s2;
+	struct store_opts o = {.data_dir = dir};
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0);
+	assert_int_equal(store_open(&o, &s2, err, sizeof(err)), SG_EBUSY);
+	assert_non_null(strstr(err, "in use by another safeguard process"));
+	assert_int_equal(store_write(s, insert_fn, "org_w"), 0);
+	struct store_opts ro = {.data_dir = dir, .read_only = true};
+	assert_int_equal(store_open(&ro, &s2, err, sizeof(err)), 0);
+	assert_int_equal(count(s2), 1);
+	store_close(s2);
+	store_close(s);
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0); /* free again once closed */
+	store_close(s);
+	test_rmdir(dir);
+}
+
 int main(void)
 {
+	vfsspy_install(); /* before any connection: the writer's VFS wraps the default */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_concurrent_writes_share_commits),
 		cmocka_unit_test(test_failed_write_rolls_back_alone),
 		cmocka_unit_test(test_async_writes_call_back_once_after_their_commit),
 		cmocka_unit_test(test_reopen_keeps_data_and_schema_version),
 		cmocka_unit_test(test_newer_schema_is_refused),
+		cmocka_unit_test(test_only_the_writer_checkpoints),
+		cmocka_unit_test(test_one_writer_per_data_directory),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

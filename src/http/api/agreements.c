@@ -2,6 +2,7 @@
  * one's own grants, and accept / suspend / resume / revoke one's own side.
  * Both parties' staff may read an agreement; only admins act on it. */
 #include "http/api/api.h"
+#include "http/cursor.h"
 
 #include "core/clock.h"
 #include "core/err.h"
@@ -57,6 +58,7 @@ static bool run(struct req *r, struct ag_job *j)
 	int rc = store_write(r->env->store, ag_fn, j);
 	if (rc == 0) {
 		grant_cache_invalidate(r->env->grant_cache); /* in force from the next request */
+		atomic_fetch_add(&r->env->auth_epoch, 1);    /* and before a stream's next event */
 		return true;
 	}
 	if (j->e.detail[0])
@@ -72,12 +74,13 @@ void api_agreement_list(struct req *r)
 	if (!req_query_allowed(r, allowed))
 		return;
 	int64_t limit = 100;
-	const char *v, *cursor = req_query(r, "cursor");
+	const char *v, *cursor = NULL;
+	char after[CURSOR_VALUE_MAX + 1];
 	if ((v = req_query(r, "limit")) && parse_i64(v, 1, 500, &limit)) {
 		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "limit must be 1 to 500", "?limit");
 		return;
 	}
-	if (cursor && !id_valid(cursor, "agr")) {
+	if ((v = req_query(r, "cursor")) && (!cursor_open(r, "", v, after, sizeof(after)) || !id_valid(cursor = after, "agr"))) {
 		reply_problem(r, 400, "invalid-query", "Invalid query parameter",
 			      "cursor must be the `next` value of a previous page", "?cursor");
 		return;
@@ -99,8 +102,10 @@ void api_agreement_list(struct req *r)
 		if (cursor && strcmp(json_string_value(id), cursor) >= 0)
 			continue; /* newest first: the next page holds smaller ids */
 		if ((int64_t)json_array_size(items) == limit) {
+			char *c = cursor_seal(r, "", json_string_value(json_object_get(json_array_get(items, (size_t)limit - 1), "id")));
 			json_decref(next);
-			next = json_incref(json_object_get(json_array_get(items, (size_t)limit - 1), "id"));
+			next = json_string(c);
+			free(c);
 			break;
 		}
 		if (sharing_render(db, json_string_value(id), r->actor.org_id, now, false, &ag) == 0)

@@ -195,7 +195,7 @@ static void write_item(struct sb *sb, const struct out *o, bool comma)
 	add_fixed(sb, o->lon, 7);
 	sb_adds(sb, ",\"time\":\"");
 	sb_adds(sb, ts);
-	sb_adds(sb, "\",\"level\":\"");
+	sb_adds(sb, "\",\"access\":\"");
 	sb_adds(sb, view_name(o->view));
 	sb_addc(sb, '"');
 	if (o->dist >= 0) {
@@ -419,9 +419,12 @@ void api_positions_query(struct req *r)
 
 /* --- history ------------------------------------------------------------------ */
 
+/* One element of text; whatever the text holds, the document stays XML. */
 static void xml_start(xmlTextWriterPtr w, const char *name, const char *text)
 {
-	xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST text);
+	char *clean = xml_text(text);
+	xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST clean);
+	free(clean);
 }
 
 void api_device_history(struct req *r)
@@ -525,13 +528,9 @@ void api_device_history(struct req *r)
 					sb_addf(&out, ",%.15g", db_col_real(st, c));
 			}
 			const char *attrs = db_col_text(st, 9);
-			sb_adds(&out, ",\"");
-			for (const char *p = attrs; p && *p; p++) {
-				if (*p == '"')
-					sb_addc(&out, '"');
-				sb_addc(&out, *p);
-			}
-			sb_adds(&out, "\"\r\n");
+			sb_addc(&out, ',');
+			sb_add_csv(&out, attrs ? attrs : "", true);
+			sb_adds(&out, "\r\n");
 		} else if (str_eq(fmt, "gpx")) {
 			xmlTextWriterStartElement(w, BAD_CAST "trkpt");
 			snprintf(num, sizeof(num), "%.7f", lat);
@@ -632,7 +631,7 @@ void api_zones_at(struct req *r)
 		if (policy_decide(&r->actor, ACT_READ, resource, hits[i].org, hits[i].id, &acc) != DECIDE_ALLOW)
 			continue;
 		json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "type", hits[i].type == 's' ? "site" : "zone", "id",
-				      hits[i].id, "org_id", hits[i].org, "level_shown", view_name(acc.view));
+				      hits[i].id, "org_id", hits[i].org, RESOURCE_ACCESS_MEMBER, view_name(acc.view));
 		if (hits[i].type == 'z')
 			json_object_set_new(o, "level", json_integer(hits[i].level));
 		json_array_append_new(items, o);

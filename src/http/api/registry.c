@@ -8,6 +8,8 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "core/log.h"
+#include "http/auth.h"
+#include "http/cursor.h"
 #include "http/router.h"
 #include "registry/resource.h"
 #include "pipeline/pipeline.h"
@@ -66,6 +68,10 @@ static bool run(struct req *r, struct op_job *j)
 	j->w.now_ms = clock_now_ms();
 	int rc = store_write(r->env->store, op_fn, j);
 	if (rc == 0) {
+		/* Who may see what may have changed: open streams check again. */
+		if (str_eq(j->res->name, "users") || str_eq(j->res->name, "api_keys") ||
+		    str_eq(j->res->name, "organisations"))
+			atomic_fetch_add(&r->env->auth_epoch, 1);
 		/* Site and zone changes take effect in the tagging at once. */
 		if ((str_eq(j->res->name, "sites") || str_eq(j->res->name, "zones")) && req_db(r))
 			pipeline_reload_fences(r->env->pipeline, r->rdb);
@@ -107,22 +113,28 @@ static json_t *load_for(struct req *r, const struct resource *res, enum action a
 		reply_err(r, rc, res->type);
 		return NULL;
 	}
+	/* What the caller cannot read under this name does not exist for it, on
+	 * every method: a summary grant never confirms a real id, and a pseudonym
+	 * only works there. Only then may a write be forbidden (403). */
+	const char *owner = json_string_value(json_object_get(rec, "org_id"));
 	struct access a;
-	switch (policy_decide(&r->actor, act, res->name, json_string_value(json_object_get(rec, "org_id")),
-			      id, &a)) {
-	case DECIDE_ALLOW:
-		/* A summary grant never confirms a real id, and a pseudonym only works there. */
-		if ((a.view == VIEW_SUMMARY && str_eq(res->name, "people")) != by_pseudonym)
+	enum decision seen = policy_decide(&r->actor, ACT_READ, res->name, owner, id, &a);
+	if (seen == DECIDE_ALLOW && (a.view == VIEW_SUMMARY && str_eq(res->name, "people")) != by_pseudonym)
+		seen = DECIDE_HIDE;
+	if (seen != DECIDE_HIDE) {
+		switch (seen == DECIDE_FORBID || act == ACT_READ ? seen
+								 : policy_decide(&r->actor, act, res->name, owner, id, &a)) {
+		case DECIDE_ALLOW:
+			if (acc)
+				*acc = a;
+			return rec;
+		case DECIDE_HIDE:
 			break;
-		if (acc)
-			*acc = a;
-		return rec;
-	case DECIDE_HIDE:
-		break;
-	case DECIDE_FORBID:
-		json_decref(rec);
-		reply_err(r, SG_EFORBIDDEN, NULL);
-		return NULL;
+		case DECIDE_FORBID:
+			json_decref(rec);
+			reply_err(r, SG_EFORBIDDEN, NULL);
+			return NULL;
+		}
 	}
 	json_decref(rec);
 	reply_err(r, SG_ENOTFOUND, res->type);
@@ -136,7 +148,7 @@ static json_t *render(struct req *r, const struct resource *res, const json_t *r
 		      const struct access *acc, bool geojson)
 {
 	json_t *o = resource_public(res, rec, acc->view);
-	json_object_set_new(o, "level", json_string(view_name(acc->view)));
+	json_object_set_new(o, RESOURCE_ACCESS_MEMBER, json_string(view_name(acc->view)));
 	if (acc->view == VIEW_SUMMARY && str_eq(res->name, "people")) {
 		char code[16];
 		if (sharing_pseudonym(r->rdb, json_string_value(json_object_get(rec, "id")), r->actor.org_id,
@@ -228,6 +240,78 @@ static int by_id(const void *a, const void *b)
 		      json_string_value(json_object_get(*(json_t *const *)b, "id")));
 }
 
+/* Validates the list's filters like the members they name; fills q->filter.
+ * false after a 400. */
+static bool list_filters(struct req *r, const struct resource *res, struct list_query *q)
+{
+	for (unsigned i = 0; i < res->nfields; i++) {
+		const struct field *f = &res->fields[i];
+		const char *v;
+		if (!(f->flags & FF_FILTER) || !(v = req_query(r, f->name)))
+			continue;
+		struct verr e = {0};
+		json_t *in = f->type == FT_BOOL ? (str_eq(v, "true") ? json_true() : str_eq(v, "false") ? json_false() : json_string(v))
+						: json_string(v);
+		char ptr[80];
+		snprintf(ptr, sizeof(ptr), "?%s", f->name);
+		json_t *probe = json_object();
+		json_object_set_new(probe, f->name, in);
+		json_t *tmp = json_object();
+		bool ok = true;
+		if (f->type == FT_ENUM || f->type == FT_BOOL || f->type == FT_REF) {
+			struct resource one = *res;
+			one.fields = f;
+			one.nfields = 1;
+			one.check = NULL;
+			ok = resource_apply(&one, tmp, probe, true, &e) == 0;
+		}
+		json_decref(tmp);
+		json_decref(probe);
+		if (!ok) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter", e.detail, ptr);
+			return false;
+		}
+		q->filter[i] = v;
+	}
+	return true;
+}
+
+/* The organisations whose records the caller may list: its own, and each
+ * partner's that a grant in force shares (organisations: partners). */
+static int list_orgs(struct req *r, const struct resource *res, struct list_query *q,
+		     const char **orgs)
+{
+	int norgs = 0;
+	orgs[norgs++] = r->actor.org_id;
+	if (policy_list_self_only(&r->actor, res->name)) {
+		q->only_id = r->actor.person_id[0] ? r->actor.person_id : "-";
+	} else if (str_eq(res->name, "organisations")) {
+		for (int i = 0; r->grants && i < r->grants->npartners; i++)
+			orgs[norgs++] = r->grants->partners[i];
+	} else {
+		for (int i = 0; r->grants && i < r->grants->n; i++) {
+			const struct grant *g = &r->grants->g[i];
+			if (g->cat == category_of(res->name) && g->level != LEVEL_NONE)
+				orgs[norgs++] = g->grantor;
+		}
+	}
+	return norgs;
+}
+
+static void list_reply(struct req *r, json_t *items, json_t *next, bool geojson)
+{
+	if (geojson) {
+		json_t *fc = json_pack("{s:s,s:o,s:o}", "type", "FeatureCollection", "features", items,
+				       "next", next);
+		char *txt = json_dumps(fc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+		json_decref(fc);
+		reply_data(r, 200, "application/geo+json", txt, strlen(txt));
+		free(txt);
+		return;
+	}
+	reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
+}
+
 void api_list(struct req *r)
 {
 	const struct resource *res = route_resource(r);
@@ -255,14 +339,6 @@ void api_list(struct req *r)
 		}
 		q.limit = (int)lim;
 	}
-	if ((v = req_query(r, "cursor"))) {
-		if (!id_valid(v, res->id_prefix)) {
-			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
-				      "cursor must be the `next` value of a previous page", "?cursor");
-			return;
-		}
-		q.after = v;
-	}
 	bool geojson = false;
 	if ((v = req_query(r, "format"))) {
 		if (str_eq(v, "geojson")) {
@@ -273,62 +349,40 @@ void api_list(struct req *r)
 			return;
 		}
 	}
-	for (unsigned i = 0; i < res->nfields; i++) {
-		const struct field *f = &res->fields[i];
-		if (!(f->flags & FF_FILTER) || !(v = req_query(r, f->name)))
-			continue;
-		struct verr e = {0};
-		json_t *in = f->type == FT_BOOL ? (str_eq(v, "true") ? json_true() : str_eq(v, "false") ? json_false() : json_string(v))
-						: json_string(v);
-		char ptr[80];
-		snprintf(ptr, sizeof(ptr), "?%s", f->name);
-		/* Validate the filter like the member it names. */
-		json_t *probe = json_object();
-		json_object_set_new(probe, f->name, in);
-		json_t *tmp = json_object();
-		bool ok = true;
-		if (f->type == FT_ENUM || f->type == FT_BOOL || f->type == FT_REF) {
-			struct resource one = *res;
-			one.fields = f;
-			one.nfields = 1;
-			one.check = NULL;
-			ok = resource_apply(&one, tmp, probe, true, &e) == 0;
-		}
-		json_decref(tmp);
-		json_decref(probe);
-		if (!ok) {
-			reply_problem(r, 400, "invalid-query", "Invalid query parameter", e.detail, ptr);
-			return;
-		}
-		q.filter[i] = v;
-	}
-	/* Whose records: our own, and each partner's that a grant in force shares
-	 * (organisations: partners; installation admins: everyone). */
-	const char *orgs[MAX_PARTNERS + MAX_GRANTS + 1];
-	int norgs = 0;
-	bool everyone = str_eq(res->name, "organisations") && r->actor.root_org && r->actor.role == ROLE_ADMIN;
-	orgs[norgs++] = r->actor.org_id;
-	if (policy_list_self_only(&r->actor, res->name)) {
-		q.only_id = r->actor.person_id[0] ? r->actor.person_id : "-";
-	} else if (str_eq(res->name, "organisations")) {
-		for (int i = 0; r->grants && i < r->grants->npartners; i++)
-			orgs[norgs++] = r->grants->partners[i];
-	} else {
-		for (int i = 0; r->grants && i < r->grants->n; i++) {
-			const struct grant *g = &r->grants->g[i];
-			if (g->cat == category_of(res->name) && g->level != LEVEL_NONE)
-				orgs[norgs++] = g->grantor;
-		}
-	}
+	if (!list_filters(r, res, &q))
+		return;
 	const char *only_org = req_query(r, "org_id");
 	if (only_org && !id_valid(only_org, "org")) {
 		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "org_id must be an organisation id", "?org_id");
 		return;
 	}
+	/* A cursor holds the last id of a page, which the caller may not see (a
+	 * hidden or pseudonymous record): it is sealed, bound to the caller and
+	 * to these filters (cursor.h). */
+	struct sb scope;
+	sb_init(&scope);
+	for (int i = 0; i < na; i++)
+		if (!str_eq(allowed[i], "cursor") && !str_eq(allowed[i], "limit") && (v = req_query(r, allowed[i])))
+			sb_addf(&scope, "%s=%s\n", allowed[i], v);
+	char after[CURSOR_VALUE_MAX + 1];
+	if ((v = req_query(r, "cursor"))) {
+		if (!cursor_open(r, scope.buf, v, after, sizeof(after)) || !id_valid(after, res->id_prefix)) {
+			sb_release(&scope);
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
+				      "cursor must be the `next` value of a previous page with the same filters", "?cursor");
+			return;
+		}
+		q.after = after;
+	}
+	const char *orgs[MAX_PARTNERS + MAX_GRANTS + 1];
+	bool everyone = str_eq(res->name, "organisations") && r->actor.root_org && r->actor.role == ROLE_ADMIN;
+	int norgs = list_orgs(r, res, &q, orgs);
 
 	struct db *db = req_db(r);
-	if (!db)
+	if (!db) {
+		sb_release(&scope);
 		return;
+	}
 	/* One page per organisation, merged in id order: the cursor stays exact. */
 	json_t *rows = json_array();
 	bool more = false;
@@ -341,6 +395,7 @@ void api_list(struct req *r)
 		int rc = resource_list(db, res, &q, &part, &part_more);
 		if (rc) {
 			json_decref(rows);
+			sb_release(&scope);
 			reply_err(r, rc, NULL);
 			return;
 		}
@@ -370,7 +425,13 @@ void api_list(struct req *r)
 		note_read(reads, res, &acc, rec);
 		json_array_append_new(items, out);
 	}
-	json_t *next = more && n ? json_incref(json_object_get(sorted[n - 1], "id")) : json_null();
+	json_t *next = json_null();
+	if (more && n) {
+		char *c = cursor_seal(r, scope.buf, json_string_value(json_object_get(sorted[n - 1], "id")));
+		next = json_string(c);
+		free(c);
+	}
+	sb_release(&scope);
 	free(sorted);
 	json_decref(rows);
 	bool ok = api_audit_reads(r, reads, "person");
@@ -380,16 +441,7 @@ void api_list(struct req *r)
 		json_decref(next);
 		return;
 	}
-	if (geojson) {
-		json_t *fc = json_pack("{s:s,s:o,s:o}", "type", "FeatureCollection", "features", items,
-				       "next", next);
-		char *txt = json_dumps(fc, JSON_COMPACT | JSON_REAL_PRECISION(15));
-		json_decref(fc);
-		reply_data(r, 200, "application/geo+json", txt, strlen(txt));
-		free(txt);
-		return;
-	}
-	reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
+	list_reply(r, items, next, geojson);
 }
 
 /* --- create, read, update, delete --------------------------------------------- */
@@ -431,7 +483,7 @@ static void create_with_key(struct req *r, const char *key_prefix)
 	}
 	if (run(r, &j)) {
 		json_t *out = resource_public(res, j.rec, VIEW_OWN);
-		json_object_set_new(out, "level", json_string("own"));
+		json_object_set_new(out, RESOURCE_ACCESS_MEMBER, json_string("own"));
 		if (key_prefix)
 			json_object_set_new(out, "key", json_string(key));
 		set_location(r, res, json_string_value(json_object_get(j.rec, "id")));
@@ -497,7 +549,14 @@ void api_update(struct req *r)
 		return;
 	}
 	struct op_job j = {.op = OP_UPDATE, .res = res, .org_id = r->actor.org_id, .id = r->param};
+	char own_session[65];
+	if (str_eq(res->name, "users") && str_eq(r->param, r->actor.id) && !r->actor.api_key) {
+		secret_hash(auth_token(r), own_session); /* one's own change keeps this session */
+		j.w.keep_session = own_session;
+	}
 	j.rec = json_object();
+	if (str_eq(res->name, "users")) /* unchanged; for the password rules */
+		json_object_set(j.rec, "username", json_object_get(rec, "username"));
 	int rc = resource_apply(res, j.rec, body, true, &j.err);
 	json_decref(body);
 	if (str_eq(res->name, "organisations"))
@@ -506,7 +565,7 @@ void api_update(struct req *r)
 		reply_verr(r, &j.err);
 	} else if (!self_lockout(r, res, j.rec, false) && run(r, &j)) {
 		json_t *out = resource_public(res, j.out, VIEW_OWN);
-		json_object_set_new(out, "level", json_string("own"));
+		json_object_set_new(out, RESOURCE_ACCESS_MEMBER, json_string("own"));
 		reply_json(r, 200, out);
 		json_decref(j.out);
 	}
@@ -610,7 +669,9 @@ void api_audit_list(struct req *r)
 		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "limit must be 1 to 1000", "?limit");
 		return;
 	}
-	if ((v = req_query(r, "cursor")) && parse_i64(v, 1, INT64_MAX, &cursor)) {
+	char after[CURSOR_VALUE_MAX + 1];
+	if ((v = req_query(r, "cursor")) &&
+	    (!cursor_open(r, "", v, after, sizeof(after)) || parse_i64(after, 1, INT64_MAX, &cursor))) {
 		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "cursor must be the `next` value of a previous page", "?cursor");
 		return;
 	}
@@ -647,7 +708,9 @@ void api_audit_list(struct req *r)
 						       "request_id", db_col_text(st, 7), "hash", db_col_text(st, 8)));
 	}
 	db_reset(st);
-	char next[24];
-	snprintf(next, sizeof(next), "%lld", (long long)last);
-	reply_json(r, 200, json_pack("{s:o,s:s?}", "items", items, "next", more ? next : NULL));
+	char seq[24];
+	snprintf(seq, sizeof(seq), "%lld", (long long)last);
+	char *next = more ? cursor_seal(r, "", seq) : NULL;
+	reply_json(r, 200, json_pack("{s:o,s:s?}", "items", items, "next", next));
+	free(next);
 }

@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "http/auth.h"
 #include "http/throttle.h"
+#include "registry/lockout.h"
 #include "registry/resource.h"
 
 #include <pthread.h>
@@ -134,6 +135,21 @@ void api_session_create(struct req *r)
 		}
 		db_reset(st);
 	}
+	/* An account's lockout lives in the store: no flood evicts it. */
+	int failures = 0;
+	struct lockout_job lj = {.user_id = uid, .now_ms = now,
+				 .rule = {r->env->login_max_failures, r->env->login_window_ms, r->env->login_lockout_ms}};
+	int64_t locked = found ? lockout_wait(db, uid, now, &failures) : 0;
+	if (locked > 0) {
+		sodium_memzero(hash, sizeof(hash));
+		json_decref(body);
+		json_decref(user_json);
+		atomic_fetch_add(&r->env->metrics.login_throttled, 1);
+		log_warn("login throttled", "req", r->id, "username", user, "client", r->client, NULL);
+		reply_throttled(r, locked, "Too many failed logins",
+				"too many failed logins; wait before trying again (see Retry-After)");
+		return;
+	}
 	pthread_once(&dummy_once, make_dummy);
 	bool ok = crypto_pwhash_str_verify(found ? hash : dummy_hash, pw, strlen(pw)) == 0 && found;
 	sodium_memzero(hash, sizeof(hash));
@@ -141,6 +157,8 @@ void api_session_create(struct req *r)
 	if (!ok) {
 		throttle_failure(r->env->throttle, ukey, now);
 		throttle_failure(r->env->throttle, ikey, now);
+		if (found)
+			store_write(r->env->store, lockout_fail_fn, &lj); /* on failure: logged, login still refused */
 		atomic_fetch_add(&r->env->metrics.login_failures, 1);
 		log_warn("login failed", "req", r->id, "username", user, "client", r->client, NULL);
 		json_decref(user_json);
@@ -150,6 +168,8 @@ void api_session_create(struct req *r)
 	}
 	throttle_success(r->env->throttle, ukey);
 	throttle_success(r->env->throttle, ikey);
+	if (failures > 0)
+		store_write(r->env->store, lockout_clear_fn, &lj);
 	char token[64], csrf[40];
 	secret_new(SESSION_PREFIX, token, sizeof(token));
 	secret_new("", csrf, sizeof(csrf));
@@ -218,6 +238,7 @@ void api_session_delete(struct req *r)
 		reply_err(r, rc, NULL);
 		return;
 	}
+	atomic_fetch_add(&r->env->auth_epoch, 1);
 	cookie(r, "", 0);
 	reply_empty(r, 204);
 }
@@ -234,16 +255,9 @@ static int passwd_fn(struct db *db, void *arg)
 {
 	struct passwd_job *j = arg;
 	struct write_ctx w = {.actor = j->user_id, .request_id = j->request_id, .now_ms = j->now,
-			      .err = &j->e};
-	int rc = resource_update(db, resource_find("users"), j->org_id, j->user_id, j->patch, &w, NULL);
-	if (rc)
-		return rc;
-	struct db_stmt *st;
-	if (db_prepare(db, "DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2", &st))
-		return SG_EIO;
-	db_bind_text(st, 1, j->user_id);
-	db_bind_text(st, 2, j->keep_hash);
-	return db_run(st);
+			      .err = &j->e, .keep_session = j->keep_hash};
+	/* the users resource ends every other session of the user */
+	return resource_update(db, resource_find("users"), j->org_id, j->user_id, j->patch, &w, NULL);
 }
 
 void api_session_password(struct req *r)
@@ -294,7 +308,8 @@ void api_session_password(struct req *r)
 		return;
 	}
 	struct passwd_job j = {.user_id = r->actor.id, .org_id = r->actor.org_id,
-			       .request_id = r->id, .now = now, .patch = json_object()};
+			       .request_id = r->id, .now = now,
+			       .patch = json_pack("{s:s}", "username", r->actor.username)}; /* unchanged; for the password rules */
 	json_t *in = json_pack("{s:O?}", "password", np);
 	int rc = np ? resource_apply(resource_find("users"), j.patch, in, true, &j.e) : SG_EINVAL;
 	json_decref(in);
@@ -315,6 +330,7 @@ void api_session_password(struct req *r)
 		reply_err(r, rc, NULL);
 		return;
 	}
+	atomic_fetch_add(&r->env->auth_epoch, 1);
 	throttle_success(r->env->throttle, ukey);
 	reply_empty(r, 204);
 }

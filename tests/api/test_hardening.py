@@ -1,0 +1,360 @@
+"""Hardening (issue 10): each test here failed on 83f8338; the item number
+of the issue is in the test's docstring."""
+import base64
+import json
+
+from harness import Server, check, person_body, site_body
+
+from test_access import Org, agree
+
+
+def setup():
+    srv = Server().start()
+    root = srv.admin()
+    me = srv.request("GET", "/api/v1/session", token=root).json
+    return srv, root, Org(srv, root, me["org_id"])
+
+
+def walk(srv, token, path, limit=1):
+    """Every page of a list; returns (items, bodies, cursors)."""
+    items, bodies, cursors, cursor = [], [], [], None
+    for _ in range(200):
+        sep = "&" if "?" in path else "?"
+        r = srv.request("GET", f"{path}{sep}limit={limit}" + (f"&cursor={cursor}" if cursor else ""), token=token)
+        check(r.status == 200, r)
+        bodies.append(r.raw.decode())
+        items += r.json["items"]
+        cursor = r.json["next"]
+        if not cursor:
+            return items, bodies, cursors
+        cursors.append(cursor)
+    raise AssertionError("the cursor walk does not end")
+
+
+def test_list_cursors_reveal_no_real_id():
+    """Item 1: a partner paging with limit=1 learns no real id from `next`, a
+    conditional grant's empty pages carry none, and a cursor only works for
+    the caller and the filters it was made for."""
+    srv, root, a = setup()
+    try:
+        b, c = Org.new(srv, root), Org.new(srv, root)
+        people = [srv.create(a.admin, "people", person_body()) for _ in range(5)]
+        real = {p["id"] for p in people} | {a.person["id"]}
+        agree(srv, a, b, [{"category": "people", "level": "summary"}])
+        agree(srv, a, c, [{"category": "people", "level": "full", "condition": "during_shared_movement"}])
+        items, bodies, cursors = walk(srv, b.tokens["liaison"], "/api/v1/people")
+        mine = [i for i in items if i["org_id"] == a.id]
+        check(len(mine) == len(real), f"every person of A once under a pseudonym: {len(mine)} of {len(real)}")
+        check(len({i["id"] for i in items}) == len(items), "no item twice")
+        for body in bodies:
+            for pid in real:
+                check(pid not in body, f"a summary page names the real id {pid}")
+        for cur in cursors:
+            raw = base64.urlsafe_b64decode(cur + "=" * (-len(cur) % 4))
+            for pid in real:
+                check(pid.encode() not in raw, "a cursor carries a real id in clear")
+        # the conditional partner's pages: none of A's people, no real id anywhere
+        _, cbodies, _ = walk(srv, c.tokens["liaison"], "/api/v1/people")
+        for body in cbodies:
+            for pid in real:
+                check(pid not in body, f"a conditional partner's page names {pid}")
+        # a cursor is bound to its caller, its filters, and is tamper-evident
+        cur = cursors[0]
+        for token, path, why in [
+                (c.tokens["liaison"], "/api/v1/people", "another organisation's user"),
+                (b.tokens["duty_officer"], "/api/v1/people", "another user of the same organisation"),
+                (b.tokens["liaison"], "/api/v1/people?status=in_country", "other filters"),
+                (b.tokens["liaison"], "/api/v1/sites", "another collection")]:
+            sep = "&" if "?" in path else "?"
+            r = srv.request("GET", f"{path}{sep}limit=1&cursor={cur}", token=token)
+            check(r.status == 400 and r.json["field"] == "?cursor", f"{why}: {r}")
+        flipped = cur[:-2] + ("A" if cur[-2] != "A" else "B") + cur[-1]
+        r = srv.request("GET", f"/api/v1/people?limit=1&cursor={flipped}", token=b.tokens["liaison"])
+        check(r.status == 400, f"a changed cursor is refused: {r}")
+        r = srv.request("GET", f"/api/v1/people?limit=1&cursor={sorted(real)[0]}", token=b.tokens["liaison"])
+        check(r.status == 400, f"a real id is no cursor: {r}")
+        # the owner's own paging still works, across a restart too
+        own, _, owncur = walk(srv, a.admin, "/api/v1/people", limit=2)
+        check({i["id"] for i in own} == real, "the owner pages through everyone")
+        srv.stop()
+        srv.start()
+        r = srv.request("GET", f"/api/v1/people?limit=2&cursor={owncur[0]}", token=a.admin)
+        check(r.status == 200 and len(r.json["items"]) == 2, f"a cursor survives a restart: {r}")
+    finally:
+        srv.stop()
+
+
+def test_writes_answer_404_for_what_the_caller_cannot_see():
+    """Item 7: PATCH and DELETE on a summary person's real id answer 404,
+    exactly like a made-up id and like GET; the pseudonym is readable but
+    not writable (403)."""
+    srv, root, a = setup()
+    try:
+        b = Org.new(srv, root)
+        agree(srv, a, b, [{"category": "people", "level": "summary"}, {"category": "sites", "level": "full"}])
+        p = srv.create(a.admin, "people", person_body())
+        site = srv.create(a.admin, "sites", site_body())
+        made_up = "per_01M8KWF4B0G0PT2N4YH3703B9W"
+        for target in (p["id"], made_up):
+            for method, body in (("GET", None), ("PATCH", {"notes": "x"}), ("DELETE", None)):
+                r = srv.request(method, f"/api/v1/people/{target}", body, token=b.admin)
+                check(r.status == 404, f"{method} {target}: {r}")
+                check(r.json["detail"] == srv.request("GET", f"/api/v1/people/{made_up}", token=b.admin).json["detail"],
+                      "the same words for both")
+        pseud = [i["id"] for i in srv.request("GET", "/api/v1/people?limit=500", token=b.admin).json["items"] if i["org_id"] == a.id]
+        r = srv.request("PATCH", f"/api/v1/people/{pseud[0]}", {"notes": "x"}, token=b.admin)
+        check(r.status == 403, f"a visible partner record is not writable: {r}")
+        r = srv.request("DELETE", f"/api/v1/sites/{site['id']}", token=b.admin)
+        check(r.status == 403, f"a full-shared site is visible, not deletable: {r}")
+        check(srv.request("GET", f"/api/v1/people/{p['id']}", token=a.admin).status == 200, "nothing changed")
+    finally:
+        srv.stop()
+
+
+def test_zones_keep_their_level():
+    """Item 13: a zone's level (1-6) comes back as created in every answer;
+    the access label is a member of its own."""
+    srv, root, a = setup()
+    try:
+        body = {"name": "Ridge road", "level": 4, "radius_m": 500,
+                "geometry": {"type": "Point", "coordinates": [72.9, 34.8]}}
+        z = srv.create(a.admin, "zones", body)
+        check(z["level"] == 4 and z["access"] == "own", z)
+        one = srv.request("GET", f"/api/v1/zones/{z['id']}", token=a.admin).json
+        check(one["level"] == 4 and one["access"] == "own", one)
+        listed = srv.request("GET", "/api/v1/zones", token=a.admin).json["items"]
+        check([(i["level"], i["access"]) for i in listed] == [(4, "own")], listed)
+        fc = srv.request("GET", "/api/v1/zones?format=geojson", token=a.admin).json["features"]
+        check(fc[0]["properties"]["level"] == 4, fc)
+        patched = srv.request("PATCH", f"/api/v1/zones/{z['id']}", {"level": 6}, token=a.admin).json
+        check(patched["level"] == 6 and patched["access"] == "own", patched)
+        at = srv.request("GET", "/api/v1/zones/at?lat=34.8&lon=72.9", token=a.admin).json["items"]
+        check([(i["level"], i["access"]) for i in at] == [(6, "own")], at)
+    finally:
+        srv.stop()
+
+
+def test_streams_and_sessions_follow_the_account():
+    """Items 2 and 3: a demoted user's open stream delivers nothing more and
+    ends; an admin's password reset ends every session and stream of the
+    user; one's own change keeps the session that made it and ends the
+    others."""
+    import urllib.parse
+    from harness import device_body, user_body
+    from test_stream import Stream, wait
+    srv, root, a = setup()
+    streams = []
+    try:
+        dev = srv.create(a.admin, "devices", device_body())
+        key = urllib.parse.quote(dev["key"])
+        t0 = [1_700_000_000]
+
+        def report():
+            t0[0] += 1
+            r = srv.request("GET", f"/ingest/osmand?id={key}&lat=25.0&lon=67.0&timestamp={t0[0]}")
+            check(r.status == 200, r)
+
+        users = {}
+        for name in ("demoted", "reset", "self"):
+            u = user_body("duty_officer")
+            created = srv.create(a.admin, "users", u)
+            users[name] = (created["id"], u["password"], srv.login(u["username"], u["password"]), u["username"])
+        s = {name: Stream(srv, users[name][2]) for name in users}
+        streams += s.values()
+        report()
+        check(wait(lambda: all(len(x.events) == 1 for x in s.values())), {n: x.kinds() for n, x in s.items()})
+
+        # demotion: from the next event on, nothing
+        r = srv.request("PATCH", f"/api/v1/users/{users['demoted'][0]}", {"role": "person", "person_id": a.person["id"]},
+                        token=a.admin)
+        check(r.status == 200, r)
+        report()
+        check(wait(lambda: s["demoted"].closed), "a demoted user's stream ends")
+        check(len(s["demoted"].events) == 1, f"a demoted user got {s['demoted'].kinds()}")
+        check(wait(lambda: len(s["reset"].events) == 2 and len(s["self"].events) == 2), "the others go on")
+
+        # an admin's reset: the user's token and stream end at once
+        r = srv.request("PATCH", f"/api/v1/users/{users['reset'][0]}", {"password": "a new long passphrase 7"}, token=a.admin)
+        check(r.status == 200, r)
+        check(srv.request("GET", "/api/v1/session", token=users["reset"][2]).status == 401, "the old token is dead")
+        report()
+        check(wait(lambda: s["reset"].closed), "the reset user's stream ends")
+        check(len(s["reset"].events) == 2, f"after the reset: {s['reset'].kinds()}")
+
+        # one's own change: this session stays, the user's other one ends
+        uid, pw, tok, uname = users["self"]
+        other = srv.login(uname, pw)
+        r = srv.request("POST", "/api/v1/session/password", {"current_password": pw, "new_password": "my own new passphrase 9"}, token=tok)
+        check(r.status == 204, r)
+        check(srv.request("GET", "/api/v1/session", token=tok).status == 200, "the session that changed it stays")
+        check(srv.request("GET", "/api/v1/session", token=other).status == 401, "the other session ends")
+        report()
+        check(wait(lambda: len(s["self"].events) == 4), f"the kept session's stream goes on: {s['self'].kinds()}")
+        # and an admin changing their own password through /users keeps their session
+        me = srv.request("GET", "/api/v1/session", token=a.admin).json
+        r = srv.request("PATCH", f"/api/v1/users/{me['id']}", {"password": "the chief's new passphrase 3"}, token=a.admin)
+        check(r.status == 200 and srv.request("GET", "/api/v1/session", token=a.admin).status == 200, r)
+    finally:
+        for x in streams:
+            x.close()
+        srv.stop()
+
+
+def test_console_is_served_from_anywhere():
+    """Item 12: a server started outside the repository (as the systemd unit
+    starts it) serves the console compiled into the binary."""
+    import tempfile
+    srv = Server()
+    srv.cwd = tempfile.mkdtemp(prefix="sg-elsewhere-")
+    srv.start()
+    try:
+        for path, kind in (("/", "text/html"), ("/app.js", "javascript"), ("/style.css", "text/css")):
+            r = srv.request("GET", path)
+            check(r.status == 200 and kind in r.headers["content-type"] and len(r.raw) > 100, f"{path}: {r}")
+        check(b"<html" in srv.request("GET", "/").raw.lower(), "the console's page")
+    finally:
+        srv.stop()
+
+
+def test_devices_speak_their_protocol_and_times_are_read_right():
+    """Items 14 and 15: OwnTracks' acc -1 is unknown, an empty POST answers
+    200 [], a key works only on its enrolled protocol's endpoint; a
+    timestamp of 4102444800 (year 2100 in seconds) is refused as in the
+    future, not as before 2000."""
+    import time
+    import urllib.parse
+    from harness import device_body
+    from test_positions import owntracks
+    srv, root, a = setup()
+    try:
+        ot = srv.create(a.admin, "devices", device_body(protocol="owntracks"))
+        osm = srv.create(a.admin, "devices", device_body(protocol="osmand"))
+        now = int(time.time())
+        r = owntracks(srv, ot["key"], {"_type": "location", "lat": 24.9, "lon": 67.1, "tst": now - 60, "acc": -1, "vel": -1})
+        check(r.status == 200 and r.json == [], r)
+        r = srv.request("POST", "/ingest/owntracks", raw=b"", content_type="application/json",
+                        headers={"Authorization": "Basic " + __import__("base64").b64encode(f"wei:{ot['key']}".encode()).decode()})
+        check(r.status == 200 and r.json == [], f"an empty POST: {r}")
+        r = owntracks(srv, osm["key"], {"_type": "location", "lat": 24.9, "lon": 67.1, "tst": now - 50})
+        check(r.status == 401, f"an OsmAnd device's key on the OwnTracks endpoint: {r}")
+        k = urllib.parse.quote(ot["key"])
+        r = srv.request("GET", f"/ingest/osmand?id={k}&lat=24.9&lon=67.1&timestamp={now - 40}")
+        check(r.status == 401, f"an OwnTracks device's key on the OsmAnd endpoint: {r}")
+        k = urllib.parse.quote(osm["key"])
+        r = srv.request("GET", f"/ingest/osmand?id={k}&lat=24.9&lon=67.1&timestamp=4102444800")
+        check(r.status == 422 and "future" in r.json["detail"], f"year 2100: {r}")
+        r = srv.request("GET", f"/ingest/osmand?id={k}&lat=24.9&lon=67.1&timestamp={(now - 30) * 1000}")
+        check(r.status == 200, f"milliseconds: {r}")
+        rows = srv.sql("SELECT device_id, time_ms, accuracy_m, speed_mps FROM positions ORDER BY time_ms")
+        check(rows == [(ot["id"], (now - 60) * 1000, None, None), (osm["id"], (now - 30) * 1000, None, None)], rows)
+    finally:
+        srv.stop()
+
+
+def test_exports_are_safe_to_open():
+    """Items 8 and 9: cells a spreadsheet would run as formulas are
+    neutralised in every CSV (and come back as they were on import);
+    noncharacters and control characters are refused at input, and the
+    GPX/KML exports are well-formed XML."""
+    import os
+    import urllib.parse
+    import xml.dom.minidom
+    from harness import device_body, run
+    srv, root, a = setup()
+    try:
+        names = ["=HYPERLINK(\"http://x.invalid\",\"y\")", "+1 555", "-2+3", "@SUM(A1)"]
+        for n in names:
+            srv.create(a.admin, "people", person_body(name=n))
+        srv.create(a.admin, "people", person_body(name="Tab Note", notes="\tstarts with a tab"))
+        for bad in ("A\ufffeB", "A\uffffB", "A\ufdd0B", "A\u0001B", "A\u0085B"):
+            r = srv.request("POST", "/api/v1/devices", device_body(name=bad), token=a.admin)
+            check(r.status == 400 and r.json["field"] == "/name", f"{bad!r}: {r}")
+            r = srv.request("POST", "/api/v1/people", person_body(notes=bad), token=a.admin)
+            check(r.status == 400 and r.json["field"] == "/notes", f"{bad!r}: {r}")
+        out = os.path.join(srv.dir, "people.csv")
+        run("export", "--data-dir", srv.dir, "--type", "people", "--format", "csv", "--output", out)
+        text = open(out).read()
+        for n in names:
+            check(n not in text.replace("'" + n, ""), f"{n!r} appears unneutralised")
+            quoted = '"\'' + n.replace('"', '""') + '"'
+            check(quoted in text, f"{quoted!r} not in the export")
+        check('"\'\tstarts with a tab"' in text, "a tab start is neutralised too")
+        target = Server()
+        p = run("import", "--data-dir", target.dir, "--type", "people", out)
+        check("imported" in p.stdout, p)
+        back = {r[0] for r in target.sql("SELECT name FROM people")}
+        check(set(names) <= back, f"the import restores the names: {back}")
+        # the XML exports, with a device whose name holds every XML-special character
+        dev = srv.create(a.admin, "devices", device_body(name="<Ünïcødé & \"quotes\" ]]> 設備>"))
+        k = urllib.parse.quote(dev["key"])
+        srv.request("GET", f"/ingest/osmand?id={k}&lat=24.9&lon=67.1&timestamp=1764633600&note=%3D1%2B1")
+        for fmt in ("gpx", "kml"):
+            r = srv.request("GET", f"/api/v1/devices/{dev['id']}/history?format={fmt}", token=a.admin)
+            check(r.status == 200, r)
+            doc = xml.dom.minidom.parseString(r.raw)
+            check(doc.getElementsByTagName("name")[0].firstChild.data == dev["name"], fmt)
+        # a name stored before input was checked (an older version, a restore): still XML
+        srv.sql("UPDATE devices SET name = 'A' || char(65534) || char(1) || 'B' WHERE id = ?", (dev["id"],))
+        for fmt in ("gpx", "kml"):
+            r = srv.request("GET", f"/api/v1/devices/{dev['id']}/history?format={fmt}", token=a.admin)
+            doc = xml.dom.minidom.parseString(r.raw)
+            check(doc.getElementsByTagName("name")[0].firstChild.data == "A\ufffd\ufffdB", fmt)
+        r = srv.request("GET", f"/api/v1/devices/{dev['id']}/history?format=csv", token=a.admin)
+        check(r.status == 200 and all(not c.startswith(("=", "+", "-", "@")) for line in r.raw.decode().splitlines()[1:]
+                                      for c in line.split(",")[10:]), r)
+    finally:
+        srv.stop()
+
+
+def test_account_lockout_is_kept_in_the_store():
+    """Item 5: an account's lockout is no entry of an evictable in-memory
+    table: it holds across a restart (and so across a flood of other names),
+    answers 429 even to the right password, and a success clears it."""
+    from harness import ADMIN_PASSWORD
+    srv = Server(extra_args=["--set", "security.login_lockout_s=3000"]).start()
+    try:
+        for _ in range(5):
+            r = srv.request("POST", "/api/v1/session", {"username": "admin", "password": "wrong password 123"})
+            check(r.status in (401, 429), r)
+        r = srv.request("POST", "/api/v1/session", {"username": "admin", "password": ADMIN_PASSWORD})
+        check(r.status == 429 and int(r.headers["retry-after"]) > 2900, f"locked: {r}")
+        srv.stop()
+        srv.start()  # the in-memory table is gone
+        r = srv.request("POST", "/api/v1/session", {"username": "admin", "password": ADMIN_PASSWORD})
+        check(r.status == 429, f"still locked after a restart: {r}")
+        srv.advance_clock(3001 * 1000)
+        r = srv.request("POST", "/api/v1/session", {"username": "admin", "password": ADMIN_PASSWORD})
+        check(r.status == 201, f"free once the lockout ran out: {r}")
+        check(srv.sql("SELECT count(*) FROM login_lockout")[0][0] == 0, "a success clears the count")
+        # a name that is no account is throttled the same way (no account is revealed)
+        for _ in range(5):
+            srv.request("POST", "/api/v1/session", {"username": "nobody.here", "password": "wrong password 123"})
+        r = srv.request("POST", "/api/v1/session", {"username": "nobody.here", "password": "wrong password 123"})
+        check(r.status == 429, r)
+    finally:
+        srv.stop()
+
+
+def test_weak_passwords_are_refused_with_the_reason():
+    """Item 10: guessable passwords are refused (400, /password, why), on
+    create, on an admin's reset and on one's own change; nothing is written."""
+    from harness import user_body
+    srv, root, a = setup()
+    try:
+        before = srv.sql("SELECT count(*) FROM users")[0][0]
+        for pw, why in (("aaaaaaaaaaaa", "different characters"), ("password1234", "dictionary word"),
+                        ("user.weak.one1", "user name")):
+            body = user_body("viewer", username="user.weak.one", password=pw)
+            r = srv.request("POST", "/api/v1/users", body, token=a.admin)
+            check(r.status == 400 and r.json["field"] == "/password" and why in r.json["detail"], f"{pw}: {r}")
+        check(srv.sql("SELECT count(*) FROM users")[0][0] == before, "nothing written")
+        u = user_body("viewer")
+        created = srv.create(a.admin, "users", u)
+        r = srv.request("PATCH", f"/api/v1/users/{created['id']}", {"password": u["username"] + " rules ok!!"}, token=a.admin)
+        check(r.status == 400 and "user name" in r.json["detail"], r)
+        tok = srv.login(u["username"], u["password"])
+        r = srv.request("POST", "/api/v1/session/password", {"current_password": u["password"], "new_password": "Summer2024!!"}, token=tok)
+        check(r.status == 400 and r.json["field"] == "/new_password" and "dictionary" in r.json["detail"], r)
+        check(srv.request("GET", "/api/v1/session", token=tok).status == 200, "the session stands")
+    finally:
+        srv.stop()
