@@ -49,6 +49,7 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	const char *dir = config_str(cfg, "store.data_dir");
 	struct store_opts so = {.data_dir = dir, .max_batch = (int)config_int(cfg, "store.max_batch"),
 				.checkpoint_pages = (int)config_int(cfg, "store.checkpoint_pages"),
+				.max_readers = (int)config_int(cfg, "store.max_readers"),
 				.before_commit = audit_checkpoint, .hook_ctx = &app->akey};
 	int rc = store_open(&so, &app->store, err, errsz);
 	if (rc)
@@ -73,6 +74,8 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 		.max_future_ms = config_int(cfg, "ingest.max_future_s") * 1000,
 		.device_rate_per_s = (double)config_int(cfg, "ingest.device_rate_per_s"),
 		.device_burst = (double)config_int(cfg, "ingest.device_burst"),
+		.max_attrs = (int)config_int(cfg, "ingest.max_attributes"),
+		.max_attrs_bytes = (int)config_int(cfg, "ingest.max_attributes_bytes"),
 	};
 	app->pipeline = pipeline_new(app->store, &po);
 	struct db *rdb = store_reader(app->store);

@@ -51,7 +51,44 @@ static void sha256_hex(const void *data, size_t n, char out[65])
 	hex_encode(h, sizeof(h), out);
 }
 
-/* Hash of the current row under st (positioned on a row). */
+/* The row under st, every byte of every column: name, type and the stored
+ * bytes with their length (a NUL inside a text, invalid UTF-8, a type
+ * changed from integer to text all count). Written as "2:" + hex. */
+static void row_hash_v2(struct db_stmt *st, char out[AUDIT_ROW_HASH_LEN])
+{
+	crypto_hash_sha256_state h;
+	unsigned char d[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_init(&h);
+	int n = db_col_count(st);
+	for (int i = 0; i < n; i++) {
+		char head[160];
+		enum db_type t = db_col_type(st, i);
+		int l = snprintf(head, sizeof(head), "%s|%d|", db_col_name(st, i), (int)t);
+		crypto_hash_sha256_update(&h, (const unsigned char *)head, (size_t)l);
+		char num[40];
+		const void *p = NULL;
+		size_t len = 0;
+		switch (t) {
+		case DB_INT: len = (size_t)snprintf(num, sizeof(num), "%lld", (long long)db_col_int(st, i)); p = num; break;
+		case DB_REAL: len = (size_t)snprintf(num, sizeof(num), "%.17g", db_col_real(st, i)); p = num; break;
+		case DB_TEXT:
+		case DB_BLOB: p = db_col_blob(st, i, &len); break; /* the raw bytes, NULs and all */
+		default: break;
+		}
+		l = snprintf(head, sizeof(head), "%zu:", len);
+		crypto_hash_sha256_update(&h, (const unsigned char *)head, (size_t)l);
+		if (len)
+			crypto_hash_sha256_update(&h, p, len);
+		crypto_hash_sha256_update(&h, (const unsigned char *)"|", 1);
+	}
+	crypto_hash_sha256_final(&h, d);
+	memcpy(out, "2:", 2);
+	hex_encode(d, sizeof(d), out + 2);
+}
+
+/* Version 1 (entries written before 2026-12): a JSON form that dropped text
+ * it could not hold (invalid UTF-8) and cut text at a NUL. Kept to verify
+ * those entries until their rows next change. */
 static void row_hash_current(struct db_stmt *st, char out[65])
 {
 	json_t *o = json_object();
@@ -81,7 +118,7 @@ static void row_hash_current(struct db_stmt *st, char out[65])
 	json_decref(o);
 }
 
-int audit_row_hash(struct db *db, const char *object_type, const char *id, char out[65])
+int audit_row_hash(struct db *db, const char *object_type, const char *id, char out[AUDIT_ROW_HASH_LEN])
 {
 	const struct audited *a = find_audited(object_type);
 	struct db_stmt *st;
@@ -92,36 +129,59 @@ int audit_row_hash(struct db *db, const char *object_type, const char *id, char 
 	db_bind_text(st, 1, id);
 	int rc = db_step(st);
 	if (rc == DB_ROW)
-		row_hash_current(st, out);
+		row_hash_v2(st, out);
 	db_reset(st);
 	return rc == DB_ROW ? 0 : rc == DB_DONE ? SG_ENOTFOUND : rc;
 }
 
-static void field(crypto_hash_sha256_state *h, const char *s)
+/* One field of an entry: its bytes and their length (NULL: absent). */
+struct span {
+	const char *p;
+	size_t n;
+};
+
+static struct span str_span(const char *s)
+{
+	return (struct span){s, s ? strlen(s) : 0};
+}
+
+/* A column's stored bytes, whatever they hold (verification). */
+static struct span col_span(struct db_stmt *st, int i)
+{
+	if (db_col_type(st, i) == DB_NULL)
+		return (struct span){NULL, 0};
+	size_t n;
+	const char *p = db_col_blob(st, i, &n);
+	return (struct span){p ? p : "", n};
+}
+
+static void field(crypto_hash_sha256_state *h, struct span sp)
 {
 	char len[24];
+	const char *s = sp.p;
 	if (!s) {
 		crypto_hash_sha256_update(h, (const unsigned char *)"-|", 2);
 		return;
 	}
-	size_t n = strlen(s);
+	size_t n = sp.n;
 	int l = snprintf(len, sizeof(len), "%zu:", n);
 	crypto_hash_sha256_update(h, (const unsigned char *)len, (size_t)l);
 	crypto_hash_sha256_update(h, (const unsigned char *)s, n);
 	crypto_hash_sha256_update(h, (const unsigned char *)"|", 1);
 }
 
-static void entry_hash(const char *prev, int64_t seq, const char *at, const char *actor,
-		       const char *org, const char *action, const char *type, const char *oid,
-		       const char *changes, const char *row_hash, const char *req, char out[65])
+/* fields: at, actor, org, action, type, object id, changes, row hash,
+ * request id, in that order (every column of an entry but the two hashes). */
+static void entry_hash(struct span prev, int64_t seq, const struct span fields[9], char out[65])
 {
 	crypto_hash_sha256_state h;
 	char seqs[24];
 	unsigned char d[crypto_hash_sha256_BYTES];
 	snprintf(seqs, sizeof(seqs), "%lld", (long long)seq);
 	crypto_hash_sha256_init(&h);
-	const char *fields[] = {prev, seqs, at, actor, org, action, type, oid, changes, row_hash, req};
-	for (unsigned i = 0; i < ARRAY_LEN(fields); i++)
+	field(&h, prev);
+	field(&h, str_span(seqs));
+	for (unsigned i = 0; i < 9; i++)
 		field(&h, fields[i]);
 	crypto_hash_sha256_final(&h, d);
 	hex_encode(d, sizeof(d), out);
@@ -149,7 +209,7 @@ static int chain_head(struct db *db, int64_t *seq, char hash[65])
 int audit_append(struct db *db, const struct audit_entry *e, int64_t now_ms)
 {
 	int64_t seq;
-	char prev[65], rh[65], hash[65], at[25];
+	char prev[65], rh[AUDIT_ROW_HASH_LEN], hash[65], at[25];
 	const char *row_hash = NULL;
 	int rc = chain_head(db, &seq, prev);
 	if (rc)
@@ -165,8 +225,10 @@ int audit_append(struct db *db, const struct audit_entry *e, int64_t now_ms)
 	time_format_ms(now_ms, at);
 	char *changes = e->changes ? json_dumps(e->changes, JSON_SORT_KEYS | JSON_COMPACT)
 				   : xstrdup("{}");
-	entry_hash(prev, seq, at, e->actor, e->org_id, e->action, e->object_type, e->object_id,
-		   changes, row_hash, e->request_id, hash);
+	const struct span fields[9] = {str_span(at), str_span(e->actor), str_span(e->org_id),
+				       str_span(e->action), str_span(e->object_type), str_span(e->object_id),
+				       str_span(changes), str_span(row_hash), str_span(e->request_id)};
+	entry_hash(str_span(prev), seq, fields, hash);
 	struct db_stmt *st;
 	rc = db_prepare(db,
 			"INSERT INTO audit (seq, at, actor, org_id, action, object_type, object_id,"
@@ -252,27 +314,32 @@ int audit_key_load(const char *data_dir, bool create, struct audit_key *out, cha
 	return 0;
 }
 
-static void checkpoint_message(int64_t seq, const char *hash, char *out, size_t n)
+/* Version 2 signs the checkpoint's time too; version 1 (before 2026-12)
+ * did not and is still accepted for a checkpoint written then. */
+static void checkpoint_message(int version, int64_t seq, const char *hash, const char *at, char *out, size_t n)
 {
-	snprintf(out, n, "safeguard-audit-checkpoint|%lld|%s", (long long)seq, hash);
+	if (version == 2)
+		snprintf(out, n, "safeguard-audit-checkpoint-v2|%lld|%s|%s", (long long)seq, hash, at);
+	else
+		snprintf(out, n, "safeguard-audit-checkpoint|%lld|%s", (long long)seq, hash);
 }
 
 int audit_checkpoint(struct db *db, void *ctx)
 {
 	struct audit_key *k = ctx;
 	int64_t seq;
-	char hash[65], msg[128], at[25], pkhex[65];
+	char hash[65], msg[256], at[25], pkhex[65];
 	unsigned char sig[crypto_sign_BYTES];
 	char sighex[2 * crypto_sign_BYTES + 1];
 	if (!k || chain_head(db, &seq, hash))
 		return k ? SG_EIO : 0;
 	if (seq == 0 || (seq == k->signed_seq && str_eq(hash, k->signed_hash)))
 		return 0;
-	checkpoint_message(seq, hash, msg, sizeof(msg));
+	time_format_ms(clock_now_ms(), at);
+	checkpoint_message(2, seq, hash, at, msg, sizeof(msg));
 	crypto_sign_detached(sig, NULL, (const unsigned char *)msg, strlen(msg), k->sk);
 	hex_encode(sig, sizeof(sig), sighex);
 	hex_encode(k->pk, sizeof(k->pk), pkhex);
-	time_format_ms(clock_now_ms(), at);
 	struct db_stmt *st;
 	if (db_prepare(db,
 		       "INSERT INTO audit_checkpoint (id, seq, hash, signature, public_key, at)"
@@ -348,10 +415,12 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 		if (!str_eq(stored_prev, prev))
 			problem(&vs, "audit entry #%lld does not follow the entry before it (prev_hash differs: inserted, deleted or reordered)",
 				(long long)seq);
-		entry_hash(stored_prev ? stored_prev : "", seq, db_col_text(st, 1), db_col_text(st, 2),
-			   db_col_text(st, 3), db_col_text(st, 4), type, oid, db_col_text(st, 7),
-			   row_hash, db_col_text(st, 9), hash);
-		if (!str_eq(hash, stored))
+		struct span fields[9];
+		for (int c = 0; c < 9; c++)
+			fields[c] = col_span(st, c + 1);
+		struct span sprev = col_span(st, 10);
+		entry_hash(sprev.p ? sprev : str_span(""), seq, fields, hash);
+		if (!str_eq(hash, stored) || col_span(st, 11).n != strlen(stored ? stored : ""))
 			problem(&vs, "audit entry #%lld has been edited (its hash no longer matches its content)",
 				(long long)seq);
 		sg_strlcpy(prev, stored ? stored : "", sizeof(prev));
@@ -370,7 +439,7 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 	}
 
 	/* The signed checkpoint pins the head: a truncated tail shows here. */
-	if (db_prepare(db, "SELECT seq, hash, signature, public_key FROM audit_checkpoint WHERE id = 1",
+	if (db_prepare(db, "SELECT seq, hash, signature, public_key, at FROM audit_checkpoint WHERE id = 1",
 		       &st)) {
 		json_decref(last);
 		return SG_EIO;
@@ -381,7 +450,7 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 		const char *chash = db_col_text(st, 1);
 		unsigned char sig[crypto_sign_BYTES], key[32];
 		size_t n1 = 0, n2 = 0;
-		char msg[128];
+		char msg[256];
 		const char *sighex = db_col_text(st, 2), *pkhex = db_col_text(st, 3);
 		bool parsed = sighex && pkhex &&
 			      sodium_hex2bin(sig, sizeof(sig), sighex, strlen(sighex), NULL, &n1, NULL) == 0 &&
@@ -390,8 +459,13 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 			      n2 == sizeof(key);
 		if (pk)
 			memcpy(key, pk, sizeof(key));
-		checkpoint_message(cseq, chash ? chash : "", msg, sizeof(msg));
-		if (!parsed || crypto_sign_verify_detached(sig, (const unsigned char *)msg, strlen(msg), key))
+		const char *cat = db_col_text(st, 4);
+		bool good = false;
+		for (int v = 2; parsed && v >= 1 && !good; v--) {
+			checkpoint_message(v, cseq, chash ? chash : "", cat ? cat : "", msg, sizeof(msg));
+			good = crypto_sign_verify_detached(sig, (const unsigned char *)msg, strlen(msg), key) == 0;
+		}
+		if (!good)
 			problem(&vs, "the audit checkpoint's signature is not valid (checkpoint edited or signed by another key)");
 		else if (cseq != expect - 1 || !str_eq(chash, prev))
 			problem(&vs, "the signed checkpoint names entry #%lld but the trail ends at #%lld: entries were deleted from or added to the end",
@@ -412,14 +486,17 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 			const char *id = db_col_text(st, 0);
 			char *key = xasprintf("%s/%s", audited[t].type, id ? id : "");
 			json_t *l = json_object_get(last, key);
-			char rh[65];
-			row_hash_current(st, rh);
+			char rh[AUDIT_ROW_HASH_LEN];
 			if (!l) {
 				problem(&vs, "%s %s has no audit entry (inserted behind the audit trail)",
 					audited[t].type, id);
 			} else {
 				const char *want = json_string_value(json_array_get(l, 1));
 				long long seq = (long long)json_integer_value(json_array_get(l, 0));
+				if (want && str_startswith(want, "2:"))
+					row_hash_v2(st, rh);
+				else
+					row_hash_current(st, rh); /* an entry written before version 2 */
 				if (!want)
 					problem(&vs, "%s %s exists but audit entry #%lld records its deletion",
 						audited[t].type, id, seq);

@@ -56,6 +56,7 @@ int audit_checkpoint(struct db *db, void *ctx);
 int audit_verify(struct db *db, const unsigned char *pk, FILE *report);
 
 /* Canonical hash of one registry row: 0, SG_ENOTFOUND or SG_EIO. */
-int audit_row_hash(struct db *db, const char *object_type, const char *id, char out[65]);
+#define AUDIT_ROW_HASH_LEN 68 /* "2:" + 64 hex + NUL */
+int audit_row_hash(struct db *db, const char *object_type, const char *id, char out[AUDIT_ROW_HASH_LEN]);
 
 #endif

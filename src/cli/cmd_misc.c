@@ -13,10 +13,25 @@
 #define SG_VERSION "dev"
 #endif
 
+/* These commands take no arguments but --help: 0 to go on, else the exit code. */
+static int no_args(int argc, char **argv, const char *usage, const char *what)
+{
+	for (int i = 1; i < argc; i++) {
+		if (str_eq(argv[i], "--help") || str_eq(argv[i], "-h")) {
+			printf("usage: %s\n\n%s\n", usage, what);
+			return CLI_DONE;
+		}
+		fprintf(stderr, "%s: unexpected argument '%s'\nusage: %s\n", usage, argv[i], usage);
+		return 2;
+	}
+	return 0;
+}
+
 int cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	int rc = no_args(argc, argv, "safeguard version", "Prints the version and the SQLite library in use.");
+	if (rc)
+		return rc == CLI_DONE ? 0 : rc;
 	printf("safeguard %s (sqlite %s)\n", SG_VERSION, sqlite3_libversion());
 	return 0;
 }
@@ -32,17 +47,21 @@ static int dump(json_t *j)
 
 int cmd_routes(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	int rc = no_args(argc, argv, "safeguard routes",
+			 "Prints the HTTP route table as JSON: method, path, policy resource and action.");
+	if (rc)
+		return rc == CLI_DONE ? 0 : rc;
 	return dump(router_describe());
 }
 
 int cmd_openapi(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	int rc = no_args(argc, argv, "safeguard openapi",
+			 "Prints the OpenAPI 3.1 description of the API (docs/openapi.json).");
+	if (rc)
+		return rc == CLI_DONE ? 0 : rc;
 	resources_init();
-	int rc = dump(openapi_generate(SG_VERSION));
+	rc = dump(openapi_generate(SG_VERSION));
 	resources_release();
 	return rc;
 }

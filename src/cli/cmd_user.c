@@ -69,7 +69,7 @@ int cmd_user(int argc, char **argv)
 	const char *username = NULL, *role = NULL, *pwfile = NULL, *org = NULL;
 	const struct cli_opt opts[] = {
 		{"--username", &username, NULL, "the account"},
-		{"--role", &role, NULL, "role for add: admin, security_manager, duty_officer, liaison, viewer"},
+		{"--role", &role, NULL, "role for add: admin, security_manager, duty_officer, liaison, viewer or person (default viewer)"},
 		{"--password-file", &pwfile, NULL, "read the password from FILE ('-' = stdin)"},
 		{"--org", &org, NULL, "organisation name or id for add (default: the first organisation)"},
 		{0},

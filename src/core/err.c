@@ -15,6 +15,7 @@ const char *err_str(int code)
 	case SG_ETOOBIG: return "too large";
 	case SG_EBUSY: return "busy";
 	case SG_EINTERNAL: return "internal error";
+	case SG_ENOSPC: return "no space left on the store's disk";
 	}
 	return "unknown error";
 }

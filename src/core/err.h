@@ -15,6 +15,7 @@ enum sg_err {
 	SG_ETOOBIG = -8,
 	SG_EBUSY = -9,     /* throttled / shutting down */
 	SG_EINTERNAL = -10,
+	SG_ENOSPC = -11,   /* the store's disk is full (nothing was written) */
 };
 
 /* Returns a static, human-readable name for an error code. */

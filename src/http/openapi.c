@@ -76,6 +76,35 @@ static json_t *resource_schema(const struct resource *res)
 			 "additionalProperties", 0);
 }
 
+/* Request bodies of the routes that are not a registry resource. */
+static json_t *body_of(const char *method, const char *pattern)
+{
+	if (str_eq(pattern, "/api/v1/session") && str_eq(method, "POST"))
+		return json_pack("{s:s,s:{s:{s:s},s:{s:s}},s:[s,s],s:b}", "type", "object", "properties", "username",
+				 "type", "string", "password", "type", "string", "required", "username", "password",
+				 "additionalProperties", 0);
+	if (str_eq(pattern, "/api/v1/session/password"))
+		return json_pack("{s:s,s:{s:{s:s},s:{s:s}},s:[s,s],s:b}", "type", "object", "properties",
+				 "current_password", "type", "string", "new_password", "type", "string", "required",
+				 "current_password", "new_password", "additionalProperties", 0);
+	if (str_eq(pattern, "/api/v1/positions/query"))
+		return json_pack("{s:s,s:{s:{s:s}},s:[s],s:b}", "type", "object", "properties", "geometry", "$ref",
+				 "#/components/schemas/Geometry", "required", "geometry", "additionalProperties", 0);
+	json_t *grants = json_pack("{s:s,s:{s:s,s:{s:{s:s},s:{s:s,s:[s,s,s]},s:{s:s},s:{s:s},s:{s:s}}}}",
+				   "type", "array", "items", "type", "object", "properties", "category", "type",
+				   "string", "level", "type", "string", "enum", "none", "summary", "full",
+				   "condition", "type", "string", "from", "type", "string", "to", "type", "string");
+	if (str_eq(pattern, "/api/v1/agreements") && str_eq(method, "POST"))
+		return json_pack("{s:s,s:{s:{s:s},s:o},s:[s,s],s:b}", "type", "object", "properties", "partner_id",
+				 "type", "string", "grants", grants, "required", "partner_id", "grants",
+				 "additionalProperties", 0);
+	if (str_eq(pattern, "/api/v1/agreements/{id}") && str_eq(method, "PATCH"))
+		return json_pack("{s:s,s:{s:o},s:[s],s:b}", "type", "object", "properties", "grants", grants,
+				 "required", "grants", "additionalProperties", 0);
+	json_decref(grants);
+	return json_pack("{s:s}", "type", "object");
+}
+
 static char *schema_name(const char *res)
 {
 	char *s = xstrdup(res);
@@ -146,10 +175,21 @@ json_t *openapi_generate(const char *version)
 		else
 			json_object_set_new(op, "security", json_pack("[{s:[]},{s:[]}]", "bearer", "cookie"));
 		json_t *body_schema = ref ? json_pack("{s:s}", "$ref", ref) : json_pack("{s:s}", "type", "object");
-		if (str_eq(rt->method, "POST") || str_eq(rt->method, "PATCH"))
+		json_t *in_schema = ref ? json_incref(body_schema) : body_of(rt->method, rt->pattern);
+		if (str_eq(rt->pattern, "/api/v1/organisations") && str_eq(rt->method, "POST")) {
+			/* an organisation comes with its first admin, in the same request */
+			json_decref(in_schema);
+			in_schema = json_pack("{s:[O,{s:{s:{s:s,s:s,s:[s,s],s:{s:{s:s},s:{s:s},s:{s:s}}}},s:[s]}]}", "allOf",
+					      body_schema, "properties", "admin", "type", "object", "description",
+					      "the organisation's first admin account", "required", "username", "password",
+					      "properties", "username", "type", "string", "password", "type", "string",
+					      "display_name", "type", "string", "required", "admin");
+		}
+		if ((str_eq(rt->method, "POST") || str_eq(rt->method, "PATCH")) && !(rt->flags & RT_DEVICE))
 			json_object_set_new(op, "requestBody", json_pack("{s:b,s:{s:{s:O}}}", "required",
 									 !strstr(rt->pattern, "/key"), "content",
-									 "application/json", "schema", body_schema));
+									 "application/json", "schema", in_schema));
+		json_decref(in_schema);
 		if (rt->action == ACT_LIST && ref) {
 			json_t *params = json_array();
 			json_array_append_new(params, json_pack("{s:s,s:s,s:{s:s,s:i,s:i}}", "name", "limit", "in", "query", "schema", "type", "integer", "minimum", 1, "maximum", 500));
@@ -161,6 +201,20 @@ json_t *openapi_generate(const char *version)
 			json_object_set_new(op, "parameters", params);
 			json_object_set_new(resp, "200", json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", "A page of records",
 								   "content", "application/json", "schema", "$ref", "#/components/schemas/List"));
+		} else if (rt->flags & RT_DEVICE) {
+			/* a device's report: 200 once on disk; OwnTracks gets a JSON array of messages */
+			json_object_set_new(resp, "200", str_eq(rt->pattern, "/ingest/owntracks")
+				? json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", "Stored; messages for the app",
+					    "content", "application/json", "schema", "type", "array")
+				: json_pack("{s:s}", "description", "Stored (on disk)"));
+		} else if (strstr(rt->pattern, "/history")) {
+			json_object_set_new(resp, "200", json_pack(
+				"{s:s,s:{s:{s:{s:s,s:s}},s:{s:{s:s}},s:{s:{s:s}},s:{s:{s:s}}}}", "description",
+				"The positions, oldest first, by ?format",
+				"content", "application/geo+json", "schema", "type", "object", "description",
+				"GeoJSON FeatureCollection of Points with time and the report's values",
+				"text/csv", "schema", "type", "string", "application/gpx+xml", "schema", "type", "string",
+				"application/vnd.google-earth.kml+xml", "schema", "type", "string"));
 		} else if (str_eq(rt->method, "DELETE")) {
 			json_object_set_new(resp, "204", json_pack("{s:s}", "description", "Deleted"));
 		} else {

@@ -3,6 +3,7 @@
 
 #include "core/err.h"
 #include "core/log.h"
+#include "http/router.h"
 #include "registry/resource.h"
 
 #include <string.h>
@@ -144,8 +145,21 @@ json_t *req_json_members(struct req *r, const char *const *allowed)
 	return body;
 }
 
-static void add_common_headers(struct req *r, struct MHD_Response *resp, const char *ct)
+static void add_common_headers(struct req *r, struct MHD_Response *resp, const char *ct, unsigned status)
 {
+	/* RFC 9110: a 401 names how to authenticate, a 405 what the path takes. */
+	if (status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					r->route && str_eq(r->route->pattern, "/ingest/owntracks")
+						? "Basic realm=\"safeguard devices\", charset=\"UTF-8\""
+						: "Bearer realm=\"safeguard\"");
+	if (status == 405 && r->allow[0])
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->attrs_dropped > 0) {
+		char n[16];
+		snprintf(n, sizeof(n), "%d", r->attrs_dropped);
+		MHD_add_response_header(resp, "Safeguard-Attributes-Dropped", n);
+	}
 	MHD_add_response_header(resp, "X-Request-Id", r->id);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
@@ -177,7 +191,7 @@ void reply_data(struct req *r, unsigned status, const char *content_type, const 
 		BUG("second reply to request %s", r->id);
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
-	add_common_headers(r, resp, content_type);
+	add_common_headers(r, resp, content_type, status);
 	r->queued = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	r->status = (int)status;
@@ -188,7 +202,7 @@ void reply_response(struct req *r, unsigned status, const char *content_type, st
 {
 	if (r->replied)
 		BUG("second reply to request %s", r->id);
-	add_common_headers(r, resp, content_type);
+	add_common_headers(r, resp, content_type, status);
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
 	r->queued = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
@@ -255,6 +269,10 @@ void reply_err(struct req *r, int code, const char *what)
 		break;
 	case SG_EBUSY:
 		reply_problem(r, 503, "unavailable", "Service unavailable", "the server is shutting down", NULL);
+		break;
+	case SG_ENOSPC:
+		reply_problem(r, 503, "store-full", "Store full",
+			      "the store's disk is full; nothing was changed. Try again once space is freed", NULL);
 		break;
 	case SG_EIO:
 		reply_problem(r, 503, "store-unavailable", "Store unavailable",

@@ -96,7 +96,8 @@ const struct route *router_match(const char *method, const char *path, char *par
 		if (!match(routes[i].pattern, path, tmp, sizeof(tmp)))
 			continue;
 		*path_known = true;
-		if (str_eq(routes[i].method, method)) {
+		/* HEAD is GET without the body (libmicrohttpd leaves it out) */
+		if (str_eq(routes[i].method, method) || (str_eq(method, "HEAD") && str_eq(routes[i].method, "GET"))) {
 			sg_strlcpy(param, tmp, paramsz);
 			if (!strchr(routes[i].pattern, '{'))
 				param[0] = '\0';
@@ -104,6 +105,22 @@ const struct route *router_match(const char *method, const char *path, char *par
 		}
 	}
 	return NULL;
+}
+
+void router_allowed(const char *path, char *out, size_t outsz)
+{
+	struct sb sb;
+	sb_init(&sb);
+	for (size_t i = 0; i < routes_count; i++) {
+		char tmp[128];
+		if (!match(routes[i].pattern, path, tmp, sizeof(tmp)) || strstr(sb.buf, routes[i].method))
+			continue;
+		sb_addf(&sb, "%s%s", sb.len ? ", " : "", routes[i].method);
+		if (str_eq(routes[i].method, "GET"))
+			sb_adds(&sb, ", HEAD");
+	}
+	sg_strlcpy(out, sb.buf, outsz);
+	sb_release(&sb);
 }
 
 json_t *router_describe(void)

@@ -37,5 +37,7 @@ const struct route *router_match(const char *method, const char *path, char *par
 
 /* The table as JSON: [{method, path, resource, action, public}]. */
 json_t *router_describe(void);
+/* The methods path accepts, as an Allow header value ("GET, HEAD, PATCH"). */
+void router_allowed(const char *path, char *out, size_t outsz);
 
 #endif

@@ -103,9 +103,11 @@ static void dispatch(struct req *r)
 	if (!r->route) {
 		if ((str_eq(r->method, "GET") || str_eq(r->method, "HEAD")) && api_static(r))
 			return;
-		if (path_known)
+		if (path_known) {
+			router_allowed(r->path, r->allow, sizeof(r->allow));
 			reply_problem(r, 405, "method-not-allowed", "Method not allowed",
 				      "this path does not accept that method", NULL);
+		}
 		else
 			reply_problem(r, 404, "not-found", "Not found", "no such endpoint", NULL);
 		return;

@@ -269,6 +269,12 @@ void api_stream(struct req *r)
 		int sndbuf = 32768;
 		setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	}
+	/* The request's reader connection goes back now, not when the stream
+	 * ends: an open stream holds none (its refreshes borrow one briefly). */
+	if (r->rdb) {
+		store_reader_put(r->env->store, r->rdb);
+		r->rdb = NULL;
+	}
 	struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, reader_cb, rd, reader_free);
 	reply_response(r, 200, "text/event-stream", resp);
 }

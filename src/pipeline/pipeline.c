@@ -9,6 +9,8 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_ORGS 4096
@@ -34,7 +36,8 @@ struct pipeline {
 	json_t *tags; /* device id -> {"t": ms, "in": ["s:id", "z:id", ...]}; writer thread only */
 	pipeline_publish_fn publish;
 	void *publish_ctx;
-	json_t *devices; /* key hash -> [device id, org id]; cleared on device changes (mu) */
+	json_t *devices; /* key hash -> [device id, org id, protocol]; cleared on device changes (mu) */
+	_Atomic uint64_t attrs_dropped;
 };
 
 struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts)
@@ -42,6 +45,10 @@ struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts
 	struct pipeline *p = xcalloc(1, sizeof(*p));
 	p->store = st;
 	p->o = *opts;
+	if (p->o.max_attrs <= 0)
+		p->o.max_attrs = 64;
+	if (p->o.max_attrs_bytes <= 0)
+		p->o.max_attrs_bytes = 4096;
 	p->live = live_new();
 	pthread_mutex_init(&p->mu, NULL);
 	p->bcap = 1024;
@@ -404,6 +411,52 @@ static int store_fn(struct db *db, void *arg)
 	return rc;
 }
 
+static int by_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A device decides what it sends, not what we keep: at most max members of
+ * at most max_bytes of JSON, in key order; the rest is dropped (the fix is
+ * kept). Returns how many members were dropped. */
+static int bound_attrs(json_t *attrs, int max, int max_bytes)
+{
+	size_t n = json_object_size(attrs);
+	if (n == 0)
+		return 0;
+	const char **keys = xcalloc(n, sizeof(*keys));
+	size_t k = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach(attrs, key, v)
+		keys[k++] = key;
+	qsort(keys, k, sizeof(*keys), by_key);
+	size_t used = 2; /* {} */
+	json_t *drop = json_array();
+	for (size_t i = 0; i < k; i++) {
+		char *one = json_dumps(json_object_get(attrs, keys[i]), JSON_COMPACT | JSON_ENCODE_ANY);
+		size_t sz = strlen(keys[i]) * 6 + 4 + (one ? strlen(one) : 0); /* key escaped at worst, quotes, colon, comma */
+		free(one);
+		if ((int)i >= max || used + sz > (size_t)max_bytes)
+			json_array_append_new(drop, json_string(keys[i]));
+		else
+			used += sz;
+	}
+	free(keys);
+	size_t i;
+	json_t *name;
+	json_array_foreach(drop, i, name)
+		json_object_del(attrs, json_string_value(name));
+	int dropped = (int)json_array_size(drop);
+	json_decref(drop);
+	return dropped;
+}
+
+uint64_t pipeline_attrs_dropped(struct pipeline *p)
+{
+	return atomic_load(&p->attrs_dropped);
+}
+
 int pipeline_begin(struct pipeline *p, struct db *db, struct report *r, int64_t now_ms,
 		   struct pipeline_job **job, struct ingest_result *out, struct verr *e)
 {
@@ -475,6 +528,9 @@ int pipeline_begin(struct pipeline *p, struct db *db, struct report *r, int64_t 
 	json_t *all = json_copy(pj->rep.attrs);
 	if (!isnan(pj->rep.hdop))
 		json_object_set_new(all, "hdop", json_real(pj->rep.hdop));
+	pj->res.attrs_dropped = bound_attrs(all, p->o.max_attrs, p->o.max_attrs_bytes);
+	if (pj->res.attrs_dropped)
+		atomic_fetch_add(&p->attrs_dropped, (uint64_t)pj->res.attrs_dropped);
 	pj->j = (struct store_job){.p = p, .r = &pj->rep, .dev = &pj->res, .now = now_ms, .events = json_array(),
 				   .attrs = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS)};
 	json_decref(all);

@@ -24,6 +24,8 @@ struct pipeline_opts {
 	int64_t max_future_ms;   /* a fix further ahead than this is refused */
 	double device_rate_per_s; /* sustained reports per device */
 	double device_burst;      /* and the burst above it */
+	int max_attrs;            /* a report keeps at most this many extra attributes */
+	int max_attrs_bytes;      /* whose JSON takes at most this many bytes */
 };
 
 struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts);
@@ -57,6 +59,7 @@ struct ingest_result {
 	bool stored;    /* false: the same report was stored before */
 	bool latest;    /* it became the device's latest position */
 	int events;     /* geofence events written */
+	int attrs_dropped; /* extra attributes beyond the bounds, not stored */
 };
 
 /* Runs r through the pipeline. db is a reader for the device lookup.
@@ -85,6 +88,9 @@ int pipeline_finish(struct pipeline *p, struct pipeline_job *job, int rc, struct
 /* Forgets the cached device keys: call after any device change (a new key,
  * a deletion) so the next report authenticates against the store. */
 void pipeline_forget_devices(struct pipeline *p);
+
+/* Extra attributes dropped since start (beyond max_attrs / max_attrs_bytes). */
+uint64_t pipeline_attrs_dropped(struct pipeline *p);
 
 /* Deletes unpinned history older than cutoff_ms, in batches; returns the
  * number of reports deleted or a negative code. */

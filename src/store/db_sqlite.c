@@ -100,7 +100,7 @@ static int sq_step(struct db_stmt *s)
 	}
 	log_error("sql step failed", "error", sqlite3_errmsg(((struct sq_stmt *)s)->db->h), "sql",
 		  sqlite3_sql(ST(s)), NULL);
-	return SG_EIO;
+	return (ext & 0xff) == SQLITE_FULL ? SG_ENOSPC : SG_EIO;
 }
 
 static void sq_reset(struct db_stmt *s) { sqlite3_reset(ST(s)); }
@@ -136,7 +136,7 @@ static int sq_exec(struct db *d, const char *sql)
 	if (sqlite3_exec(db->h, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		log_error("sql exec failed", "error", msg ? msg : sqlite3_errmsg(db->h), NULL);
 		sqlite3_free(msg);
-		return SG_EIO;
+		return (sqlite3_extended_errcode(db->h) & 0xff) == SQLITE_FULL ? SG_ENOSPC : SG_EIO;
 	}
 	return 0;
 }

@@ -27,7 +27,8 @@ struct wjob {
 	struct wjob *next;
 };
 
-#define READER_POOL_MAX 64
+#define READER_POOL_MAX 256 /* the most max_readers may be */
+#define READERS_IDLE 8      /* idle connections kept for the next request */
 #define IDLE_CHECKPOINT_PAGES 1
 #define IDLE_MS 50
 
@@ -41,10 +42,13 @@ struct store {
 	struct wjob *head, *tail;
 	bool stopping;
 	bool broken;
+	bool full; /* the last commit found the disk full; cleared by the next that succeeds */
 	int version;
 	struct store_stats stats;
-	struct db *readers[READER_POOL_MAX];
+	struct db *readers[READER_POOL_MAX]; /* idle */
 	int nreaders;
+	int open_readers;        /* idle + in use */
+	pthread_cond_t reader_cv; /* a reader was put back */
 	int lock_fd; /* DATA_DIR/safeguard.lock, held while open for writing */
 };
 
@@ -109,7 +113,8 @@ static void run_batch(struct store *st, struct wjob *batch)
 {
 	struct db *db = st->writer;
 	int ok = 0, n = 0;
-	bool began = db_exec(db, "BEGIN IMMEDIATE") == 0;
+	int began_rc = db_exec(db, "BEGIN IMMEDIATE");
+	bool began = began_rc == 0;
 	for (struct wjob *j = batch; j; j = j->next) {
 		n++;
 		if (!began) {
@@ -134,9 +139,26 @@ static void run_batch(struct store *st, struct wjob *batch)
 		commit_rc = st->opts.before_commit(db, st->opts.hook_ctx);
 	if (began && commit_rc == 0)
 		commit_rc = db_exec(db, "COMMIT");
-	if (!began || commit_rc) {
-		/* The commit's outcome on disk is unknown: fail every write of the batch and
-		 * stop writing; a restart recovers from the WAL. */
+	if ((!began && began_rc == SG_ENOSPC) || commit_rc == SG_ENOSPC) {
+		/* No space: the log's new frames never got a valid commit record,
+		 * nothing was synced, and the database is as it was. Fail the batch
+		 * (503) and try again with the next one: freeing space brings the
+		 * store back without a restart. */
+		if (began)
+			db_exec(db, "ROLLBACK");
+		for (struct wjob *j = batch; j; j = j->next)
+			if (j->rc >= 0)
+				j->rc = SG_ENOSPC;
+		pthread_mutex_lock(&st->mu);
+		if (!st->full)
+			log_error("the store's disk is full: writes refused until space is freed", NULL);
+		st->full = true;
+		pthread_mutex_unlock(&st->mu);
+		ok = 0;
+	} else if (!began || commit_rc) {
+		/* The commit's outcome on disk is unknown (an I/O error, a failed
+		 * sync): fail every write of the batch and stop writing; a restart
+		 * recovers from the WAL. Never retried. */
 		if (began)
 			db_exec(db, "ROLLBACK");
 		for (struct wjob *j = batch; j; j = j->next)
@@ -148,6 +170,12 @@ static void run_batch(struct store *st, struct wjob *batch)
 		log_error("commit failed; store marked broken, writes refused until restart", "error",
 			  db_errmsg(db), NULL);
 		ok = 0;
+	} else if (ok) {
+		pthread_mutex_lock(&st->mu);
+		if (st->full)
+			log_info("the store's disk has space again: writes accepted", NULL);
+		st->full = false;
+		pthread_mutex_unlock(&st->mu);
 	}
 	pthread_mutex_lock(&st->mu);
 	st->stats.commits += ok ? 1 : 0;
@@ -343,6 +371,7 @@ static int open_read_only(struct store *st, char *err, size_t errsz)
 		return rc;
 	}
 	st->readers[st->nreaders++] = db;
+	st->open_readers = 1;
 	return 0;
 }
 
@@ -360,6 +389,10 @@ int store_open(const struct store_opts *opts, struct store **out, char *err, siz
 		st->opts.max_batch = 512;
 	if (st->opts.checkpoint_pages < 1)
 		st->opts.checkpoint_pages = 1000;
+	if (st->opts.max_readers < 1 || st->opts.max_readers > READER_POOL_MAX)
+		st->opts.max_readers = st->opts.max_readers > READER_POOL_MAX ? READER_POOL_MAX : 64;
+	if (st->opts.reader_wait_ms < 1)
+		st->opts.reader_wait_ms = 2000;
 	log_info("store opening", "path", opts->data_dir, "sqlite", db_sqlite_version(), NULL);
 	st->path = xasprintf("%s/safeguard.db", opts->data_dir);
 	int rc = opts->read_only ? open_read_only(st, err, errsz) : open_writer(st, err, errsz);
@@ -373,6 +406,7 @@ int store_open(const struct store_opts *opts, struct store **out, char *err, siz
 	}
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->work_cv, NULL);
+	pthread_cond_init(&st->reader_cv, NULL);
 	if (opts->read_only) {
 		*out = st;
 		return 0;
@@ -401,23 +435,44 @@ void store_close(struct store *st)
 		close(st->lock_fd); /* after the writer's last checkpoint at close */
 	pthread_mutex_destroy(&st->mu);
 	pthread_cond_destroy(&st->work_cv);
+	pthread_cond_destroy(&st->reader_cv);
 	free(st->path);
 	free(st);
 }
 
 struct db *store_reader(struct store *st)
 {
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += st->opts.reader_wait_ms / 1000;
+	until.tv_nsec += (long)(st->opts.reader_wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L)
+		until.tv_sec++, until.tv_nsec -= 1000000000L;
 	pthread_mutex_lock(&st->mu);
+	while (st->nreaders == 0 && st->open_readers >= st->opts.max_readers) {
+		if (pthread_cond_timedwait(&st->reader_cv, &st->mu, &until) == ETIMEDOUT &&
+		    st->nreaders == 0 && st->open_readers >= st->opts.max_readers) {
+			st->stats.readers_refused++;
+			pthread_mutex_unlock(&st->mu);
+			log_warn("every reader connection is in use (store.max_readers): answering 503", NULL);
+			return NULL;
+		}
+	}
 	if (st->nreaders > 0) {
 		struct db *db = st->readers[--st->nreaders];
 		pthread_mutex_unlock(&st->mu);
 		return db;
 	}
+	st->open_readers++;
 	pthread_mutex_unlock(&st->mu);
 	struct db *db;
 	char err[512];
 	if (db_sqlite_open(st->path, false, &db, err, sizeof(err))) {
 		log_error("cannot open a reader connection", "error", err, NULL);
+		pthread_mutex_lock(&st->mu);
+		st->open_readers--;
+		pthread_cond_signal(&st->reader_cv);
+		pthread_mutex_unlock(&st->mu);
 		return NULL;
 	}
 	return db;
@@ -425,11 +480,17 @@ struct db *store_reader(struct store *st)
 
 void store_reader_put(struct store *st, struct db *db)
 {
+	if (!db)
+		return;
 	pthread_mutex_lock(&st->mu);
-	if (st->nreaders < READER_POOL_MAX) {
+	/* Keep a few idle; give back what a burst opened beyond them. */
+	if (st->nreaders < READERS_IDLE) {
 		st->readers[st->nreaders++] = db;
 		db = NULL;
+	} else {
+		st->open_readers--;
 	}
+	pthread_cond_signal(&st->reader_cv);
 	pthread_mutex_unlock(&st->mu);
 	db_close(db);
 }
@@ -437,9 +498,17 @@ void store_reader_put(struct store *st, struct db *db)
 bool store_healthy(struct store *st)
 {
 	pthread_mutex_lock(&st->mu);
-	bool ok = !st->broken;
+	bool ok = !st->broken && !st->full;
 	pthread_mutex_unlock(&st->mu);
 	return ok;
+}
+
+bool store_full(struct store *st)
+{
+	pthread_mutex_lock(&st->mu);
+	bool full = st->full;
+	pthread_mutex_unlock(&st->mu);
+	return full;
 }
 
 int store_schema_version(struct store *st)
@@ -451,6 +520,7 @@ void store_get_stats(struct store *st, struct store_stats *out)
 {
 	pthread_mutex_lock(&st->mu);
 	*out = st->stats;
+	out->readers_open = (uint64_t)st->open_readers;
 	pthread_mutex_unlock(&st->mu);
 }
 

@@ -10,6 +10,10 @@
  *  - A failed commit fails every write of the batch and marks the store
  *    broken: no further write is attempted (never retry an fsync), /readyz
  *    reports it, and an operator restarts the process, which recovers from WAL.
+ *    One exception: a commit refused for want of space (SQLITE_FULL: the
+ *    log's frames got no commit record, nothing was synced) fails its batch
+ *    with SG_ENOSPC and the next batch tries again, so freeing space brings
+ *    the store back by itself.
  *  - Readers never wait for the writer (WAL snapshots).
  *  - One connection, the writer's, writes the database and checkpoints its
  *    log, one thing after the other on the writer thread (between batches).
@@ -50,6 +54,8 @@ struct store_opts {
 	 * schema must be current); store_write refuses. For exports and checks
 	 * beside a running server. */
 	bool read_only;
+	int max_readers;     /* reader connections open at once; default 64 */
+	int reader_wait_ms;  /* how long store_reader waits for one; default 2000 */
 	store_commit_hook before_commit;
 	void *hook_ctx;
 };
@@ -60,6 +66,8 @@ struct store_stats {
 	uint64_t failed;      /* writes rolled back */
 	uint64_t max_batch;   /* largest batch seen */
 	uint64_t checkpoints; /* checkpoints that copied pages */
+	uint64_t readers_open; /* reader connections open now (in use or idle) */
+	uint64_t readers_refused; /* store_reader calls that found none in time */
 };
 
 /* Opens (creating if needed) DATA_DIR/safeguard.db, applies migrations and
@@ -81,11 +89,17 @@ typedef void (*store_done_fn)(void *arg, int rc);
 int store_write_async(struct store *st, store_write_fn fn, void *arg, store_done_fn done);
 
 /* A read connection for the calling thread until store_reader_put(); NULL
- * when none can be opened (the caller answers 503). */
+ * when none can be opened, or all max_readers are in use for reader_wait_ms
+ * (the caller answers 503). Bounded: a burst of requests or stream readers
+ * cannot open connections (descriptors, page caches) without end, and what a
+ * burst opened beyond a few idle ones is closed when it is put back. */
 struct db *store_reader(struct store *st);
 void store_reader_put(struct store *st, struct db *db);
 
+/* false after a failed commit (broken: restart) or while the disk is full
+ * (store_full: the next commit that succeeds clears it). */
 bool store_healthy(struct store *st);
+bool store_full(struct store *st);
 int store_schema_version(struct store *st);
 void store_get_stats(struct store *st, struct store_stats *out);
 /* Absolute path of the database file (valid while the store is open). */

@@ -62,8 +62,8 @@ class Response:
 class Server:
     """A safeguard data directory and, while started, its server process."""
 
-    def __init__(self, init=True, extra_args=()):
-        self.dir = tempfile.mkdtemp(prefix="sg-api-")
+    def __init__(self, init=True, extra_args=(), data_dir=None):
+        self.dir = data_dir or tempfile.mkdtemp(prefix="sg-api-")
         self.clock_file = os.path.join(self.dir, "clock-offset-ms")
         self.port = None
         self.proc = None

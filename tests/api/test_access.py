@@ -181,6 +181,35 @@ def end(srv, a, b, ag_id):
         srv.request("POST", f"/api/v1/agreements/{ag_id}/revoke", token=org.admin)
 
 
+DOC = None
+
+
+def documented_as(route, resp, body):
+    """The OpenAPI document says what the server does: the success status,
+    and every member of the request body is a property of its schema."""
+    global DOC
+    if DOC is None:
+        import os
+        DOC = json.load(open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "openapi.json")))
+    op = DOC["paths"].get(route["path"], {}).get(route["method"].lower())
+    if op is None:
+        return  # not in the document (operational or device routes are checked elsewhere)
+    codes = [c for c in op["responses"] if c.startswith("2")]
+    check(codes == [str(resp.status)], f"{route['method']} {route['path']}: documented {codes}, answered {resp.status}")
+    if body and "requestBody" in op:
+        props = schema_props(op["requestBody"]["content"]["application/json"]["schema"])
+        check(set(body) <= props, f"{route['method']} {route['path']}: {set(body) - props} not in the document")
+
+
+def schema_props(s):
+    if "$ref" in s:
+        return schema_props(DOC["components"]["schemas"][s["$ref"].split("/")[-1]])
+    out = set(s.get("properties", {}))
+    for part in s.get("allOf", []):
+        out |= schema_props(part)
+    return out
+
+
 def test_every_route_has_a_policy_row():
     routes = json.loads(run("routes").stdout)
     keys = {f"{r['method']} {r['path']}" for r in routes}
@@ -269,6 +298,7 @@ def test_access_matrix_every_route_role_and_relation():
                                    raw=b"" if r["method"] == "POST" and body is None else None)
                 if role in allowed:
                     check(resp.status in (200, 201, 204), f"own {role}: {key} should be allowed: {resp}")
+                    documented_as(r, resp, body)
                 elif role == "person" and r["path"] == "/api/v1/people/{id}":
                     # someone a person account cannot see does not exist for it, on every method
                     check(resp.status == 404, f"person reaching someone else: {key}: {resp}")

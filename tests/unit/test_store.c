@@ -258,10 +258,10 @@ static void test_only_the_writer_checkpoints(void **state)
 	store_get_stats(s, &ss);
 	assert_true(ss.checkpoints > 0);
 	/* a reader closing as it leaves the pool does not checkpoint either */
-	struct db *extra[70];
-	for (int i = 0; i < 70; i++)
+	struct db *extra[12];
+	for (int i = 0; i < 12; i++)
 		extra[i] = store_reader(s);
-	for (int i = 0; i < 70; i++)
+	for (int i = 0; i < 12; i++)
 		store_reader_put(s, extra[i]);
 	pthread_mutex_lock(&vfsspy.mu);
 	/* (a reader may take the write lock for a moment to read a consistent
@@ -300,6 +300,34 @@ static void test_one_writer_per_data_directory(void **state)
 	test_rmdir(dir);
 }
 
+/* Reader connections are bounded: beyond max_readers a caller waits, then
+ * gets none; what a burst opened is given back down to a few idle ones. */
+static void test_readers_are_bounded_and_given_back(void **state)
+{
+	(void)state;
+	char *dir = test_tmpdir(), err[256];
+	struct store *s;
+	struct store_opts o = {.data_dir = dir, .max_readers = 20, .reader_wait_ms = 50};
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0);
+	struct db *held[20];
+	for (int i = 0; i < 20; i++)
+		assert_non_null(held[i] = store_reader(s));
+	assert_null(store_reader(s)); /* all in use: refused after the wait */
+	struct store_stats ss;
+	store_get_stats(s, &ss);
+	assert_int_equal(ss.readers_open, 20);
+	assert_int_equal(ss.readers_refused, 1);
+	store_reader_put(s, held[19]);
+	assert_non_null(held[19] = store_reader(s)); /* one came back */
+	for (int i = 0; i < 20; i++)
+		store_reader_put(s, held[i]);
+	store_get_stats(s, &ss);
+	assert_true(ss.readers_open <= 8); /* the burst's connections closed */
+	assert_int_equal(count(s), 0);
+	store_close(s);
+	test_rmdir(dir);
+}
+
 int main(void)
 {
 	vfsspy_install(); /* before any connection: the writer's VFS wraps the default */
@@ -311,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_newer_schema_is_refused),
 		cmocka_unit_test(test_only_the_writer_checkpoints),
 		cmocka_unit_test(test_one_writer_per_data_directory),
+		cmocka_unit_test(test_readers_are_bounded_and_given_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,9 +13,11 @@
 
 #include <string.h>
 
-static void ingest_reply(struct req *r, int rc, const struct verr *e, bool json_reply)
+static void ingest_reply(struct req *r, int rc, const struct verr *e, bool json_reply,
+			 const struct ingest_result *res)
 {
 	if (rc == 0) {
+		r->attrs_dropped = res->attrs_dropped;
 		if (json_reply)
 			reply_data(r, 200, "application/json", "[]", 2); /* messages for the app: none yet */
 		else
@@ -39,11 +41,11 @@ static void ingest_reply(struct req *r, int rc, const struct verr *e, bool json_
 /* On the event loop, once the commit resumed the connection. */
 static void ingest_resumed(struct req *r)
 {
-	struct ingest_result res;
+	struct ingest_result res = {0};
 	struct verr e = {0};
 	int rc = pipeline_finish(r->env->pipeline, r->pending, r->pending_rc, &res);
 	r->pending = NULL;
-	ingest_reply(r, rc, &e, r->pending_json);
+	ingest_reply(r, rc, &e, r->pending_json, &res);
 }
 
 /* On the store's writer thread, after the commit: wake the connection. */
@@ -59,7 +61,7 @@ static void ingest(struct req *r, int (*decode)(const struct ingest_input *, str
 {
 	struct report rep;
 	struct verr e = {0};
-	struct ingest_result res;
+	struct ingest_result res = {0};
 	report_init(&rep);
 	int rc = decode(in, &rep, &e);
 	struct db *db = rc ? NULL : req_db(r);
@@ -87,18 +89,19 @@ static void ingest(struct req *r, int (*decode)(const struct ingest_input *, str
 			}
 			return;
 		}
-		ingest_reply(r, rc == 1 ? 0 : rc, &e, json_reply);
+		ingest_reply(r, rc == 1 ? 0 : rc, &e, json_reply, &res);
 		return;
 	}
 	if (!rc)
 		rc = pipeline_submit(r->env->pipeline, db, &rep, in->now_ms, &res, &e);
 	report_release(&rep);
-	ingest_reply(r, rc, &e, json_reply);
+	ingest_reply(r, rc, &e, json_reply, &res);
 }
 
 void api_ingest_osmand(struct req *r)
 {
-	if (!str_eq(r->method, "GET") && !str_eq(r->method, "POST")) {
+	if (!str_eq(r->method, "GET") && !str_eq(r->method, "POST") && !str_eq(r->method, "HEAD")) {
+		sg_strlcpy(r->allow, "GET, HEAD, POST", sizeof(r->allow));
 		reply_problem(r, 405, "method-not-allowed", "Method not allowed", "send GET or POST", NULL);
 		return;
 	}

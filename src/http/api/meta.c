@@ -5,6 +5,7 @@
 #include "core/embed.h"
 #include "core/log.h"
 #include "http/router.h"
+#include "pipeline/pipeline.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,7 +27,9 @@ void api_readyz(struct req *r)
 		return;
 	}
 	if (!store_healthy(r->env->store)) {
-		reply_data(r, 503, "text/plain; charset=utf-8", "store broken: a commit failed; restart\n", 39);
+		const char *why = store_full(r->env->store) ? "store full: the disk has no space; free some\n"
+							    : "store broken: a commit failed; restart\n";
+		reply_data(r, 503, "text/plain; charset=utf-8", why, strlen(why));
 		return;
 	}
 	struct db *db = req_db(r);
@@ -90,6 +93,18 @@ void api_metrics(struct req *r)
 	sb_addf(&sb, "# HELP safeguard_store_batch_max Largest number of writes sharing one commit.\n"
 		     "# TYPE safeguard_store_batch_max gauge\nsafeguard_store_batch_max %llu\n",
 		(unsigned long long)ss.max_batch);
+	sb_addf(&sb, "# HELP safeguard_store_readers_open Reader connections open (in use or idle).\n"
+		     "# TYPE safeguard_store_readers_open gauge\nsafeguard_store_readers_open %llu\n",
+		(unsigned long long)ss.readers_open);
+	sb_addf(&sb, "# HELP safeguard_store_readers_refused_total Requests that found no reader connection in time (503).\n"
+		     "# TYPE safeguard_store_readers_refused_total counter\nsafeguard_store_readers_refused_total %llu\n",
+		(unsigned long long)ss.readers_refused);
+	sb_addf(&sb, "# HELP safeguard_store_checkpoints_total Checkpoints of the log into the database, by the writer.\n"
+		     "# TYPE safeguard_store_checkpoints_total counter\nsafeguard_store_checkpoints_total %llu\n",
+		(unsigned long long)ss.checkpoints);
+	sb_addf(&sb, "# HELP safeguard_ingest_attributes_dropped_total Extra attributes of reports beyond the configured bounds, not stored.\n"
+		     "# TYPE safeguard_ingest_attributes_dropped_total counter\nsafeguard_ingest_attributes_dropped_total %llu\n",
+		(unsigned long long)pipeline_attrs_dropped(r->env->pipeline));
 	sb_addf(&sb, "# HELP safeguard_store_healthy 1 while commits succeed.\n"
 		     "# TYPE safeguard_store_healthy gauge\nsafeguard_store_healthy %d\n",
 		store_healthy(r->env->store) ? 1 : 0);
