@@ -12,6 +12,7 @@
 #include "registry/resource.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -135,12 +136,29 @@ static void *purger_main(void *arg)
 	return NULL;
 }
 
+/* Room for every connection the listeners may hold, the store's files and
+ * readers: the soft descriptor limit up to the hard one (often 1,024 soft). */
+static void raise_fd_limit(rlim_t want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+		char have[24];
+		snprintf(have, sizeof(have), "%llu", (unsigned long long)rl.rlim_cur);
+		log_warn("the descriptor limit is below server.max_connections; raise LimitNOFILE", "limit", have, NULL);
+	}
+}
+
 int app_serve(struct app *app)
 {
 	char err[512];
+	raise_fd_limit((rlim_t)config_int(app->cfg, "server.max_connections") * 2 + 512);
 	struct http_server_opts ho = {
 		.listen = config_str(app->cfg, "server.listen"),
 		.connection_timeout_s = (unsigned)config_int(app->cfg, "server.connection_timeout_s"),
+		.header_timeout_s = (unsigned)config_int(app->cfg, "server.header_timeout_s"),
 		.max_connections = (unsigned)config_int(app->cfg, "server.max_connections"),
 		.per_ip_connections = (unsigned)config_int(app->cfg, "server.per_ip_connections"),
 		.max_header_bytes = (size_t)config_int(app->cfg, "server.max_header_bytes"),

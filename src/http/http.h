@@ -32,6 +32,7 @@ struct metrics {
 	_Atomic uint64_t duration_sum_us;
 	_Atomic uint64_t login_failures;
 	_Atomic uint64_t login_throttled;
+	_Atomic uint64_t slow_clients_dropped; /* connections cut for missing a deadline */
 	_Atomic int64_t in_flight;
 };
 

@@ -18,7 +18,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+/* A connection's clock (the watchdog below). */
+enum conn_phase { WAIT_REQUEST, HEADERS, BUSY };
+struct conn_watch {
+	int fd;
+	enum conn_phase phase;
+	int64_t since_us;
+	struct conn_watch *prev, *next;
+};
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -26,7 +36,86 @@ struct http_server {
 	unsigned port;
 	bool osmand_only;
 	bool event_loop;
+	/* Deadlines libmicrohttpd 0.9.75 lacks (its timeout is idle time, which a
+	 * client resets by sending a byte at a time): a request's headers must be
+	 * complete header_timeout after its request line, and the next request
+	 * line must come within idle_timeout of the connection's start or its
+	 * last answer. A watchdog thread shuts down the sockets that miss them. */
+	int64_t header_timeout_us, idle_timeout_us;
+	pthread_mutex_t watch_mu;
+	struct conn_watch watch; /* list head */
+	pthread_t watchdog;
+	bool watchdog_running, stopping;
+	pthread_cond_t watch_cv;
 };
+
+static void watch_set(struct http_server *srv, struct MHD_Connection *conn, enum conn_phase phase)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (!srv || !ci || !ci->socket_context)
+		return;
+	struct conn_watch *w = ci->socket_context;
+	pthread_mutex_lock(&srv->watch_mu);
+	w->phase = phase;
+	w->since_us = clock_mono_us();
+	pthread_mutex_unlock(&srv->watch_mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct conn_watch *w = xcalloc(1, sizeof(*w));
+		w->fd = ci ? ci->connect_fd : -1;
+		w->phase = WAIT_REQUEST;
+		w->since_us = clock_mono_us();
+		pthread_mutex_lock(&srv->watch_mu);
+		w->next = srv->watch.next;
+		w->prev = &srv->watch;
+		srv->watch.next->prev = w;
+		srv->watch.next = w;
+		pthread_mutex_unlock(&srv->watch_mu);
+		*socket_context = w;
+	} else if (*socket_context) {
+		/* Under the mutex: the socket is closed after this returns, so the
+		 * watchdog never shuts down a descriptor that was reused. */
+		struct conn_watch *w = *socket_context;
+		pthread_mutex_lock(&srv->watch_mu);
+		w->prev->next = w->next;
+		w->next->prev = w->prev;
+		pthread_mutex_unlock(&srv->watch_mu);
+		free(w);
+		*socket_context = NULL;
+	}
+}
+
+static void *watchdog_main(void *arg)
+{
+	struct http_server *srv = arg;
+	pthread_mutex_lock(&srv->watch_mu);
+	while (!srv->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		pthread_cond_timedwait(&srv->watch_cv, &srv->watch_mu, &ts);
+		int64_t now = clock_mono_us();
+		for (struct conn_watch *w = srv->watch.next; w != &srv->watch; w = w->next) {
+			int64_t limit = w->phase == HEADERS ? srv->header_timeout_us
+				      : w->phase == WAIT_REQUEST ? srv->idle_timeout_us : 0;
+			if (!limit || now - w->since_us <= limit || w->fd < 0)
+				continue;
+			shutdown(w->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+			w->fd = -1;
+			atomic_fetch_add(&srv->env->metrics.slow_clients_dropped, 1);
+		}
+	}
+	pthread_mutex_unlock(&srv->watch_mu);
+	return NULL;
+}
 
 static const uint64_t bucket_us[HIST_BUCKETS] = {500,    1000,   2500,   5000,    10000,   25000,
 						 50000,  100000, 250000, 500000,  1000000, 5000000};
@@ -147,11 +236,22 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct req *r = xcalloc(1, sizeof(*r));
 	const char *q = strchr(uri, '?');
-	(void)cls;
-	(void)conn;
+	watch_set(cls, conn, HEADERS); /* the request line is in: the headers' clock runs */
 	if (q && strlen(q + 1) <= 16384)
 		r->raw_query = xstrdup(q + 1);
 	return r;
+}
+
+/* A NUL inside a header name or value (libmicrohttpd keeps the length). */
+static enum MHD_Result has_nul(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+			       const char *value, size_t value_size)
+{
+	(void)kind;
+	if ((key && memchr(key, 0, key_size)) || (value && memchr(value, 0, value_size))) {
+		*(bool *)cls = true;
+		return MHD_NO;
+	}
+	return MHD_YES;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -163,10 +263,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct req *r = *con_cls;
 	(void)version;
 	if (!r) {
-		r = *con_cls = on_uri(NULL, url, conn);
+		r = *con_cls = on_uri(srv, url, conn);
 	}
 	if (!r->started) {
 		r->started = true;
+		watch_set(srv, conn, BUSY); /* headers complete: no deadline while served */
 		r->osmand_only = srv->osmand_only;
 		r->event_loop = srv->event_loop;
 		r->env = env;
@@ -179,6 +280,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		atomic_fetch_add(&env->metrics.in_flight, 1);
 		request_id(r);
 		client_address(r);
+		bool nul = false;
+		MHD_get_connection_values_n(conn, MHD_HEADER_KIND, has_nul, &nul);
+		if (nul) {
+			reply_problem(r, 400, "bad-request", "Bad request", "a header holds a NUL character", NULL);
+			return r->queued;
+		}
 		const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		int64_t len;
 		if (cl && parse_i64(cl, 0, INT64_MAX, &len) == 0 && len > env->max_body) {
@@ -226,7 +333,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_server *srv = cls;
 	struct http_env *env = srv->env;
 	struct req *r = *con_cls;
-	(void)conn;
+	watch_set(srv, conn, WAIT_REQUEST); /* the next request line's clock */
 	if (!r)
 		return;
 	if (!r->started) { /* refused before the handler ran (e.g. headers too large) */
@@ -329,16 +436,30 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 		flags |= MHD_USE_IPv6;
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
 	srv->env = env;
+	srv->header_timeout_us = (int64_t)opts->header_timeout_s * 1000000;
+	srv->idle_timeout_us = (int64_t)opts->connection_timeout_s * 1000000;
+	pthread_mutex_init(&srv->watch_mu, NULL);
+	pthread_cond_init(&srv->watch_cv, NULL);
+	srv->watch.next = srv->watch.prev = &srv->watch;
 	srv->osmand_only = opts->osmand_only;
 	srv->event_loop = opts->event_threads > 0;
 	srv->d = MHD_start_daemon(
 		flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-		NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+		NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
 		opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_ip_connections,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header_bytes,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+#if MHD_VERSION >= 0x00097700
+		/* also bare LF line ends and folded header lines: 400 */
+		MHD_OPTION_CLIENT_DISCIPLINE_LVL, 1,
+#else
+		/* no Host in HTTP/1.1, spaces in the URL: 400 (bare LF and folded
+		 * lines need 0.9.77's discipline levels; NUL is checked below) */
+		MHD_OPTION_STRICT_FOR_CLIENT, 1,
+#endif
 		/* a pool of event loops, or nothing (MHD_OPTION_END ends the list) */
 		opts->event_threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, opts->event_threads,
 		MHD_OPTION_END);
@@ -346,9 +467,14 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 	if (!srv->d) {
 		snprintf(err, errsz, "cannot listen on %s (address in use or not available)",
 			 opts->listen);
+		pthread_mutex_destroy(&srv->watch_mu);
+		pthread_cond_destroy(&srv->watch_cv);
 		free(srv);
 		return SG_EIO;
 	}
+	srv->watchdog_running = pthread_create(&srv->watchdog, NULL, watchdog_main, srv) == 0;
+	if (srv->watchdog_running)
+		pthread_setname_np(srv->watchdog, "sg-watchdog");
 	const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di ? di->port : (unsigned)port;
 	*out = srv;
@@ -377,7 +503,15 @@ void http_server_stop(struct http_server *srv, int64_t grace_ms)
 		snprintf(n, sizeof(n), "%lld", (long long)left);
 		log_warn("shutdown grace expired; closing connections", "in_flight", n, NULL);
 	}
+	pthread_mutex_lock(&srv->watch_mu);
+	srv->stopping = true;
+	pthread_cond_signal(&srv->watch_cv);
+	pthread_mutex_unlock(&srv->watch_mu);
+	if (srv->watchdog_running)
+		pthread_join(srv->watchdog, NULL);
 	MHD_stop_daemon(srv->d);
+	pthread_mutex_destroy(&srv->watch_mu);
+	pthread_cond_destroy(&srv->watch_cv);
 	free(srv);
 }
 

@@ -13,7 +13,8 @@ struct http_server;
 
 struct http_server_opts {
 	const char *listen; /* "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:8080" */
-	unsigned connection_timeout_s;
+	unsigned connection_timeout_s; /* idle; also the most a connection waits for its next request line */
+	unsigned header_timeout_s;     /* a request's headers complete within this of its request line */
 	unsigned max_connections;
 	unsigned per_ip_connections;
 	size_t max_header_bytes;

@@ -17,6 +17,7 @@ struct sq_stmt {
 	sqlite3_stmt *st;
 	struct sq_db *db;
 	const char *key;
+	bool bind_failed; /* a parameter could not be bound (no memory): step refuses */
 	struct sq_stmt *next;
 };
 
@@ -44,6 +45,7 @@ static int sq_prepare(struct db *d, const char *sql, struct db_stmt **out)
 		if (s->key == sql) {
 			sqlite3_reset(s->st);
 			sqlite3_clear_bindings(s->st);
+			s->bind_failed = false;
 			*out = &s->base;
 			return 0;
 		}
@@ -66,23 +68,36 @@ static int sq_prepare(struct db *d, const char *sql, struct db_stmt **out)
 
 #define ST(s) (((struct sq_stmt *)(s))->st)
 
-static void sq_bind_null(struct db_stmt *s, int i) { sqlite3_bind_null(ST(s), i); }
-static void sq_bind_int(struct db_stmt *s, int i, int64_t v) { sqlite3_bind_int64(ST(s), i, v); }
-static void sq_bind_real(struct db_stmt *s, int i, double v) { sqlite3_bind_double(ST(s), i, v); }
+/* A bind that fails (a copy that found no memory) would leave the parameter
+ * NULL and the statement quietly match nothing: remembered, and the step
+ * refuses to run (found by the allocation-failure test). */
+static void bound(struct db_stmt *s, int rc)
+{
+	if (rc != SQLITE_OK)
+		((struct sq_stmt *)s)->bind_failed = true;
+}
+
+static void sq_bind_null(struct db_stmt *s, int i) { bound(s, sqlite3_bind_null(ST(s), i)); }
+static void sq_bind_int(struct db_stmt *s, int i, int64_t v) { bound(s, sqlite3_bind_int64(ST(s), i, v)); }
+static void sq_bind_real(struct db_stmt *s, int i, double v) { bound(s, sqlite3_bind_double(ST(s), i, v)); }
 static void sq_bind_text(struct db_stmt *s, int i, const char *v)
 {
 	if (v)
-		sqlite3_bind_text(ST(s), i, v, -1, SQLITE_TRANSIENT);
+		bound(s, sqlite3_bind_text(ST(s), i, v, -1, SQLITE_TRANSIENT));
 	else
-		sqlite3_bind_null(ST(s), i);
+		bound(s, sqlite3_bind_null(ST(s), i));
 }
 static void sq_bind_blob(struct db_stmt *s, int i, const void *v, size_t n)
 {
-	sqlite3_bind_blob64(ST(s), i, v, n, SQLITE_TRANSIENT);
+	bound(s, sqlite3_bind_blob64(ST(s), i, v, n, SQLITE_TRANSIENT));
 }
 
 static int sq_step(struct db_stmt *s)
 {
+	if (((struct sq_stmt *)s)->bind_failed) {
+		log_error("sql step refused: a parameter could not be bound", "sql", sqlite3_sql(ST(s)), NULL);
+		return SG_EIO;
+	}
 	int rc = sqlite3_step(ST(s));
 	if (rc == SQLITE_ROW)
 		return DB_ROW;

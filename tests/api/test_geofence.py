@@ -49,6 +49,11 @@ def test_enter_and_exit_exactly_once_per_transition():
         check(r.status == 200, "a late, older report inside the circle is stored but changes nothing")
         check(events(srv, dev) == [("enter", circle["id"]), ("exit", circle["id"]), ("enter", square["id"]),
                                    ("exit", square["id"]), ("enter", camp["id"])], events(srv, dev))
+        # each event at the fix that made it: its place and its time (the hole counts)
+        at = srv.sql("SELECT event, lat, lon, time_ms FROM geofence_events WHERE device_id = ? ORDER BY seq", (dev["id"],))
+        check(at == [("enter", 30.005, 70.0, (base + 20) * 1000), ("exit", 30.02, 70.0, (base + 40) * 1000),
+                     ("enter", 31.0, 71.2, (base + 60) * 1000), ("exit", 31.2, 71.2, (base + 90) * 1000),
+                     ("enter", 32.0, 72.0, (base + 100) * 1000)], at)
         row = srv.sql("SELECT fence_type, fence_org, org_id, lat, lon FROM geofence_events WHERE fence_id = ?", (camp["id"],))[0]
         check(row[0] == "site" and row[1] == row[2] and row[3] == 32.0, row)
 

@@ -457,11 +457,11 @@ def test_stream_subscribers_leave_nothing_behind():
                 except OSError:
                     pass
             return n
-        streams = [Stream(srv, a.tokens["duty_officer"]) for _ in range(100)]  # under 128 per address
+        streams = [Stream(srv, a.tokens["duty_officer"]) for _ in range(60)]  # under 64 per address
         try:
             check(all(s.status == 200 for s in streams), [s.status for s in streams if s.status != 200][:3])
             time.sleep(1)  # each has refreshed its grants meanwhile
-            check(db_fds() <= 12, f"{db_fds()} descriptors on safeguard.db with 100 streams open")
+            check(db_fds() <= 12, f"{db_fds()} descriptors on safeguard.db with 60 streams open")
         finally:
             for s in streams:
                 s.close()
@@ -546,3 +546,152 @@ def test_audit_verify_counts_every_byte():
         d = tampered(srv, sql)
         r = verify(d)
         check(r.returncode != 0 and words in r.stdout, f"{sql}: {r.stdout}{r.stderr}")
+
+
+def test_slow_clients_are_cut_off():
+    """Item 4: connections that trickle their headers (one line a second)
+    from several addresses, up to the per-address limit, are cut off at the
+    header deadline, on the main port and on the device listener; meanwhile
+    and afterwards /healthz and device reports are served."""
+    import socket
+    import threading
+    import time
+    from harness import device_body, free_port
+    oport = free_port()
+    srv = Server(extra_args=["--set", "server.header_timeout_s=2", "--set", "server.per_ip_connections=20",
+                             "--set", "server.max_connections=400",
+                             "--set", f"ingest.osmand_listen=127.0.0.1:{oport}"]).start()
+    socks, stop = [], threading.Event()
+    try:
+        tok = srv.admin()
+        dev = srv.create(tok, "devices", device_body())
+        for port in (srv.port, oport):
+            for host in range(2, 10):  # 8 addresses x 20 = 160 connections per listener
+                for _ in range(20):
+                    s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(f"127.0.0.{host}", 0))
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                    socks.append(s)
+
+        def trickle():
+            while not stop.is_set():
+                for s in socks:
+                    try:
+                        s.sendall(b"X-Slow: 1\r\n")
+                    except OSError:
+                        pass
+                stop.wait(1)
+        t = threading.Thread(target=trickle, daemon=True)
+        t.start()
+        t0 = time.time()
+        check(srv.request("GET", "/healthz").status == 200, "served while the attack holds its connections")
+        r = srv.request("GET", f"/ingest/osmand?id={dev['key']}&lat=24.9&lon=67.1&timestamp={int(t0) - 5}")
+        check(r.status == 200, r)
+        time.sleep(4.5)
+        closed = 0
+        for s in socks:
+            s.settimeout(0.5)
+            try:
+                closed += s.recv(1) == b""
+            except (socket.timeout, OSError):
+                closed += 0 if isinstance(__import__("sys").exc_info()[1], socket.timeout) else 1
+        check(closed == len(socks), f"{closed} of {len(socks)} slow connections cut off after the deadline")
+        m = srv.request("GET", "/metrics").raw.decode()
+        dropped = [int(x.split()[1]) for x in m.splitlines() if x.startswith("safeguard_http_slow_clients_dropped_total ")]
+        check(dropped and dropped[0] >= len(socks), dropped)
+        c = http_get(oport, f"/?id={dev['key']}&lat=24.9&lon=67.1&timestamp={int(t0) - 4}")
+        check(c == 200, f"the device listener serves afterwards: {c}")
+    finally:
+        stop.set()
+        for s in socks:
+            s.close()
+        srv.stop()
+
+
+def http_get(port, path):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        c.request("GET", path)
+        return c.getresponse().status
+    finally:
+        c.close()
+
+
+def test_malformed_headers_are_refused():
+    """Item 17, in part: an HTTP/1.1 request without Host is refused (400).
+    Bare LF line ends, folded header lines and a NUL in a header are refused
+    only with libmicrohttpd 0.9.77 or later (the server asks for its client
+    discipline when built against it); Debian 12 ships 0.9.75, which reads
+    bare LF as a line end, joins folded lines and cuts a value at a NUL before
+    the server sees it. The proxy in front refuses them (README)."""
+    import socket
+    srv, root, a = setup()
+    try:
+        for name, raw in (("no Host", b"GET /healthz HTTP/1.1\r\n\r\n"),):
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            s.sendall(raw)
+            line = s.recv(200).split(b"\r\n")[0]
+            s.close()
+            check(line.startswith(b"HTTP/1.1 400"), f"{name}: {line}")
+    finally:
+        srv.stop()
+
+
+def test_what_the_mutation_check_found_unguarded():
+    """Item 22: a partner cannot use another partner's pseudonym; a
+    duplicate report reaches the stream once; a reference to another
+    organisation's site, person or vehicle is refused on create and on
+    change."""
+    import time
+    import urllib.parse
+    from harness import device_body, vehicle_body
+    from test_stream import Stream, wait
+    srv, root, a = setup()
+    streams = []
+    try:
+        b, c = Org.new(srv, root), Org.new(srv, root)
+        p = srv.create(a.admin, "people", person_body())
+        for partner in (b, c):
+            agree(srv, a, partner, [{"category": "people", "level": "summary"}])
+        codes = {}
+        for partner in (b, c):
+            items = srv.request("GET", "/api/v1/people?limit=500", token=partner.admin).json["items"]
+            codes[partner.id] = {i["id"] for i in items if i["org_id"] == a.id}
+        one_of_b = sorted(codes[b.id])[0]
+        check(srv.request("GET", f"/api/v1/people/{one_of_b}", token=b.admin).status == 200, "B reads its own code")
+        r = srv.request("GET", f"/api/v1/people/{one_of_b}", token=c.admin)
+        check(r.status == 404, f"C cannot resolve B's pseudonym: {r}")
+
+        # a duplicate report: stored once, streamed once
+        dev = srv.create(a.admin, "devices", device_body())
+        s = Stream(srv, a.tokens["duty_officer"])
+        streams.append(s)
+        k = urllib.parse.quote(dev["key"])
+        t = int(time.time()) - 30
+        for _ in range(3):
+            check(srv.request("GET", f"/ingest/osmand?id={k}&lat=24.9&lon=67.1&timestamp={t}").status == 200, "ack")
+        srv.request("GET", f"/ingest/osmand?id={k}&lat=24.95&lon=67.1&timestamp={t + 1}")
+        check(wait(lambda: len(s.events) >= 2), s.kinds())
+        time.sleep(0.5)
+        check([e["data"]["lat"] for e in s.events if e["event"] == "position"] == [24.9, 24.95],
+              f"each report once: {s.kinds()}")
+
+        # references across organisations
+        b_site = srv.create(b.admin, "sites", site_body())
+        b_person = srv.create(b.admin, "people", person_body())
+        b_vehicle = srv.create(b.admin, "vehicles", vehicle_body())
+        for coll, body in (("people", person_body(home_site_id=b_site["id"])),
+                           ("devices", device_body(person_id=b_person["id"])),
+                           ("devices", device_body(vehicle_id=b_vehicle["id"]))):
+            r = srv.request("POST", f"/api/v1/{coll}", body, token=a.admin)
+            check(r.status == 422 and "no such" in r.json["detail"], f"{coll} referring to B's records: {r}")
+        mine = srv.create(a.admin, "devices", device_body())
+        for patch in ({"person_id": b_person["id"]}, {"vehicle_id": b_vehicle["id"]}):
+            r = srv.request("PATCH", f"/api/v1/devices/{mine['id']}", patch, token=a.admin)
+            check(r.status == 422, f"PATCH {patch}: {r}")
+        r = srv.request("PATCH", f"/api/v1/people/{p['id']}", {"home_site_id": b_site["id"]}, token=a.admin)
+        check(r.status == 422, f"PATCH home_site_id: {r}")
+    finally:
+        for x in streams:
+            x.close()
+        srv.stop()

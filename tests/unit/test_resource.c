@@ -10,6 +10,8 @@
 
 #include "core/err.h"
 #include "registry/resource.h"
+#include "store/store.h"
+#include "testlib.h"
 
 static int apply(const char *res, const char *body, bool patch, struct verr *e, json_t **out)
 {
@@ -121,6 +123,65 @@ static void test_summary_view_hides_contact_details(void **state)
 	json_decref(rec);
 }
 
+/* The engine itself refuses another organisation's record on update and
+ * delete (not only the HTTP layer in front of it). */
+struct foreign_job {
+	const char *org, *id;
+	bool del;
+	json_t *rec;
+	struct verr e;
+};
+
+static int org_fn(struct db *db, void *arg)
+{
+	(void)arg;
+	return db_exec(db, "INSERT INTO organisations (id, org_id, name, kind, created_at, updated_at) VALUES"
+			   " ('org_A', 'org_A', 'A', 'other', 'x', 'x'), ('org_B', 'org_B', 'B', 'other', 'x', 'x')");
+}
+
+static int foreign_fn(struct db *db, void *arg)
+{
+	struct foreign_job *j = arg;
+	struct write_ctx w = {.actor = "test", .now_ms = 1, .err = &j->e};
+	const struct resource *res = resource_find("vehicles");
+	if (j->rec)
+		return resource_insert(db, res, j->rec, &w);
+	if (j->del)
+		return resource_delete(db, res, j->org, j->id, &w);
+	json_t *patch = json_pack("{s:s}", "colour", "red");
+	int rc = resource_update(db, res, j->org, j->id, patch, &w, NULL);
+	json_decref(patch);
+	return rc;
+}
+
+static void test_update_and_delete_check_the_organisation(void **state)
+{
+	(void)state;
+	char *dir = test_tmpdir(), err[256];
+	struct store *s;
+	struct store_opts o = {.data_dir = dir};
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0);
+	assert_int_equal(store_write(s, org_fn, NULL), 0);
+	struct foreign_job ins = {.rec = json_pack("{s:s,s:s,s:s,s:s}", "id", "veh_1", "org_id", "org_A",
+						   "registration", "KHI-1", "colour", "white")};
+	assert_int_equal(store_write(s, foreign_fn, &ins), 0);
+	json_decref(ins.rec);
+	struct foreign_job upd = {.org = "org_B", .id = "veh_1"};
+	assert_int_equal(store_write(s, foreign_fn, &upd), SG_ENOTFOUND);
+	struct foreign_job del = {.org = "org_B", .id = "veh_1", .del = true};
+	assert_int_equal(store_write(s, foreign_fn, &del), SG_ENOTFOUND);
+	struct db *db = store_reader(s);
+	json_t *rec;
+	assert_int_equal(resource_get(db, resource_find("vehicles"), "veh_1", &rec), 0);
+	assert_string_equal(json_string_value(json_object_get(rec, "colour")), "white");
+	json_decref(rec);
+	store_reader_put(s, db);
+	struct foreign_job own = {.org = "org_A", .id = "veh_1"};
+	assert_int_equal(store_write(s, foreign_fn, &own), 0); /* its own organisation may */
+	store_close(s);
+	test_rmdir(dir);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -132,6 +193,7 @@ int main(void)
 		cmocka_unit_test(test_password_is_hashed_with_argon2id),
 		cmocka_unit_test(test_patch_respects_immutable_and_required),
 		cmocka_unit_test(test_summary_view_hides_contact_details),
+		cmocka_unit_test(test_update_and_delete_check_the_organisation),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	resources_release();

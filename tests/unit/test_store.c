@@ -328,6 +328,32 @@ static void test_readers_are_bounded_and_given_back(void **state)
 	test_rmdir(dir);
 }
 
+/* An acknowledgement follows a sync of the log: every store_write that
+ * returns 0 saw at least one more sync reach the file system (the
+ * WAL-gathering VFS must not skip it). */
+static void test_every_acknowledgement_follows_a_sync(void **state)
+{
+	(void)state;
+	char *dir = test_tmpdir(), err[256];
+	struct store *s;
+	struct store_opts o = {.data_dir = dir};
+	assert_int_equal(store_open(&o, &s, err, sizeof(err)), 0);
+	for (int i = 0; i < 20; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "org_sync_%d", i);
+		pthread_mutex_lock(&vfsspy.mu);
+		long before = vfsspy.syncs;
+		pthread_mutex_unlock(&vfsspy.mu);
+		assert_int_equal(store_write(s, insert_fn, id), 0);
+		pthread_mutex_lock(&vfsspy.mu);
+		long after = vfsspy.syncs;
+		pthread_mutex_unlock(&vfsspy.mu);
+		assert_true(after > before);
+	}
+	store_close(s);
+	test_rmdir(dir);
+}
+
 int main(void)
 {
 	vfsspy_install(); /* before any connection: the writer's VFS wraps the default */
@@ -340,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_only_the_writer_checkpoints),
 		cmocka_unit_test(test_one_writer_per_data_directory),
 		cmocka_unit_test(test_readers_are_bounded_and_given_back),
+		cmocka_unit_test(test_every_acknowledgement_follows_a_sync),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

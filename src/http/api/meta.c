@@ -78,6 +78,9 @@ void api_metrics(struct req *r)
 	sb_addf(&sb, "# HELP safeguard_login_failures_total Failed logins.\n"
 		     "# TYPE safeguard_login_failures_total counter\nsafeguard_login_failures_total %llu\n",
 		(unsigned long long)atomic_load(&m->login_failures));
+	sb_addf(&sb, "# HELP safeguard_http_slow_clients_dropped_total Connections cut for missing the header or idle deadline.\n"
+		     "# TYPE safeguard_http_slow_clients_dropped_total counter\nsafeguard_http_slow_clients_dropped_total %llu\n",
+		(unsigned long long)atomic_load(&m->slow_clients_dropped));
 	sb_addf(&sb, "# HELP safeguard_login_throttled_total Logins refused by throttling.\n"
 		     "# TYPE safeguard_login_throttled_total counter\nsafeguard_login_throttled_total %llu\n",
 		(unsigned long long)atomic_load(&m->login_throttled));

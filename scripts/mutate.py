@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Mutation check of the test suite (issue 10, item 22): each mutation below
+is one plausible bug in core logic. It is applied alone in a scratch copy of
+the tree, the scratch build is rebuilt, and the tests named for it run; the
+mutation is "killed" when a test fails. Prints one line per mutation and the
+kill rate. Not part of CI (about 20 minutes on 2 cores).
+
+Usage: scripts/mutate.sh [-k SUBSTRING]   (only mutations whose name has it)"""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# name, file, text, replacement, tests ("unit:NAME" runs build/tests/test_NAME,
+# "api:PATTERN" runs the API tests whose name holds PATTERN)
+MUTATIONS = [
+    ("policy: a summary grant shown in full", "src/policy/policy.c",
+     "acc.view = g->level == LEVEL_FULL ? VIEW_FULL : VIEW_SUMMARY;", "acc.view = VIEW_FULL;",
+     ["unit:policy", "api:pseudonyms_are_stable"]),
+    ("sharing: a pseudonym resolved for any partner", "src/sharing/sharing.c",
+     '"SELECT person_id FROM pseudonyms WHERE code = ?1 AND partner_id = ?2"',
+     '"SELECT person_id FROM pseudonyms WHERE code = ?1 AND ?2 IS NOT NULL"',
+     ["api:mutation_check"]),
+    ("sharing: a suspended side's grants still in force", "src/sharing/sharing.c",
+     "(a.org_id = g.org_id AND a.a_state = 'active')", "(a.org_id = g.org_id)",
+     ["api:revoke_suspend_resume"]),
+    ("audit: the entry hash skips the request id", "src/audit/audit.c",
+     "for (unsigned i = 0; i < 9; i++)", "for (unsigned i = 0; i < 8; i++)", ["api:every_byte"]),
+    ("audit: the row hash skips the stored bytes", "src/audit/audit.c",
+     "crypto_hash_sha256_update(&h, p, len);", "(void)p;", ["api:every_byte", "api:audit_verify_names"]),
+    ("pipeline: a duplicate counted as new", "src/pipeline/pipeline.c",
+     "j->inserted = rc == 0 && db_changes(db) > 0;", "j->inserted = rc == 0;",
+     ["api:mutation_check", "api:duplicates_are_stored_once"]),
+    ("pipeline: the enrolled protocol not enforced", "src/pipeline/pipeline.c",
+     "if (r->protocol && !str_eq(r->protocol, protocol)) {", "if (false) {", ["api:devices_speak"]),
+    ("pipeline: the attributes' byte bound ignored", "src/pipeline/pipeline.c",
+     "used + sz > (size_t)max_bytes", "false", ["api:fill_the_disk"]),
+    ("registry: update without the organisation check", "src/registry/resource.c",
+     'int rc = resource_get(db, res, id, &rec);\n\tif (rc == SG_ENOTFOUND || (rc == 0 && !str_eq(json_string_value(json_object_get(rec, "org_id")), org_id))) {',
+     'int rc = resource_get(db, res, id, &rec);\n\tif (rc == SG_ENOTFOUND) {', ["unit:resource"]),
+    ("registry: a reference to another organisation accepted", "src/registry/resource.c",
+     "bool ok = rc == DB_ROW && str_eq(db_col_text(st, 0), org);", "bool ok = rc == DB_ROW;",
+     ["api:mutation_check"]),
+    ("registry: a password reset keeps the sessions", "src/registry/resources.c",
+     'if (!json_object_get(changes, "password") && !json_is_true(dis))', "if (true)",
+     ["api:follow_the_account"]),
+    ("registry: a write on an invisible record answers 403", "src/http/api/registry.c",
+     "if (seen == DECIDE_ALLOW && (a.view == VIEW_SUMMARY && str_eq(res->name, \"people\")) != by_pseudonym)\n\t\tseen = DECIDE_HIDE;",
+     "if (act == ACT_READ && seen == DECIDE_ALLOW && (a.view == VIEW_SUMMARY && str_eq(res->name, \"people\")) != by_pseudonym)\n\t\tseen = DECIDE_HIDE;",
+     ["api:answer_404"]),
+    ("store: the WAL buffer not synced", "src/store/walbuf.c",
+     "return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);", "(void)flags;\n\treturn rc;",
+     ["unit:store", "unit:walbuf"]),
+    ("store: a failed commit does not mark the store broken", "src/store/store.c",
+     "\t\tst->broken = true;\n\t\tpthread_mutex_unlock(&st->mu);\n\t\tlog_error(\"commit failed",
+     "\t\tst->broken = false;\n\t\tpthread_mutex_unlock(&st->mu);\n\t\tlog_error(\"commit failed",
+     ["api:failed_commit", "unit:store"]),
+    ("store: a full disk breaks the store for good", "src/store/store.c",
+     "if ((!began && began_rc == SG_ENOSPC) || commit_rc == SG_ENOSPC) {", "if (false) {",
+     ["api:full_disk"]),
+    ("store: readers put back are never closed", "src/store/store.c",
+     "if (st->nreaders < READERS_IDLE) {", "if (st->nreaders < READER_POOL_MAX) {", ["unit:store"]),
+    ("cursor: not bound to the caller", "src/http/cursor.c",
+     'return xasprintf("%s\\n%s\\n%s\\n%s", r->actor.id, r->actor.org_id,', 'return xasprintf("%s\\n%s\\n%s\\n%s", "", "",',
+     ["api:cursors_reveal"]),
+    ("stream: a new role does not end the stream", "src/http/stream.c",
+     "role_parse(db_col_text(st, 1)) == (int)rd->actor.role &&", "true &&", ["api:follow_the_account"]),
+    ("stream: summary partners see live positions", "src/http/stream.c",
+     "return g && g->cond == COND_ALWAYS && g->level == LEVEL_FULL;", "return g != NULL;",
+     ["api:stream_delivers_by_access"]),
+    ("auth: a disabled user's session still opens", "src/http/auth.c",
+     "WHERE s.token_hash = ?1 AND u.disabled = 0\"", "WHERE s.token_hash = ?1\"", ["api:disabling"]),
+    ("auth: the CSRF token not checked", "src/http/auth.c",
+     "if (!safe && (!sent || !str_ct_eq(sent, csrf)))", "if (false)", ["api:cookie"]),
+    ("login: the client address's failures not counted", "src/http/api/session.c",
+     "throttle_failure(r->env->throttle, ikey, now);\n\t\tif (found)", "if (found)", ["api:throttl"]),
+    ("login: the account lockout forgotten", "src/registry/lockout.c",
+     "wait = until > now_ms ? until - now_ms : 0;", "wait = 0;", ["api:lockout_is_kept"]),
+    ("passwords: the word inside not checked", "src/registry/password.c",
+     "== PWQ_ERROR_CRACKLIB_CHECK)\n\t\trc = PWQ_ERROR_CRACKLIB_CHECK;", "== 12345)\n\t\trc = PWQ_ERROR_CRACKLIB_CHECK;",
+     ["unit:password", "api:weak_passwords"]),
+    ("csv: formulas not neutralised", "src/core/util.c",
+     'bool formula = text && s[0] && strchr("=+-@\\t\\r", s[0]);', "bool formula = false;",
+     ["api:exports_are_safe"]),
+    ("text: noncharacters accepted", "src/core/util.c",
+     "if ((c & 0xFFFE) == 0xFFFE)\n\t\treturn false;", "if (c < 0)\n\t\treturn false;", ["api:exports_are_safe"]),
+    ("osmand: 2^31 and above read as milliseconds", "src/ingest/osmand.c",
+     "*out_ms = d >= 1e12 ?", "*out_ms = d >= 2147483648.0 ?", ["unit:ingest", "api:devices_speak"]),
+    ("osmand: speed taken as m/s, not knots", "src/ingest/osmand.c",
+     "out->speed_mps = isnan(d) ? (double)NAN : d * KNOTS_TO_MPS;", "out->speed_mps = d;",
+     ["unit:ingest", "api:real_client_requests"]),
+    ("owntracks: -1 not read as unknown", "src/ingest/owntracks.c",
+     'if (json_is_number(v) && d == -1 && !str_eq(k, "alt"))', "if (false)", ["unit:ingest", "api:devices_speak"]),
+    ("fence: a point in a hole counted inside", "src/geo/fence.c",
+     "\t\tinside ^= c;\n", "\t\tinside |= c;\n", ["unit:fence", "api:exactly_once"]),
+    ("live: the radius edge excluded", "src/geo/live.c",
+     "for (exact = k; exact < m && h[exact].dist_m <= bound; exact++)",
+     "for (exact = k; exact < m && h[exact].dist_m < bound; exact++)", ["unit:live"]),
+    ("http: a 405 without Allow", "src/http/reply.c",
+     "if (status == 405 && r->allow[0])", "if (false)", ["api:name_methods"]),
+    ("http: no header deadline", "src/http/server.c",
+     "watch_set(cls, conn, HEADERS);", "watch_set(cls, conn, BUSY);", ["api:slow_clients"]),
+    ("rate limit: the burst not enforced", "src/pipeline/pipeline.c",
+     "if (!rate_ok(p, res.device_id, now_ms)) {", "if (false) {", ["api:refused_reports"]),
+]
+
+
+def run(cmd, cwd, timeout=900, env=None):
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def main():
+    only = sys.argv[2] if len(sys.argv) > 2 and sys.argv[1] == "-k" else None
+    scratch = "/tmp/sg-mutate"
+    if os.path.exists(scratch):
+        shutil.rmtree(scratch)
+    shutil.copytree(ROOT, scratch, ignore=shutil.ignore_patterns("build", "build-asan", ".git", "node_modules"))
+    if run(["meson", "setup", "build"], scratch).returncode:
+        sys.exit("meson setup failed")
+    if run(["ninja", "-C", "build"], scratch).returncode:
+        sys.exit("the unmutated tree does not build")
+    killed = survived = 0
+    for name, path, text, repl, tests in MUTATIONS:
+        if only and only not in name:
+            continue
+        f = os.path.join(scratch, path)
+        orig = open(f).read()
+        if orig.count(text) != 1:
+            print(f"STALE    {name}: the text to mutate is not in {path} exactly once")
+            survived += 1
+            continue
+        open(f, "w").write(orig.replace(text, repl))
+        t0 = time.time()
+        try:
+            b = run(["ninja", "-C", "build"], scratch)
+            if b.returncode:
+                verdict, why = "killed", "does not build"
+            else:
+                verdict, why = "SURVIVED", "every named test passed"
+                for t in tests:
+                    kind, arg = t.split(":", 1)
+                    if kind == "unit":
+                        r = run([f"build/tests/test_{arg}"], scratch)
+                    else:
+                        env = dict(os.environ, SAFEGUARD_BIN=os.path.join(scratch, "build", "safeguard"))
+                        r = run(["python3", "tests/api/run.py", "-k", arg], scratch, env=env)
+                        if "0 passed, 0 failed" in r.stdout:
+                            verdict, why = "STALE", f"no API test matches {arg}"
+                            break
+                    if r.returncode:
+                        verdict, why = "killed", t
+                        break
+        finally:
+            open(f, "w").write(orig)
+        if verdict == "killed":
+            killed += 1
+        else:
+            survived += 1
+        print(f"{verdict:8} {name} ({why}, {time.time() - t0:.0f} s)", flush=True)
+    run(["ninja", "-C", "build"], scratch)
+    total = killed + survived
+    print(f"kill rate: {killed}/{total} = {100.0 * killed / max(total, 1):.0f} %")
+    return 0 if killed == total else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
