@@ -73,7 +73,9 @@ static int sq_prepare(struct db *d, const char *sql, struct db_stmt **out)
  * refuses to run (found by the allocation-failure test). */
 static void bound(struct db_stmt *s, int rc)
 {
-	if (rc != SQLITE_OK)
+	/* (SQLITE_RANGE, a parameter the statement does not use, is no failure:
+	 * some callers bind one set of parameters to several statements) */
+	if (rc == SQLITE_NOMEM || rc == SQLITE_TOOBIG)
 		((struct sq_stmt *)s)->bind_failed = true;
 }
 

@@ -25,5 +25,6 @@ def test_no_sanitizer_report_in_any_server_log():
             text = open(path, errors="replace").read()
         except FileNotFoundError:
             continue
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "BUG at "):
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "BUG at ",
+                       "WARNING: ThreadSanitizer"):
             check(marker not in text, f"{marker} in {path}:\n{text[text.find(marker) - 200:][:1500]}")

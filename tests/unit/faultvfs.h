@@ -11,6 +11,7 @@
 #define SG_FAULTVFS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -42,10 +43,10 @@ static struct {
 	long at;            /* ... the at-th one from arming (1-based) */
 	int rc;             /* with this error */
 	long count[5];      /* operations seen since arming */
-	bool fired;
-	bool count_mallocs; /* allocations are counted (and may fail) only when asked */
-	bool buffered;      /* power-loss mode: writes held until synced */
-	bool crashed;       /* power lost: everything fails */
+	_Atomic bool fired;
+	_Atomic bool count_mallocs; /* allocations are counted (and may fail) only when asked */
+	_Atomic bool buffered; /* power-loss mode: writes held until synced */
+	_Atomic bool crashed;  /* power lost: everything fails */
 	long crash_at_sync; /* > 0: lose power at that sync (counted by count[FAULT_SYNC]) */
 	struct fault_file *files;
 	sqlite3_mem_methods mem;  /* SQLite's own allocator */

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -211,8 +212,8 @@ static void test_newer_schema_is_refused(void **state)
  * checkpoint, so the log does not grow without end. */
 struct reader_loop {
 	struct store *s;
-	volatile int stop;
-	int reads;
+	atomic_int stop;
+	atomic_int reads;
 };
 
 static void *read_loop(void *arg)
