@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Safeguard into build/ (and, with --asan, an AddressSanitizer +
-# UndefinedBehaviorSanitizer build into build-asan/). Warnings are errors.
+# UndefinedBehaviorSanitizer build into build-asan/; with --tsan, a
+# ThreadSanitizer build into build-tsan/). Warnings are errors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,10 @@ setup() { # dir [meson options...]
 }
 
 setup build
-if [[ "${1:-}" == "--asan" ]]; then
-  setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --asan) setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug ;;
+    --tsan) setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug ;;
+    *) echo "usage: scripts/build.sh [--asan] [--tsan]" >&2; exit 2 ;;
+  esac
+done

@@ -1,59 +1,95 @@
 #!/usr/bin/env bash
-# README command 2: install what is missing, build (normal and
-# ASan+UBSan), run every test against both builds. Ends with the line
+# README command 2: install what is missing, build (plain, ASan+UBSan and
+# ThreadSanitizer), run every test, and end with the line
 # "N passed, N failed". Exit status 0 only when nothing failed.
+#
+# Two lanes run side by side (two cores):
+#   lane 1: unit and API tests on the plain build; the unit tests and the
+#           concurrency-heavy API tests (ingest under load on both listeners,
+#           streams with revocations, SIGTERM and SIGKILL under load) on the
+#           ThreadSanitizer build
+#   lane 2: unit and API tests on the ASan+UBSan build; the fuzz targets
+# The fault-injection test fails every Nth operation and loses power 1,000
+# times on the plain build; under the sanitizers (ten times slower) every
+# 7th operation and 200 times (SG_FAULT_STRIDE, SG_POWER_LOSS_RUNS).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh || exit 1
-scripts/build.sh --asan || exit 1
+scripts/build.sh --asan --tsan || exit 1
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+TSAN_API="sigkill,sigterm,stream,dedicated,follow_the_account,slow_clients,leave_nothing,no_sanitizer"
 
-passed=0 failed=0
-count_meson() { # dir label
-  local out
-  out=$(meson test -C "$1" --suite unit --print-errorlogs 2>&1)
+work=$(mktemp -d /tmp/sg-test-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# Each step appends "label|passed|failed" to its lane's tally.
+unit() { # dir label tally [sanitizer]
+  local out ok fail to runs=1000 stride=1
+  [[ -n "${4:-}" ]] && runs=200 stride=7
+  out=$(SG_POWER_LOSS_RUNS=$runs SG_FAULT_STRIDE=$stride meson test -C "$1" --suite unit --print-errorlogs 2>&1)
   echo "$out" | grep -E '^ *[0-9]+/[0-9]+ ' | sed "s/^/[$2] /"
-  local ok fail
   ok=$(echo "$out" | awk '/^Ok:/ {print $2}')
   fail=$(echo "$out" | awk '/^Fail:/ {print $2}')
-  local to; to=$(echo "$out" | awk '/^Timeout:/ {print $2}')
+  to=$(echo "$out" | awk '/^Timeout:/ {print $2}')
   if [[ -z "$ok" ]]; then echo "$out"; fail=$((${fail:-0} + 1)); fi
-  passed=$((passed + ${ok:-0})); failed=$((failed + ${fail:-0} + ${to:-0}))
-  [[ "${fail:-0}" != 0 ]] && echo "$out" | sed -n '/Listing only the last/,$p' | head -100
-  return 0
+  [[ "${fail:-0}" != 0 || "${to:-0}" != 0 ]] && echo "$out" | sed -n '/Listing only the last/,$p' | head -100
+  echo "$2 unit|${ok:-0}|$((${fail:-0} + ${to:-0}))" >>"$3"
 }
-count_api() { # binary label
-  local out
-  out=$(SAFEGUARD_BIN="$1" python3 tests/api/run.py 2>&1)
+api() { # binary label tally [-k patterns]
+  local out line
+  out=$(SAFEGUARD_BIN="$1" python3 tests/api/run.py ${4:+-k "$4"} 2>&1)
   echo "$out" | sed "s/^/[$2] /" | grep -v ' passed, [0-9]* failed$'
-  local line; line=$(echo "$out" | tail -n 1)
+  line=$(echo "$out" | tail -n 1)
   if [[ "$line" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-    passed=$((passed + BASH_REMATCH[1])); failed=$((failed + BASH_REMATCH[2]))
+    echo "$2 api|${BASH_REMATCH[1]}|${BASH_REMATCH[2]}" >>"$3"
   else
-    failed=$((failed + 1))
+    echo "$2 api|0|1" >>"$3"
   fi
 }
+fuzz() { # tally
+  local line p=0 f=0
+  while read -r line; do
+    echo "$line"
+    case "$line" in
+      "fuzz "*": ok"*) p=$((p + 1)) ;;
+      "fuzz "*) f=$((f + 1)) ;;
+    esac
+  done < <(scripts/fuzz.sh "${FUZZ_SECONDS:-20}" 2>&1)
+  echo "fuzz|$p|$f" >>"$1"
+}
 
-echo "== unit tests (build)"
-count_meson build plain
-echo "== unit tests (ASan+UBSan)"
-count_meson build-asan asan
-echo "== API tests (build)"
-count_api "$PWD/build/safeguard" plain
-echo "== API tests (ASan+UBSan)"
-count_api "$PWD/build-asan/safeguard" asan
+t0=$SECONDS
+(
+  unit build plain "$work/tally1"
+  api "$PWD/build/safeguard" plain "$work/tally1"
+  unit build-tsan tsan "$work/tally1" sanitizer
+  api "$PWD/build-tsan/safeguard" tsan "$work/tally1" "$TSAN_API"
+) >"$work/lane1.log" 2>&1 &
+lane1=$!
+(
+  unit build-asan asan "$work/tally2" sanitizer
+  api "$PWD/build-asan/safeguard" asan "$work/tally2"
+  fuzz "$work/tally2"
+) >"$work/lane2.log" 2>&1 &
+lane2=$!
+wait $lane1 $lane2
 
-echo "== fuzz targets (libFuzzer, ASan+UBSan, ${FUZZ_SECONDS:-20}s each)"
-while read -r line; do
-  echo "$line"
-  case "$line" in
-    "fuzz "*": ok"*) passed=$((passed + 1)) ;;
-    "fuzz "*) failed=$((failed + 1)) ;;
-  esac
-done < <(scripts/fuzz.sh "${FUZZ_SECONDS:-20}" 2>&1)
+echo "== lane 1: plain build, ThreadSanitizer build"
+cat "$work/lane1.log"
+echo "== lane 2: ASan+UBSan build, fuzz targets"
+cat "$work/lane2.log"
+echo "== summary ($((SECONDS - t0)) s for the tests)"
+passed=0 failed=0
+while IFS='|' read -r label p f; do
+  printf '%-14s %4d passed, %d failed\n' "$label" "$p" "$f"
+  passed=$((passed + p)); failed=$((failed + f))
+done < <(cat "$work/tally1" "$work/tally2" 2>/dev/null)
+# a lane that died before it wrote its tally fails the run
+for t in tally1 tally2; do [[ -s "$work/$t" ]] || failed=$((failed + 1)); done
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]
