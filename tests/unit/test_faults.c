@@ -94,6 +94,7 @@ struct run {
 	bool org_acked;
 	int64_t reports[64]; /* fix times of acknowledged reports */
 	int nreports;
+	int eio; /* writes answered SG_EIO (a failed commit, or a statement that failed) */
 };
 
 static struct store *open_store(struct run *r)
@@ -113,10 +114,14 @@ static struct store *open_store(struct run *r)
 static void workload(struct run *r, struct store *s, int base)
 {
 	struct wl w = {.kind = 0};
-	if (!r->org_acked)
-		r->org_acked = store_write(s, wl_fn, &w) == 0;
+	int rc;
+	if (!r->org_acked) {
+		rc = store_write(s, wl_fn, &w);
+		r->org_acked = rc == 0;
+		r->eio += rc == SG_EIO;
+	}
 	struct wl ag = {.kind = 3};
-	store_write(s, wl_fn, &ag);
+	r->eio += store_write(s, wl_fn, &ag) == SG_EIO;
 	struct pipeline_opts po = {.max_future_ms = 300000, .device_rate_per_s = 1000, .device_burst = 1000};
 	struct pipeline *p = pipeline_new(s, &po);
 	struct db *rdb = store_reader(s);
@@ -131,8 +136,10 @@ static void workload(struct run *r, struct store *s, int base)
 		rep.lat = 24.9 + i * 0.001;
 		rep.lon = 67.1;
 		int64_t t = rep.time_ms; /* the pipeline takes the report's contents */
-		if (pipeline_submit(p, rdb, &rep, t + 1000, &res, &e) == 0 && r->nreports < 64)
+		rc = pipeline_submit(p, rdb, &rep, t + 1000, &res, &e);
+		if (rc == 0 && r->nreports < 64)
 			r->reports[r->nreports++] = t;
+		r->eio += rc == SG_EIO;
 		report_release(&rep);
 	}
 	store_reader_put(s, rdb);
@@ -140,8 +147,10 @@ static void workload(struct run *r, struct store *s, int base)
 	for (int i = 0; i < 5 && r->nacked < 64; i++) {
 		struct wl v = {.kind = 1};
 		snprintf(v.id, sizeof(v.id), "veh_%d_%d", base, i);
-		if (store_write(s, wl_fn, &v) == 0)
+		rc = store_write(s, wl_fn, &v);
+		if (rc == 0)
 			memcpy(r->acked[r->nacked++], v.id, sizeof(v.id));
+		r->eio += rc == SG_EIO;
 	}
 	for (int i = 0; i < 2 && r->nacked > 0; i++) {
 		struct wl c = {.kind = 2};
@@ -272,6 +281,11 @@ static void every_nth(enum fault_op op, int err, const char *what)
 		workload(r, s, 0);
 		bool fired = fault.fired;
 		fault_disarm();
+		/* A failed sync fails only a commit (or a checkpoint, which fails no
+		 * write): a write answered SG_EIO then means a failed commit, after
+		 * which the store must refuse writes for good (never retry a sync). */
+		if (op == FAULT_SYNC && r->eio > 0 && store_healthy(s))
+			fail_msg("%s %ld: a commit failed its sync and the store still takes writes", what, n);
 		/* serves again after the fault, or says it is broken */
 		struct wl after = {.kind = 1};
 		snprintf(after.id, sizeof(after.id), "veh_after_%ld", n);
