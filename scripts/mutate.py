@@ -78,12 +78,14 @@ MUTATIONS = [
      "return g && g->cond == COND_ALWAYS && g->level == LEVEL_FULL;", "return g != NULL;",
      ["api:stream_delivers_by_access"]),
     ("auth: a disabled user's session still opens", "src/http/auth.c",
-     "WHERE s.token_hash = ?1 AND u.disabled = 0\"", "WHERE s.token_hash = ?1\"", ["api:disabling"]),
+     "WHERE s.token_hash = ?1 AND u.disabled = 0\"", "WHERE s.token_hash = ?1\"",
+     ["api:disabling", "api:lockout_is_kept"]),
     ("auth: the CSRF token not checked", "src/http/auth.c",
      "if (!safe && (!sent || !str_ct_eq(sent, csrf)))", "if (!safe && (!sent || !str_ct_eq(sent, csrf)) && false)",
      ["api:cookie"]),
     ("login: the client address's failures not counted", "src/http/api/session.c",
-     "throttle_failure(r->env->throttle, ikey, now);\n\t\tif (found)", "if (found)", ["api:throttl"]),
+     "throttle_failure(r->env->throttle, ikey, now);\n\t\tif (found)", "if (found)",
+     ["api:throttl", "api:lockout_is_kept"]),
     ("login: the account lockout forgotten", "src/registry/lockout.c",
      "wait = until > now_ms ? until - now_ms : 0;", "wait = until > now_ms ? 0 : 0;", ["api:lockout_is_kept"]),
     ("passwords: the word inside not checked", "src/registry/password.c",
@@ -113,7 +115,7 @@ MUTATIONS = [
     ("http: no header deadline", "src/http/server.c",
      "watch_set(cls, conn, HEADERS);", "watch_set(cls, conn, BUSY);", ["api:slow_clients"]),
     ("rate limit: the burst not enforced", "src/pipeline/pipeline.c",
-     "if (!rate_ok(p, res.device_id, now_ms)) {", "if (false) {", ["api:refused_reports"]),
+     "if (!rate_ok(p, res.device_id, now_ms)) {", "if (!rate_ok(p, res.device_id, now_ms) && false) {", ["api:refused_reports"]),
 ]
 
 
