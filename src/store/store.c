@@ -139,36 +139,29 @@ static void run_batch(struct store *st, struct wjob *batch)
 		commit_rc = st->opts.before_commit(db, st->opts.hook_ctx);
 	if (began && commit_rc == 0)
 		commit_rc = db_exec(db, "COMMIT");
-	if ((!began && began_rc == SG_ENOSPC) || commit_rc == SG_ENOSPC) {
-		/* No space: the log's new frames never got a valid commit record,
-		 * nothing was synced, and the database is as it was. Fail the batch
-		 * (503) and try again with the next one: freeing space brings the
-		 * store back without a restart. */
+	if (!began || commit_rc) {
+		/* No space (SG_ENOSPC): the log's new frames never got a valid
+		 * commit record, nothing was synced, and the database is as it was:
+		 * fail the batch (503) and try again with the next one, so freeing
+		 * space brings the store back without a restart. Anything else (an
+		 * I/O error, a failed sync): the commit's outcome on disk is unknown;
+		 * fail the batch and stop writing for good (never retry a sync); a
+		 * restart recovers from the WAL. */
+		bool full = (!began && began_rc == SG_ENOSPC) || commit_rc == SG_ENOSPC;
 		if (began)
 			db_exec(db, "ROLLBACK");
 		for (struct wjob *j = batch; j; j = j->next)
 			if (j->rc >= 0)
-				j->rc = SG_ENOSPC;
+				j->rc = full ? SG_ENOSPC : SG_EIO;
 		pthread_mutex_lock(&st->mu);
-		if (!st->full)
+		if (full && !st->full)
 			log_error("the store's disk is full: writes refused until space is freed", NULL);
-		st->full = true;
+		else if (!full)
+			log_error("commit failed; store marked broken, writes refused until restart", "error",
+				  db_errmsg(db), NULL);
+		st->full |= full;
+		st->broken |= !full;
 		pthread_mutex_unlock(&st->mu);
-		ok = 0;
-	} else if (!began || commit_rc) {
-		/* The commit's outcome on disk is unknown (an I/O error, a failed
-		 * sync): fail every write of the batch and stop writing; a restart
-		 * recovers from the WAL. Never retried. */
-		if (began)
-			db_exec(db, "ROLLBACK");
-		for (struct wjob *j = batch; j; j = j->next)
-			if (j->rc >= 0)
-				j->rc = SG_EIO;
-		pthread_mutex_lock(&st->mu);
-		st->broken = true;
-		pthread_mutex_unlock(&st->mu);
-		log_error("commit failed; store marked broken, writes refused until restart", "error",
-			  db_errmsg(db), NULL);
 		ok = 0;
 	} else if (ok) {
 		pthread_mutex_lock(&st->mu);

@@ -72,45 +72,38 @@ void api_metrics(struct req *r)
 	sb_addf(&sb, "safeguard_http_request_duration_seconds_sum %.6f\n",
 		(double)atomic_load(&m->duration_sum_us) / 1e6);
 	sb_addf(&sb, "safeguard_http_request_duration_seconds_count %llu\n", (unsigned long long)cum);
-	sb_addf(&sb, "# HELP safeguard_http_in_flight Requests being processed.\n"
-		     "# TYPE safeguard_http_in_flight gauge\nsafeguard_http_in_flight %lld\n",
-		(long long)atomic_load(&m->in_flight));
-	sb_addf(&sb, "# HELP safeguard_login_failures_total Failed logins.\n"
-		     "# TYPE safeguard_login_failures_total counter\nsafeguard_login_failures_total %llu\n",
-		(unsigned long long)atomic_load(&m->login_failures));
-	sb_addf(&sb, "# HELP safeguard_http_slow_clients_dropped_total Connections cut for missing the header or idle deadline.\n"
-		     "# TYPE safeguard_http_slow_clients_dropped_total counter\nsafeguard_http_slow_clients_dropped_total %llu\n",
-		(unsigned long long)atomic_load(&m->slow_clients_dropped));
-	sb_addf(&sb, "# HELP safeguard_login_throttled_total Logins refused by throttling.\n"
-		     "# TYPE safeguard_login_throttled_total counter\nsafeguard_login_throttled_total %llu\n",
-		(unsigned long long)atomic_load(&m->login_throttled));
-	sb_addf(&sb, "# HELP safeguard_store_commits_total Write transactions committed (group commits).\n"
-		     "# TYPE safeguard_store_commits_total counter\nsafeguard_store_commits_total %llu\n",
-		(unsigned long long)ss.commits);
-	sb_addf(&sb, "# HELP safeguard_store_writes_total Writes committed.\n"
-		     "# TYPE safeguard_store_writes_total counter\nsafeguard_store_writes_total %llu\n",
-		(unsigned long long)ss.writes);
-	sb_addf(&sb, "# HELP safeguard_store_writes_refused_total Writes rolled back.\n"
-		     "# TYPE safeguard_store_writes_refused_total counter\nsafeguard_store_writes_refused_total %llu\n",
-		(unsigned long long)ss.failed);
-	sb_addf(&sb, "# HELP safeguard_store_batch_max Largest number of writes sharing one commit.\n"
-		     "# TYPE safeguard_store_batch_max gauge\nsafeguard_store_batch_max %llu\n",
-		(unsigned long long)ss.max_batch);
-	sb_addf(&sb, "# HELP safeguard_store_readers_open Reader connections open (in use or idle).\n"
-		     "# TYPE safeguard_store_readers_open gauge\nsafeguard_store_readers_open %llu\n",
-		(unsigned long long)ss.readers_open);
-	sb_addf(&sb, "# HELP safeguard_store_readers_refused_total Requests that found no reader connection in time (503).\n"
-		     "# TYPE safeguard_store_readers_refused_total counter\nsafeguard_store_readers_refused_total %llu\n",
-		(unsigned long long)ss.readers_refused);
-	sb_addf(&sb, "# HELP safeguard_store_checkpoints_total Checkpoints of the log into the database, by the writer.\n"
-		     "# TYPE safeguard_store_checkpoints_total counter\nsafeguard_store_checkpoints_total %llu\n",
-		(unsigned long long)ss.checkpoints);
-	sb_addf(&sb, "# HELP safeguard_ingest_attributes_dropped_total Extra attributes of reports beyond the configured bounds, not stored.\n"
-		     "# TYPE safeguard_ingest_attributes_dropped_total counter\nsafeguard_ingest_attributes_dropped_total %llu\n",
-		(unsigned long long)pipeline_attrs_dropped(r->env->pipeline));
-	sb_addf(&sb, "# HELP safeguard_store_healthy 1 while commits succeed.\n"
-		     "# TYPE safeguard_store_healthy gauge\nsafeguard_store_healthy %d\n",
-		store_healthy(r->env->store) ? 1 : 0);
+	/* One line each: name, type, help, value (counters and gauges). */
+	const struct {
+		const char *name, *type, *help;
+		long long value;
+	} one[] = {
+		{"safeguard_http_in_flight", "gauge", "Requests being processed.", (long long)atomic_load(&m->in_flight)},
+		{"safeguard_http_slow_clients_dropped_total", "counter",
+		 "Connections cut for missing the header or idle deadline.", (long long)atomic_load(&m->slow_clients_dropped)},
+		{"safeguard_login_failures_total", "counter", "Failed logins.", (long long)atomic_load(&m->login_failures)},
+		{"safeguard_login_throttled_total", "counter", "Logins refused by throttling.",
+		 (long long)atomic_load(&m->login_throttled)},
+		{"safeguard_store_commits_total", "counter", "Write transactions committed (group commits).",
+		 (long long)ss.commits},
+		{"safeguard_store_writes_total", "counter", "Writes committed.", (long long)ss.writes},
+		{"safeguard_store_writes_refused_total", "counter", "Writes rolled back.", (long long)ss.failed},
+		{"safeguard_store_batch_max", "gauge", "Largest number of writes sharing one commit.",
+		 (long long)ss.max_batch},
+		{"safeguard_store_readers_open", "gauge", "Reader connections open (in use or idle).",
+		 (long long)ss.readers_open},
+		{"safeguard_store_readers_refused_total", "counter",
+		 "Requests that found no reader connection in time (503).", (long long)ss.readers_refused},
+		{"safeguard_store_checkpoints_total", "counter", "Checkpoints of the log into the database, by the writer.",
+		 (long long)ss.checkpoints},
+		{"safeguard_ingest_attributes_dropped_total", "counter",
+		 "Extra attributes of reports beyond the configured bounds, not stored.",
+		 (long long)pipeline_attrs_dropped(r->env->pipeline)},
+		{"safeguard_store_healthy", "gauge", "1 while commits succeed and the disk has space.",
+		 store_healthy(r->env->store) ? 1 : 0},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(one); i++)
+		sb_addf(&sb, "# HELP %s %s\n# TYPE %s %s\n%s %lld\n", one[i].name, one[i].help, one[i].name,
+			one[i].type, one[i].name, one[i].value);
 	reply_data(r, 200, "text/plain; version=0.0.4; charset=utf-8", sb.buf, sb.len);
 	sb_release(&sb);
 }
