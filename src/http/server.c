@@ -242,18 +242,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return r;
 }
 
-/* A NUL inside a header name or value (libmicrohttpd keeps the length). */
-static enum MHD_Result has_nul(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
-			       const char *value, size_t value_size)
-{
-	(void)kind;
-	if ((key && memchr(key, 0, key_size)) || (value && memchr(value, 0, value_size))) {
-		*(bool *)cls = true;
-		return MHD_NO;
-	}
-	return MHD_YES;
-}
-
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -280,12 +268,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		atomic_fetch_add(&env->metrics.in_flight, 1);
 		request_id(r);
 		client_address(r);
-		bool nul = false;
-		MHD_get_connection_values_n(conn, MHD_HEADER_KIND, has_nul, &nul);
-		if (nul) {
-			reply_problem(r, 400, "bad-request", "Bad request", "a header holds a NUL character", NULL);
-			return r->queued;
-		}
 		const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		int64_t len;
 		if (cl && parse_i64(cl, 0, INT64_MAX, &len) == 0 && len > env->max_body) {
@@ -456,8 +438,9 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 		/* also bare LF line ends and folded header lines: 400 */
 		MHD_OPTION_CLIENT_DISCIPLINE_LVL, 1,
 #else
-		/* no Host in HTTP/1.1, spaces in the URL: 400 (bare LF and folded
-		 * lines need 0.9.77's discipline levels; NUL is checked below) */
+		/* no Host in HTTP/1.1, spaces in the URL: 400 (bare LF, folded
+		 * lines and NUL need 0.9.77's discipline levels; 0.9.75 cuts a
+		 * value at a NUL before the application sees it) */
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 #endif
 		/* a pool of event loops, or nothing (MHD_OPTION_END ends the list) */
