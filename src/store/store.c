@@ -1,6 +1,7 @@
 /* Group-committing writer thread and reader pool over db.h; see store.h. */
 #include "store/store.h"
 
+#include "core/clock.h"
 #include "core/embed.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -28,7 +29,7 @@ struct wjob {
 };
 
 #define READER_POOL_MAX 256 /* the most max_readers may be */
-#define READERS_IDLE 8      /* idle connections kept for the next request */
+#define READERS_IDLE 8      /* idle connections kept however long they wait */
 #define IDLE_CHECKPOINT_PAGES 1
 #define IDLE_MS 50
 
@@ -45,7 +46,8 @@ struct store {
 	bool full; /* the last commit found the disk full; cleared by the next that succeeds */
 	int version;
 	struct store_stats stats;
-	struct db *readers[READER_POOL_MAX]; /* idle */
+	struct db *readers[READER_POOL_MAX]; /* idle, the most recently used last */
+	int64_t idle_since_us[READER_POOL_MAX];
 	int nreaders;
 	int open_readers;        /* idle + in use */
 	pthread_cond_t reader_cv; /* a reader was put back */
@@ -386,6 +388,8 @@ int store_open(const struct store_opts *opts, struct store **out, char *err, siz
 		st->opts.max_readers = st->opts.max_readers > READER_POOL_MAX ? READER_POOL_MAX : 64;
 	if (st->opts.reader_wait_ms < 1)
 		st->opts.reader_wait_ms = 2000;
+	if (st->opts.reader_idle_ms < 1)
+		st->opts.reader_idle_ms = 10000;
 	log_info("store opening", "path", opts->data_dir, "sqlite", db_sqlite_version(), NULL);
 	st->path = xasprintf("%s/safeguard.db", opts->data_dir);
 	int rc = opts->read_only ? open_read_only(st, err, errsz) : open_writer(st, err, errsz);
@@ -475,17 +479,27 @@ void store_reader_put(struct store *st, struct db *db)
 {
 	if (!db)
 		return;
+	int64_t now = clock_mono_us();
+	struct db *stale = NULL;
 	pthread_mutex_lock(&st->mu);
-	/* Keep a few idle; give back what a burst opened beyond them. */
-	if (st->nreaders < READERS_IDLE) {
-		st->readers[st->nreaders++] = db;
-		db = NULL;
-	} else {
+	/* Back on top of the idle stack: steady traffic keeps reusing the top
+	 * connections (opening one per request would cost more than the
+	 * request), and the bottom ones, idle for reader_idle_ms, are given
+	 * back one per put, down to READERS_IDLE: what a burst opened does not
+	 * stay. */
+	st->readers[st->nreaders] = db;
+	st->idle_since_us[st->nreaders++] = now;
+	if (st->nreaders > READERS_IDLE &&
+	    now - st->idle_since_us[0] > (int64_t)st->opts.reader_idle_ms * 1000) {
+		stale = st->readers[0];
+		st->nreaders--;
+		memmove(st->readers, st->readers + 1, (size_t)st->nreaders * sizeof(st->readers[0]));
+		memmove(st->idle_since_us, st->idle_since_us + 1, (size_t)st->nreaders * sizeof(st->idle_since_us[0]));
 		st->open_readers--;
 	}
 	pthread_cond_signal(&st->reader_cv);
 	pthread_mutex_unlock(&st->mu);
-	db_close(db);
+	db_close(stale);
 }
 
 bool store_healthy(struct store *st)

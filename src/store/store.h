@@ -56,6 +56,7 @@ struct store_opts {
 	bool read_only;
 	int max_readers;     /* reader connections open at once; default 64 */
 	int reader_wait_ms;  /* how long store_reader waits for one; default 2000 */
+	int reader_idle_ms;  /* an idle one beyond 8 is closed after this; default 10000 */
 	store_commit_hook before_commit;
 	void *hook_ctx;
 };
@@ -92,7 +93,7 @@ int store_write_async(struct store *st, store_write_fn fn, void *arg, store_done
  * when none can be opened, or all max_readers are in use for reader_wait_ms
  * (the caller answers 503). Bounded: a burst of requests or stream readers
  * cannot open connections (descriptors, page caches) without end, and what a
- * burst opened beyond a few idle ones is closed when it is put back. */
+ * burst opened beyond a few idle ones is closed once idle for reader_idle_ms. */
 struct db *store_reader(struct store *st);
 void store_reader_put(struct store *st, struct db *db);
 
