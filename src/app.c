@@ -31,6 +31,16 @@ void app_block_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* Before every COMMIT on the writer: seal the history rows the commit
+ * stored, then sign the heads of both chains (the checkpoint covers the seal). */
+static int before_commit(struct db *db, void *ctx)
+{
+	struct app *app = ctx;
+	struct pipeline *p = atomic_load(&app->sealer);
+	int rc = p ? pipeline_seal(db, p) : 0;
+	return rc ? rc : audit_checkpoint(db, &app->akey);
+}
+
 int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 {
 	memset(app, 0, sizeof(*app));
@@ -51,7 +61,7 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	struct store_opts so = {.data_dir = dir, .max_batch = (int)config_int(cfg, "store.max_batch"),
 				.checkpoint_pages = (int)config_int(cfg, "store.checkpoint_pages"),
 				.max_readers = (int)config_int(cfg, "store.max_readers"),
-				.before_commit = audit_checkpoint, .hook_ctx = &app->akey};
+				.before_commit = before_commit, .hook_ctx = app};
 	int rc = store_open(&so, &app->store, err, errsz);
 	if (rc)
 		return rc;
@@ -79,6 +89,7 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 		.max_attrs_bytes = (int)config_int(cfg, "ingest.max_attributes_bytes"),
 	};
 	app->pipeline = pipeline_new(app->store, &po);
+	atomic_store(&app->sealer, app->pipeline);
 	struct db *rdb = store_reader(app->store);
 	rc = rdb ? pipeline_rebuild(app->pipeline, rdb) : SG_EIO;
 	if (rdb)

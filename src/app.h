@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 struct app {
@@ -19,6 +20,7 @@ struct app {
 	struct audit_key akey;
 	struct http_env env;
 	struct pipeline *pipeline;
+	_Atomic(struct pipeline *) sealer; /* the writer's commit hook seals its history rows */
 	struct broker *broker;
 	struct http_server *http;
 	struct http_server *osmand; /* the optional dedicated OsmAnd listener */

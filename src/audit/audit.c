@@ -1,6 +1,8 @@
 /* Hash-chained audit trail, signed checkpoints and the offline verifier; see audit.h. */
 #include "audit/audit.h"
 
+#include "audit/evidence.h"
+
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -314,11 +316,16 @@ int audit_key_load(const char *data_dir, bool create, struct audit_key *out, cha
 	return 0;
 }
 
-/* Version 2 signs the checkpoint's time too; version 1 (before 2026-12)
- * did not and is still accepted for a checkpoint written then. */
-static void checkpoint_message(int version, int64_t seq, const char *hash, const char *at, char *out, size_t n)
+/* Version 3 signs the history chain's head too (src/audit/evidence.h);
+ * version 2 (before it) the checkpoint's time; version 1 (before 2026-12)
+ * neither. Older versions verify only while the history chain is empty. */
+static void checkpoint_message(int version, int64_t seq, const char *hash, const char *at, int64_t hbatch,
+			       const char *hlink, char *out, size_t n)
 {
-	if (version == 2)
+	if (version == 3)
+		snprintf(out, n, "safeguard-audit-checkpoint-v3|%lld|%s|%s|%lld|%s", (long long)seq, hash, at,
+			 (long long)hbatch, hlink);
+	else if (version == 2)
 		snprintf(out, n, "safeguard-audit-checkpoint-v2|%lld|%s|%s", (long long)seq, hash, at);
 	else
 		snprintf(out, n, "safeguard-audit-checkpoint|%lld|%s", (long long)seq, hash);
@@ -327,25 +334,30 @@ static void checkpoint_message(int version, int64_t seq, const char *hash, const
 int audit_checkpoint(struct db *db, void *ctx)
 {
 	struct audit_key *k = ctx;
-	int64_t seq;
-	char hash[65], msg[256], at[25], pkhex[65];
+	int64_t seq, hbatch;
+	char hash[65], msg[400], at[25], pkhex[65], hlink[65];
 	unsigned char sig[crypto_sign_BYTES];
 	char sighex[2 * crypto_sign_BYTES + 1];
-	if (!k || chain_head(db, &seq, hash))
-		return k ? SG_EIO : 0;
-	if (seq == 0 || (seq == k->signed_seq && str_eq(hash, k->signed_hash)))
+	if (!k)
+		return 0;
+	if (chain_head(db, &seq, hash) || evidence_head(db, &hbatch, hlink))
+		return SG_EIO;
+	if ((seq == 0 && hbatch == 0) ||
+	    (seq == k->signed_seq && str_eq(hash, k->signed_hash) && hbatch == k->signed_batch &&
+	     str_eq(hlink, k->signed_link)))
 		return 0;
 	time_format_ms(clock_now_ms(), at);
-	checkpoint_message(2, seq, hash, at, msg, sizeof(msg));
+	checkpoint_message(3, seq, hash, at, hbatch, hlink, msg, sizeof(msg));
 	crypto_sign_detached(sig, NULL, (const unsigned char *)msg, strlen(msg), k->sk);
 	hex_encode(sig, sizeof(sig), sighex);
 	hex_encode(k->pk, sizeof(k->pk), pkhex);
 	struct db_stmt *st;
 	if (db_prepare(db,
-		       "INSERT INTO audit_checkpoint (id, seq, hash, signature, public_key, at)"
-		       " VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq,"
+		       "INSERT INTO audit_checkpoint (id, seq, hash, signature, public_key, at, history_batch, history_link)"
+		       " VALUES (1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq,"
 		       " hash = excluded.hash, signature = excluded.signature,"
-		       " public_key = excluded.public_key, at = excluded.at",
+		       " public_key = excluded.public_key, at = excluded.at,"
+		       " history_batch = excluded.history_batch, history_link = excluded.history_link",
 		       &st))
 		return SG_EIO;
 	db_bind_int(st, 1, seq);
@@ -353,11 +365,16 @@ int audit_checkpoint(struct db *db, void *ctx)
 	db_bind_text(st, 3, sighex);
 	db_bind_text(st, 4, pkhex);
 	db_bind_text(st, 5, at);
+	db_bind_int(st, 6, hbatch);
+	db_bind_text(st, 7, hlink);
 	if (db_run(st))
 		return SG_EIO;
-	/* Should this commit fail, the store stops writing: nothing signs again. */
+	/* Should this commit fail, the store stops writing, or (disk full) the
+	 * heads on disk differ from these and the next commit signs again. */
 	k->signed_seq = seq;
 	memcpy(k->signed_hash, hash, sizeof(k->signed_hash));
+	k->signed_batch = hbatch;
+	memcpy(k->signed_link, hlink, sizeof(k->signed_link));
 	return 0;
 }
 
@@ -382,9 +399,15 @@ static void problem(struct vstate *vs, const char *fmt, ...)
 	vs->problems++;
 }
 
+static void history_problem(void *ctx, const char *msg)
+{
+	problem(ctx, "%s", msg);
+}
+
 int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 {
 	struct vstate vs = {.out = report};
+	struct evidence_expect hx = {.signed_batch = -1};
 	struct db_stmt *st;
 	char prev[65], hash[65];
 	int64_t expect = 1, entries = 0;
@@ -425,6 +448,16 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 				(long long)seq);
 		sg_strlcpy(prev, stored ? stored : "", sizeof(prev));
 		expect = seq + 1;
+		if (str_eq(type, "history") && str_eq(db_col_text(st, 4), "purge")) {
+			json_t *c = json_loads(db_col_text(st, 7) ? db_col_text(st, 7) : "", 0, NULL);
+			int64_t cut = json_integer_value(json_object_get(c, "cutoff_ms"));
+			if (cut > hx.max_cutoff_ms)
+				hx.max_cutoff_ms = cut;
+			hx.first_batch = json_integer_value(json_object_get(c, "first_batch"));
+			sg_strlcpy(hx.first_prev, json_string_value(json_object_get(c, "first_prev")) ?
+				   json_string_value(json_object_get(c, "first_prev")) : "", sizeof(hx.first_prev));
+			json_decref(c);
+		}
 		if (type && oid && find_audited(type)) {
 			char *key = xasprintf("%s/%s", type, oid);
 			json_object_set_new(last, key,
@@ -439,7 +472,8 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 	}
 
 	/* The signed checkpoint pins the head: a truncated tail shows here. */
-	if (db_prepare(db, "SELECT seq, hash, signature, public_key, at FROM audit_checkpoint WHERE id = 1",
+	if (db_prepare(db, "SELECT seq, hash, signature, public_key, at, history_batch, history_link"
+			   " FROM audit_checkpoint WHERE id = 1",
 		       &st)) {
 		json_decref(last);
 		return SG_EIO;
@@ -450,7 +484,9 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 		const char *chash = db_col_text(st, 1);
 		unsigned char sig[crypto_sign_BYTES], key[32];
 		size_t n1 = 0, n2 = 0;
-		char msg[256];
+		char msg[400];
+		int64_t hbatch = db_col_int(st, 5);
+		const char *hlink = db_col_text(st, 6) ? db_col_text(st, 6) : "";
 		const char *sighex = db_col_text(st, 2), *pkhex = db_col_text(st, 3);
 		bool parsed = sighex && pkhex &&
 			      sodium_hex2bin(sig, sizeof(sig), sighex, strlen(sighex), NULL, &n1, NULL) == 0 &&
@@ -461,10 +497,13 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 			memcpy(key, pk, sizeof(key));
 		const char *cat = db_col_text(st, 4);
 		bool good = false;
-		for (int v = 2; parsed && v >= 1 && !good; v--) {
-			checkpoint_message(v, cseq, chash ? chash : "", cat ? cat : "", msg, sizeof(msg));
+		/* Versions before 3 signed no history: valid only while it is empty. */
+		for (int v = 3; parsed && v >= 1 && !good && (v == 3 || (hbatch == 0 && !hlink[0])); v--) {
+			checkpoint_message(v, cseq, chash ? chash : "", cat ? cat : "", hbatch, hlink, msg, sizeof(msg));
 			good = crypto_sign_verify_detached(sig, (const unsigned char *)msg, strlen(msg), key) == 0;
 		}
+		hx.signed_batch = hbatch;
+		sg_strlcpy(hx.signed_link, hlink, sizeof(hx.signed_link));
 		if (!good)
 			problem(&vs, "the audit checkpoint's signature is not valid (checkpoint edited or signed by another key)");
 		else if (cseq != expect - 1 || !str_eq(chash, prev))
@@ -524,5 +563,8 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 	if (vs.problems == 0)
 		fprintf(report, "audit trail intact: %lld entries, every registry row matches its last entry\n",
 			(long long)entries);
+	/* Position history and geofence events: every commit against its seal. */
+	if (evidence_verify(db, &hx, history_problem, &vs, report) < 0)
+		return SG_EIO;
 	return vs.problems;
 }

@@ -40,6 +40,8 @@ struct audit_key {
 	 * leaves the chain as it was signs nothing and writes nothing. */
 	int64_t signed_seq;
 	char signed_hash[65];
+	int64_t signed_batch; /* and the history chain's (evidence.h) */
+	char signed_link[65];
 };
 /* Loads the key from data_dir, creating it when create is true and it is
  * missing. 0, SG_ENOTFOUND, or SG_EIO with a message in err. */

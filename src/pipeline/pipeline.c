@@ -1,6 +1,7 @@
 /* The position pipeline; see pipeline.h. */
 #include "pipeline/pipeline.h"
 
+#include "audit/evidence.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -38,6 +39,7 @@ struct pipeline {
 	void *publish_ctx;
 	json_t *devices; /* key hash -> [device id, org id, protocol]; cleared on device changes (mu) */
 	_Atomic uint64_t attrs_dropped;
+	struct evidence sealed; /* the rows of the commit under way; writer thread only */
 };
 
 struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts)
@@ -71,6 +73,7 @@ void pipeline_free(struct pipeline *p)
 	fence_index_free(p->fences);
 	json_decref(p->tags);
 	json_decref(p->devices);
+	evidence_free(&p->sealed);
 	pthread_rwlock_destroy(&p->fence_lock);
 	pthread_mutex_destroy(&p->mu);
 	free(p);
@@ -303,6 +306,22 @@ struct pipeline_job {
 	void *done_ctx;
 };
 
+/* Steps an INSERT ... RETURNING: 1 with the stored row added to the commit's
+ * seal, 0 when nothing was inserted (a duplicate), or an error. */
+static int returning(struct db_stmt *st, char kind, struct evidence *e)
+{
+	int rc = db_step(st);
+	bool row = rc == DB_ROW;
+	if (row) {
+		evidence_add(e, kind, st);
+		rc = db_step(st);
+	}
+	db_reset(st);
+	if (rc != DB_DONE)
+		return rc < 0 ? rc : SG_EIO;
+	return row ? 1 : 0;
+}
+
 static int geofence_fn(struct db *db, struct store_job *j)
 {
 	struct pipeline *p = j->p;
@@ -332,9 +351,10 @@ static int geofence_fn(struct db *db, struct store_job *j)
 					fence_org = hits[h].org;
 			if (db_prepare(db,
 				       "INSERT INTO geofence_events (device_id, org_id, fence_type, fence_id, fence_org,"
-				       " event, time_ms, lat, lon) VALUES (?1, ?2, ?3, ?4,"
+				       " event, time_ms, lat, lon, batch) VALUES (?1, ?2, ?3, ?4,"
 				       " COALESCE(?5, (SELECT org_id FROM sites WHERE id = ?4),"
-				       " (SELECT org_id FROM zones WHERE id = ?4), ''), ?6, ?7, ?8, ?9)",
+				       " (SELECT org_id FROM zones WHERE id = ?4), ''), ?6, ?7, ?8, ?9, ?10)"
+				       " RETURNING " EVIDENCE_EVENT_COLS,
 				       &st)) {
 				rc = SG_EIO;
 				break;
@@ -349,8 +369,12 @@ static int geofence_fn(struct db *db, struct store_job *j)
 			db_bind_int(st, 7, r->time_ms);
 			db_bind_real(st, 8, r->lat);
 			db_bind_real(st, 9, r->lon);
-			if ((rc = db_run(st)))
+			db_bind_int(st, 10, p->sealed.batch); /* set by the report's own row */
+			if ((rc = returning(st, EVIDENCE_EVENT, &p->sealed)) != 1) {
+				rc = rc ? rc : SG_EIO;
 				break;
+			}
+			rc = 0;
 			json_array_append_new(j->events, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:f,s:f}", "type", "geofence",
 								  "device_id", dev, "org_id", j->dev->org_id, "fence_type", type,
 								  "fence_id", key + 2, "event", event, "time_ms",
@@ -365,49 +389,73 @@ static int geofence_fn(struct db *db, struct store_job *j)
 	return 0;
 }
 
-static void bind_opt(struct db_stmt *st, int i, double v)
+/* A column that may be unknown: NaN or a negative count binds NULL. */
+static struct evidence_value opt_real(double v)
 {
-	if (isnan(v))
-		db_bind_null(st, i);
-	else
-		db_bind_real(st, i, v);
+	return isnan(v) ? (struct evidence_value){.type = DB_NULL} : (struct evidence_value){.type = DB_REAL, .d = v};
+}
+
+static struct evidence_value opt_int(int v)
+{
+	return v < 0 ? (struct evidence_value){.type = DB_NULL} : (struct evidence_value){.type = DB_INT, .i = v};
+}
+
+static void bind_value(struct db_stmt *st, int i, const struct evidence_value *v)
+{
+	switch (v->type) {
+	case DB_INT: db_bind_int(st, i, v->i); break;
+	case DB_REAL: db_bind_real(st, i, v->d); break;
+	case DB_TEXT: db_bind_text(st, i, v->s); break;
+	default: db_bind_null(st, i);
+	}
 }
 
 static int store_fn(struct db *db, void *arg)
 {
 	struct store_job *j = arg;
 	const struct report *r = j->r;
+	struct pipeline *p = j->p;
 	struct db_stmt *st;
-	if (db_prepare(db,
-		       "INSERT INTO positions (device_id, time_ms, org_id, lat, lon, speed_mps, course_deg,"
-		       " altitude_m, accuracy_m, battery_pct, charging, attrs, received_ms)"
-		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	int64_t batch;
+	if (evidence_batch(db, &p->sealed, &batch) ||
+	    db_prepare(db,
+		       "INSERT INTO positions (time_ms, device_id, org_id, lat, lon, speed_mps, course_deg,"
+		       " altitude_m, accuracy_m, battery_pct, charging, attrs, received_ms, batch)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
 		       " ON CONFLICT (device_id, time_ms) DO NOTHING",
 		       &st))
 		return SG_EIO;
-	db_bind_text(st, 1, j->dev->device_id);
-	db_bind_int(st, 2, r->time_ms);
-	db_bind_text(st, 3, j->dev->org_id);
-	db_bind_real(st, 4, r->lat);
-	db_bind_real(st, 5, r->lon);
-	bind_opt(st, 6, r->speed_mps);
-	bind_opt(st, 7, r->course_deg);
-	bind_opt(st, 8, r->altitude_m);
-	bind_opt(st, 9, r->accuracy_m);
-	if (r->battery_pct >= 0)
-		db_bind_int(st, 10, r->battery_pct);
-	else
-		db_bind_null(st, 10);
-	if (r->charging >= 0)
-		db_bind_int(st, 11, r->charging);
-	else
-		db_bind_null(st, 11);
-	db_bind_text(st, 12, j->attrs ? j->attrs : "{}");
-	db_bind_int(st, 13, j->now);
+	/* The row as stored, in EVIDENCE_POSITION_COLS order after the time:
+	 * bound and sealed from the same values. */
+	const struct evidence_value v[12] = {
+		{.type = DB_TEXT, .s = j->dev->device_id},
+		{.type = DB_TEXT, .s = j->dev->org_id},
+		{.type = DB_REAL, .d = r->lat},
+		{.type = DB_REAL, .d = r->lon},
+		opt_real(r->speed_mps),
+		opt_real(r->course_deg),
+		opt_real(r->altitude_m),
+		opt_real(r->accuracy_m),
+		opt_int(r->battery_pct),
+		opt_int(r->charging),
+		{.type = DB_TEXT, .s = j->attrs ? j->attrs : "{}"},
+		{.type = DB_INT, .i = j->now},
+	};
+	db_bind_int(st, 1, r->time_ms);
+	for (int i = 0; i < 12; i++)
+		bind_value(st, i + 2, &v[i]);
+	db_bind_int(st, 14, batch);
+	size_t mark = p->sealed.n;
 	int rc = db_run(st);
 	j->inserted = rc == 0 && db_changes(db) > 0;
-	if (j->inserted)
+	if (j->inserted) {
+		evidence_add_values(&p->sealed, EVIDENCE_POSITION, r->time_ms, v, 12);
 		rc = geofence_fn(db, j);
+	}
+	if (rc) {
+		j->inserted = false;
+		evidence_rewind(&p->sealed, mark); /* the store rolls this write back */
+	}
 	return rc;
 }
 
@@ -599,16 +647,12 @@ struct purge_job {
 static int purge_fn(struct db *db, void *arg)
 {
 	struct purge_job *j = arg;
-	struct db_stmt *st;
-	if (db_prepare(db,
-		       "DELETE FROM positions WHERE (device_id, time_ms) IN (SELECT device_id, time_ms FROM positions"
-		       " WHERE time_ms < ?1 AND pinned = 0 LIMIT 5000)",
-		       &st))
-		return SG_EIO;
-	db_bind_int(st, 1, j->cutoff);
-	int rc = db_run(st);
-	j->deleted = rc ? 0 : (long)db_changes(db);
-	return rc;
+	return evidence_purge(db, j->cutoff, 5000, clock_now_ms(), &j->deleted);
+}
+
+int pipeline_seal(struct db *db, struct pipeline *p)
+{
+	return evidence_seal(db, &p->sealed, clock_now_ms());
 }
 
 long pipeline_purge(struct pipeline *p, int64_t cutoff_ms)

@@ -31,6 +31,10 @@ struct pipeline_opts {
 struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts);
 void pipeline_free(struct pipeline *p);
 
+/* store_commit_hook part: seals the history rows the commit under way
+ * stored (src/audit/evidence.h). Call before the audit checkpoint. */
+int pipeline_seal(struct db *db, struct pipeline *p);
+
 /* Fills the live index from the history (at start). 0 or SG_EIO. */
 int pipeline_rebuild(struct pipeline *p, struct db *db);
 

@@ -6,7 +6,7 @@ import socket
 import threading
 import time
 
-from harness import Server, check, person_body
+from harness import Server, check, person_body, run
 
 
 def test_sigkill_right_after_201_loses_nothing():
@@ -168,3 +168,7 @@ def test_sigkill_at_random_moments_under_load_loses_no_acknowledged_report():
             check(latest.get(d["id"]) == want, f"{d['id']}: live {latest.get(d['id'])}, history {want}")
     finally:
         srv.stop()
+    # Twenty kills mid-commit later, every stored report is still sealed
+    # in the signed chain (issue 10 item 11).
+    r = run("audit", "verify", "--data-dir", srv.dir, check_rc=False)
+    check(r.returncode == 0 and "history intact" in r.stdout, r.stdout + r.stderr)

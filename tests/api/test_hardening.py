@@ -559,6 +559,75 @@ def test_audit_verify_counts_every_byte():
         check(r.returncode != 0 and words in r.stdout, f"{sql}: {r.stdout}{r.stderr}")
 
 
+def test_history_is_evidence_in_the_chain():
+    """Item 11: position history and geofence events are sealed commit by
+    commit into the signed chain: moving, deleting or adding a stored
+    position or event, or a whole commit, fails `audit verify`; retention's
+    purge does not, and a row passed off as purged must be older than a
+    cutoff the trail records."""
+    import time
+    import urllib.parse
+    from test_audit import tampered, verify
+    from harness import device_body
+    srv = Server().start()
+    try:
+        tok = srv.admin()
+        srv.create(tok, "sites", site_body(geometry={"type": "Point", "coordinates": [67.16, 24.9]}, radius_m=500))
+        key = urllib.parse.quote(srv.create(tok, "devices", device_body())["key"])
+        now = int(time.time())
+        # Old reports, then recent ones in and out of the site.
+        for age_s, lon in ((40 * 86400, 67.30), (35 * 86400, 67.16), (600, 67.30), (500, 67.16), (400, 67.30), (300, 67.16)):
+            r = srv.request("GET", f"/ingest/osmand?id={key}&lat=24.9&lon={lon}&timestamp={now - age_s}")
+            check(r.status == 200, r)
+        # A pinned report outlives the purge, its geofence event does not:
+        # its commit is then part purged.
+        srv.sql("UPDATE positions SET pinned = 1 WHERE time_ms = ?", ((now - 35 * 86400) * 1000,))
+    finally:
+        srv.stop()
+    srv = Server(init=False, data_dir=srv.dir,
+                 extra_args=("--set", "retention.history_days=30", "--set", "retention.interval_s=1")).start()
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and srv.sql("SELECT count(*) FROM history_pruned")[0][0] != 1:
+            time.sleep(0.2)
+        check(srv.sql("SELECT count(*) FROM positions")[0][0] == 5, "the old unpinned report was purged")
+        check(srv.sql("SELECT count(*) FROM history_pruned")[0][0] == 1, "the pinned report's event was purged")
+        check(srv.sql("SELECT count(*) FROM geofence_events")[0][0] >= 3, "recent enter/exit events kept")
+    finally:
+        srv.stop()
+    r = verify(srv.dir)
+    check(r.returncode == 0 and "history intact" in r.stdout, r.stdout + r.stderr)
+    recent = srv.sql("SELECT time_ms FROM positions ORDER BY time_ms DESC LIMIT 1")[0][0]
+    ev = srv.sql("SELECT max(seq) FROM geofence_events")[0][0]
+    first, last = srv.sql("SELECT min(batch), max(batch) FROM history_chain")[0]
+    cases = [
+        (f"UPDATE positions SET lat = lat + 0.001 WHERE time_ms = {recent}", "no longer matches its seal"),
+        (f"UPDATE positions SET attrs = attrs || ' ' WHERE time_ms = {recent}", "no longer matches its seal"),
+        (f"UPDATE positions SET time_ms = time_ms + 1 WHERE time_ms = {recent}", "no longer matches its seal"),
+        (f"DELETE FROM positions WHERE time_ms = {recent}", "were deleted behind the server's back"),
+        (f"UPDATE positions SET batch = 0 WHERE time_ms = {recent}", "were deleted behind the server's back"),
+        (f"INSERT INTO positions SELECT device_id, time_ms + 7, org_id, lat, lon, speed_mps, course_deg, altitude_m,"
+         f" accuracy_m, battery_pct, charging, attrs, received_ms, pinned, batch FROM positions WHERE time_ms = {recent}",
+         "were added behind the server's back"),
+        (f"DELETE FROM geofence_events WHERE seq = {ev}", "were deleted behind the server's back"),
+        (f"UPDATE geofence_events SET event = CASE event WHEN 'enter' THEN 'exit' ELSE 'enter' END WHERE seq = {ev}",
+         "no longer matches its seal"),
+        (f"DELETE FROM positions WHERE batch = {last}; DELETE FROM geofence_events WHERE batch = {last};"
+         f" DELETE FROM history_chain WHERE batch = {last}", "the signed checkpoint names history commit"),
+        (f"DELETE FROM history_chain WHERE batch = {first}", "starts at commit"),
+        (f"UPDATE history_chain SET at_ms = at_ms + 1 WHERE batch = {last}", "seal has been edited"),
+        ("UPDATE history_pruned SET time_ms = 4000000000000", "newer than any retention cutoff"),
+        ("UPDATE audit_checkpoint SET history_batch = history_batch - 1", "signature is not valid"),
+    ]
+    for sql, words in cases:
+        d = tampered(srv, sql)
+        r = verify(d)
+        check(r.returncode != 0 and words in r.stdout, f"{sql}: {r.stdout}{r.stderr}")
+    # Pinning a report (incidents will) is no tampering.
+    r = verify(tampered(srv, f"UPDATE positions SET pinned = 1 WHERE time_ms = {recent}"))
+    check(r.returncode == 0, r.stdout + r.stderr)
+
+
 def test_slow_clients_are_cut_off():
     """Item 4: connections that trickle their headers (one line a second)
     from several addresses, up to the per-address limit, are cut off at the

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,17 +96,28 @@ struct run {
 	int64_t reports[64]; /* fix times of acknowledged reports */
 	int nreports;
 	int eio; /* writes answered SG_EIO (a failed commit, or a statement that failed) */
+	_Atomic(struct pipeline *) pipeline; /* the one ingesting, whose rows the commit seals */
 };
+
+/* As the server's: seal the commit's history rows, then sign both heads. */
+static int before_commit(struct db *db, void *ctx)
+{
+	struct run *r = ctx;
+	struct pipeline *p = atomic_load(&r->pipeline);
+	int rc = p ? pipeline_seal(db, p) : 0;
+	return rc ? rc : audit_checkpoint(db, &r->key);
+}
 
 static struct store *open_store(struct run *r)
 {
 	struct store *s;
 	char err[256];
 	struct store_opts o = {.data_dir = r->dir, .max_batch = 8, .checkpoint_pages = 4,
-			       .before_commit = audit_checkpoint, .hook_ctx = &r->key};
+			       .before_commit = before_commit, .hook_ctx = r};
 	if (store_open(&o, &s, err, sizeof(err)))
 		return NULL;
 	r->key.signed_seq = 0; /* a new process knows nothing it signed */
+	r->key.signed_batch = 0;
 	return s;
 }
 
@@ -124,6 +136,7 @@ static void workload(struct run *r, struct store *s, int base)
 	r->eio += store_write(s, wl_fn, &ag) == SG_EIO;
 	struct pipeline_opts po = {.max_future_ms = 300000, .device_rate_per_s = 1000, .device_burst = 1000};
 	struct pipeline *p = pipeline_new(s, &po);
+	atomic_store(&r->pipeline, p);
 	struct db *rdb = store_reader(s);
 	for (int i = 0; rdb && i < 3; i++) {
 		struct report rep;
@@ -143,6 +156,7 @@ static void workload(struct run *r, struct store *s, int base)
 		report_release(&rep);
 	}
 	store_reader_put(s, rdb);
+	atomic_store(&r->pipeline, NULL);
 	pipeline_free(p);
 	for (int i = 0; i < 5 && r->nacked < 64; i++) {
 		struct wl v = {.kind = 1};

@@ -1,0 +1,564 @@
+/* Position history and geofence events in the signed chain; see evidence.h. */
+#include "audit/evidence.h"
+
+#include "audit/audit.h"
+#include "core/err.h"
+#include "core/util.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HLEN 32
+
+static const char ZERO_LINK[] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+static void put64(crypto_generichash_state *h, uint64_t v)
+{
+	unsigned char b[8];
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)(v >> (56 - 8 * i));
+	crypto_generichash_update(h, b, 8);
+}
+
+/* The values of a row but its time: type, then the stored value (integers
+ * and reals as 8 bytes, text and blobs with their length). */
+static void rest_hash_values(const struct evidence_value *v, int n, unsigned char out[HLEN])
+{
+	crypto_generichash_state h;
+	crypto_generichash_init(&h, NULL, 0, HLEN);
+	crypto_generichash_update(&h, (const unsigned char *)"sg-rest-1", 9);
+	for (int i = 0; i < n; i++) {
+		unsigned char tb = (unsigned char)v[i].type;
+		crypto_generichash_update(&h, &tb, 1);
+		if (v[i].type == DB_INT) {
+			put64(&h, (uint64_t)v[i].i);
+		} else if (v[i].type == DB_REAL) {
+			uint64_t u;
+			memcpy(&u, &v[i].d, sizeof(u));
+			put64(&h, u);
+		} else if (v[i].type == DB_TEXT || v[i].type == DB_BLOB) {
+			size_t len = (size_t)v[i].i;
+			put64(&h, len);
+			if (len)
+				crypto_generichash_update(&h, (const unsigned char *)v[i].s, len);
+		}
+	}
+	crypto_generichash_final(&h, out, HLEN);
+}
+
+/* Columns first..n-1 of the row under st, as they are stored. */
+static void rest_hash(struct db_stmt *st, int first, unsigned char out[HLEN])
+{
+	struct evidence_value v[32];
+	int n = db_col_count(st) - first;
+	n = n < 32 ? n : 32;
+	for (int i = 0; i < n; i++) {
+		int c = first + i;
+		v[i] = (struct evidence_value){.type = db_col_type(st, c)};
+		if (v[i].type == DB_INT) {
+			v[i].i = db_col_int(st, c);
+		} else if (v[i].type == DB_REAL) {
+			v[i].d = db_col_real(st, c);
+		} else if (v[i].type == DB_TEXT || v[i].type == DB_BLOB) {
+			size_t len = 0;
+			v[i].s = db_col_blob(st, c, &len);
+			v[i].i = (int64_t)len;
+		}
+	}
+	rest_hash_values(v, n, out);
+}
+
+static void row_hash(char kind, int64_t time_ms, const unsigned char rest[HLEN], unsigned char out[HLEN])
+{
+	crypto_generichash_state h;
+	unsigned char k = (unsigned char)kind;
+	crypto_generichash_init(&h, NULL, 0, HLEN);
+	crypto_generichash_update(&h, (const unsigned char *)"sg-row-1", 8);
+	crypto_generichash_update(&h, &k, 1);
+	put64(&h, (uint64_t)time_ms);
+	crypto_generichash_update(&h, rest, HLEN);
+	crypto_generichash_final(&h, out, HLEN);
+}
+
+static void push(struct evidence *e, const unsigned char h[HLEN])
+{
+	if (e->n == e->cap) {
+		e->cap = e->cap ? 2 * e->cap : 64;
+		e->h = xrealloc(e->h, e->cap * HLEN);
+	}
+	memcpy(e->h[e->n++], h, HLEN);
+}
+
+static void add_row(struct evidence *e, char kind, struct db_stmt *st, int first)
+{
+	unsigned char rest[HLEN], h[HLEN];
+	rest_hash(st, first + 1, rest);
+	row_hash(kind, db_col_int(st, first), rest, h);
+	push(e, h);
+}
+
+void evidence_add(struct evidence *e, char kind, struct db_stmt *st)
+{
+	add_row(e, kind, st, 0);
+}
+
+void evidence_add_values(struct evidence *e, char kind, int64_t time_ms, const struct evidence_value *v, int n)
+{
+	unsigned char rest[HLEN], h[HLEN];
+	struct evidence_value t[32];
+	n = n < 32 ? n : 32;
+	for (int i = 0; i < n; i++) {
+		t[i] = v[i];
+		if (t[i].type == DB_TEXT && !t[i].s)
+			t[i].type = DB_NULL; /* as a NULL text binds */
+		else if (t[i].type == DB_TEXT)
+			t[i].i = (int64_t)strlen(t[i].s);
+	}
+	rest_hash_values(t, n, rest);
+	row_hash(kind, time_ms, rest, h);
+	push(e, h);
+}
+
+int evidence_batch(struct db *db, struct evidence *e, int64_t *batch)
+{
+	if (e->n == 0) {
+		char link[65];
+		if (evidence_head(db, &e->batch, link))
+			return SG_EIO;
+		e->batch++;
+	}
+	*batch = e->batch;
+	return 0;
+}
+
+void evidence_free(struct evidence *e)
+{
+	free(e->h);
+	*e = (struct evidence){0};
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+	return memcmp(a, b, HLEN);
+}
+
+static void digest_of(struct evidence *e, char out[65])
+{
+	crypto_generichash_state h;
+	unsigned char d[HLEN];
+	qsort(e->h, e->n, HLEN, by_bytes);
+	crypto_generichash_init(&h, NULL, 0, HLEN);
+	crypto_generichash_update(&h, (const unsigned char *)"sg-commit-1", 11);
+	put64(&h, e->n);
+	for (size_t i = 0; i < e->n; i++)
+		crypto_generichash_update(&h, e->h[i], HLEN);
+	crypto_generichash_final(&h, d, HLEN);
+	hex_encode(d, HLEN, out);
+}
+
+static void link_of(const char *prev, int64_t batch, int64_t rows, const char *digest, int64_t at_ms,
+		    char out[65])
+{
+	crypto_generichash_state h;
+	unsigned char d[HLEN];
+	crypto_generichash_init(&h, NULL, 0, HLEN);
+	crypto_generichash_update(&h, (const unsigned char *)"sg-link-1", 9);
+	put64(&h, strlen(prev));
+	crypto_generichash_update(&h, (const unsigned char *)prev, strlen(prev));
+	put64(&h, (uint64_t)batch);
+	put64(&h, (uint64_t)rows);
+	put64(&h, strlen(digest));
+	crypto_generichash_update(&h, (const unsigned char *)digest, strlen(digest));
+	put64(&h, (uint64_t)at_ms);
+	crypto_generichash_final(&h, d, HLEN);
+	hex_encode(d, HLEN, out);
+}
+
+int evidence_head(struct db *db, int64_t *batch, char link[65])
+{
+	struct db_stmt *st;
+	if (db_prepare(db, "SELECT batch, link FROM history_chain ORDER BY batch DESC LIMIT 1", &st))
+		return SG_EIO;
+	int rc = db_step(st);
+	*batch = 0;
+	link[0] = 0;
+	if (rc == DB_ROW) {
+		*batch = db_col_int(st, 0);
+		sg_strlcpy(link, db_col_text(st, 1) ? db_col_text(st, 1) : "", 65);
+	}
+	db_reset(st);
+	return rc < 0 ? SG_EIO : 0;
+}
+
+int evidence_seal(struct db *db, struct evidence *e, int64_t now_ms)
+{
+	if (e->n == 0)
+		return 0;
+	int64_t head;
+	char prev[65], digest[65], link[65];
+	int rc = evidence_head(db, &head, prev);
+	int64_t rows = (int64_t)e->n;
+	digest_of(e, digest);
+	e->n = 0;
+	if (rc)
+		return rc;
+	if (head + 1 != e->batch)
+		return SG_EIO; /* the rows carry another number: refuse the commit */
+	if (!prev[0])
+		memcpy(prev, ZERO_LINK, sizeof(ZERO_LINK));
+	link_of(prev, head + 1, rows, digest, now_ms, link);
+	struct db_stmt *st;
+	if (db_prepare(db,
+		       "INSERT INTO history_chain (batch, rows, digest, at_ms, prev, link) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		       &st))
+		return SG_EIO;
+	db_bind_int(st, 1, head + 1);
+	db_bind_int(st, 2, rows);
+	db_bind_text(st, 3, digest);
+	db_bind_int(st, 4, now_ms);
+	db_bind_text(st, 5, prev);
+	db_bind_text(st, 6, link);
+	return db_run(st) ? SG_EIO : 0;
+}
+
+/* Retention ---------------------------------------------------------------- */
+
+struct doomed {
+	char kind;
+	char *device; /* positions: key (device, time); events: seq in time */
+	int64_t time_ms, seq;
+};
+
+/* Rows of one kind older than the cutoff: their rest hashes go to
+ * history_pruned (sealed rows only), their keys to out. */
+static int collect(struct db *db, const char *sql, char kind, int64_t cutoff, int limit, struct doomed *out,
+		   int *n)
+{
+	struct db_stmt *st, *ins;
+	if (db_prepare(db, sql, &st))
+		return SG_EIO;
+	db_bind_int(st, 1, cutoff);
+	db_bind_int(st, 2, limit);
+	int rc;
+	/* Read everything first: the insert reuses no statement of the scan. */
+	struct pending {
+		int64_t batch, time_ms;
+		unsigned char rest[HLEN];
+	} *p = xmalloc((size_t)(limit > 0 ? limit : 1) * sizeof(*p));
+	int k = 0;
+	while (k < limit && (rc = db_step(st)) == DB_ROW) {
+		/* columns: batch, key column, then the covered columns, time first */
+		struct doomed *d = &out[*n + k];
+		d->kind = kind;
+		d->device = kind == EVIDENCE_POSITION ? xstrdup(db_col_text(st, 1) ? db_col_text(st, 1) : "") : NULL;
+		d->seq = kind == EVIDENCE_POSITION ? 0 : db_col_int(st, 1);
+		d->time_ms = db_col_int(st, 2);
+		p[k].batch = db_col_int(st, 0);
+		p[k].time_ms = d->time_ms;
+		rest_hash(st, 3, p[k].rest);
+		k++;
+	}
+	db_reset(st);
+	if (rc < 0 && k < limit) {
+		free(p);
+		*n += k;
+		return SG_EIO;
+	}
+	rc = 0;
+	for (int i = 0; i < k && !rc; i++) {
+		if (p[i].batch <= 0)
+			continue; /* stored before the chain: nothing to keep */
+		if (db_prepare(db, "INSERT INTO history_pruned (batch, kind, time_ms, rest) VALUES (?1, ?2, ?3, ?4)",
+			       &ins)) {
+			rc = SG_EIO;
+			break;
+		}
+		char ks[2] = {kind, 0};
+		db_bind_int(ins, 1, p[i].batch);
+		db_bind_text(ins, 2, ks);
+		db_bind_int(ins, 3, p[i].time_ms);
+		db_bind_blob(ins, 4, p[i].rest, HLEN);
+		rc = db_run(ins) ? SG_EIO : 0;
+	}
+	free(p);
+	*n += k;
+	return rc;
+}
+
+static int delete_doomed(struct db *db, const struct doomed *d)
+{
+	struct db_stmt *st;
+	if (d->kind == EVIDENCE_POSITION) {
+		if (db_prepare(db, "DELETE FROM positions WHERE device_id = ?1 AND time_ms = ?2", &st))
+			return SG_EIO;
+		db_bind_text(st, 1, d->device);
+		db_bind_int(st, 2, d->time_ms);
+	} else {
+		if (db_prepare(db, "DELETE FROM geofence_events WHERE seq = ?1", &st))
+			return SG_EIO;
+		db_bind_int(st, 1, d->seq);
+	}
+	return db_run(st) ? SG_EIO : 0;
+}
+
+/* Drops the chain rows (and their pruned rows) of the oldest commits whose
+ * every row is gone, never the last one (the next commit links to it).
+ * *first/prev: the first chain row left. */
+static int compact(struct db *db, int64_t *first, char prev[65], bool *dropped)
+{
+	struct db_stmt *st, *cnt;
+	int64_t upto = 0, last = 0;
+	*dropped = false;
+	if (evidence_head(db, &last, prev))
+		return SG_EIO;
+	if (db_prepare(db, "SELECT batch, rows FROM history_chain ORDER BY batch LIMIT 1000", &st))
+		return SG_EIO;
+	struct {
+		int64_t batch, rows;
+	} c[1000];
+	int n = 0, rc;
+	while ((rc = db_step(st)) == DB_ROW && n < 1000) {
+		c[n].batch = db_col_int(st, 0);
+		c[n].rows = db_col_int(st, 1);
+		n++;
+	}
+	db_reset(st);
+	if (rc < 0)
+		return SG_EIO;
+	for (int i = 0; i < n && c[i].batch != last; i++) {
+		if (db_prepare(db, "SELECT count(*) FROM history_pruned WHERE batch = ?1", &cnt))
+			return SG_EIO;
+		db_bind_int(cnt, 1, c[i].batch);
+		int64_t gone = db_step(cnt) == DB_ROW ? db_col_int(cnt, 0) : -1;
+		db_reset(cnt);
+		if (gone != c[i].rows)
+			break;
+		upto = c[i].batch;
+	}
+	if (upto) {
+		if (db_prepare(db, "DELETE FROM history_pruned WHERE batch <= ?1", &st))
+			return SG_EIO;
+		db_bind_int(st, 1, upto);
+		if (db_run(st) || db_prepare(db, "DELETE FROM history_chain WHERE batch <= ?1", &st))
+			return SG_EIO;
+		db_bind_int(st, 1, upto);
+		if (db_run(st))
+			return SG_EIO;
+		*dropped = true;
+	}
+	if (db_prepare(db, "SELECT batch, prev FROM history_chain ORDER BY batch LIMIT 1", &st))
+		return SG_EIO;
+	*first = 0;
+	prev[0] = 0;
+	if ((rc = db_step(st)) == DB_ROW) {
+		*first = db_col_int(st, 0);
+		sg_strlcpy(prev, db_col_text(st, 1) ? db_col_text(st, 1) : "", 65);
+	}
+	db_reset(st);
+	return rc < 0 ? SG_EIO : 0;
+}
+
+int evidence_purge(struct db *db, int64_t cutoff_ms, int limit, int64_t now_ms, long *deleted)
+{
+	struct doomed *d = xmalloc((size_t)limit * sizeof(*d));
+	int n = 0, positions;
+	int rc = collect(db,
+			 "SELECT batch, device_id, " EVIDENCE_POSITION_COLS
+			 " FROM positions WHERE time_ms < ?1 AND pinned = 0 LIMIT ?2",
+			 EVIDENCE_POSITION, cutoff_ms, limit, d, &n);
+	positions = n;
+	if (!rc && n < limit)
+		rc = collect(db,
+			     "SELECT batch, seq, " EVIDENCE_EVENT_COLS " FROM geofence_events WHERE time_ms < ?1 LIMIT ?2",
+			     EVIDENCE_EVENT, cutoff_ms, limit - n, d, &n);
+	for (int i = 0; i < n && !rc; i++)
+		rc = delete_doomed(db, &d[i]);
+	for (int i = 0; i < n; i++)
+		free(d[i].device);
+	free(d);
+	*deleted = rc ? 0 : n;
+	if (rc || n == 0)
+		return rc;
+	int64_t first;
+	char prev[65];
+	bool dropped;
+	if (compact(db, &first, prev, &dropped))
+		return SG_EIO;
+	json_t *changes = json_pack("{s:I,s:i,s:i,s:I,s:s}", "cutoff_ms", (json_int_t)cutoff_ms, "positions",
+				    positions, "geofence_events", n - positions, "first_batch", (json_int_t)first,
+				    "first_prev", prev);
+	struct audit_entry e = {.actor = "retention", .action = "purge", .object_type = "history",
+				.changes = changes};
+	rc = audit_append(db, &e, now_ms);
+	json_decref(changes);
+	return rc;
+}
+
+/* Verification -------------------------------------------------------------- */
+
+struct cursor {
+	struct db_stmt *st;
+	int rc;       /* DB_ROW while positioned on a row */
+	int64_t batch; /* of the current row */
+};
+
+static void advance(struct cursor *c)
+{
+	c->rc = db_step(c->st);
+	c->batch = c->rc == DB_ROW ? db_col_int(c->st, 0) : INT64_MAX;
+}
+
+struct vctx {
+	void (*problem)(void *ctx, const char *msg);
+	void *ctx;
+	int problems;
+};
+
+static void say(struct vctx *v, char *msg)
+{
+	v->problem(v->ctx, msg);
+	v->problems++;
+	free(msg);
+}
+
+/* Rows of a commit that is not in the chain. */
+static void orphans(struct vctx *v, struct cursor *c, int64_t below, const char *what)
+{
+	while (c->rc == DB_ROW && c->batch < below) {
+		int64_t b = c->batch, n = 0;
+		while (c->rc == DB_ROW && c->batch == b) {
+			n++;
+			advance(c);
+		}
+		say(v, xasprintf("%lld %s claim commit #%lld, which the history chain does not hold"
+				 " (added behind the server's back, or their commit's seal was deleted)",
+				 (long long)n, what, (long long)b));
+	}
+}
+
+int evidence_verify(struct db *db, const struct evidence_expect *x, void (*problem)(void *ctx, const char *msg),
+		    void *ctx, FILE *out)
+{
+	struct vctx v = {.problem = problem, .ctx = ctx};
+	struct cursor pos = {0}, ev = {0}, pr = {0};
+	struct db_stmt *chain, *legacy;
+	/* A separate statement each: they are stepped side by side. */
+	if (db_prepare(db, "SELECT batch, " EVIDENCE_POSITION_COLS " FROM positions WHERE batch > 0 ORDER BY batch",
+		       &pos.st) ||
+	    db_prepare(db, "SELECT batch, " EVIDENCE_EVENT_COLS " FROM geofence_events WHERE batch > 0 ORDER BY batch",
+		       &ev.st) ||
+	    db_prepare(db, "SELECT batch, kind, time_ms, rest FROM history_pruned ORDER BY batch", &pr.st) ||
+	    db_prepare(db, "SELECT batch, rows, digest, at_ms, prev, link FROM history_chain ORDER BY batch", &chain))
+		return SG_EIO;
+	advance(&pos);
+	advance(&ev);
+	advance(&pr);
+	struct evidence e = {0};
+	char prev[65] = "", last_link[65] = "";
+	int64_t last_batch = 0, commits = 0, rows_total = 0, pruned_total = 0;
+	bool first = true;
+	int rc;
+	while ((rc = db_step(chain)) == DB_ROW) {
+		int64_t batch = db_col_int(chain, 0), rows = db_col_int(chain, 1), at_ms = db_col_int(chain, 3);
+		const char *digest = db_col_text(chain, 2), *sprev = db_col_text(chain, 4), *slink = db_col_text(chain, 5);
+		char want[65], link[65];
+		digest = digest ? digest : "";
+		sprev = sprev ? sprev : "";
+		slink = slink ? slink : "";
+		commits++;
+		if (first) {
+			const char *anchor = x->first_batch ? x->first_prev : ZERO_LINK;
+			if ((x->first_batch && batch != x->first_batch) || !str_eq(sprev, anchor))
+				say(&v, xasprintf("the history chain starts at commit #%lld, not where the last purge left it"
+						  " (#%lld): sealed commits were deleted from its start",
+						  (long long)batch, (long long)(x->first_batch ? x->first_batch : 1)));
+			first = false;
+		} else if (!str_eq(sprev, prev)) {
+			say(&v, xasprintf("history commit #%lld does not follow the commit before it"
+					  " (its seal was deleted, inserted or reordered)",
+					  (long long)batch));
+		}
+		link_of(sprev, batch, rows, digest, at_ms, link);
+		if (!str_eq(link, slink))
+			say(&v, xasprintf("history commit #%lld's seal has been edited", (long long)batch));
+		orphans(&v, &pos, batch, "positions");
+		orphans(&v, &ev, batch, "geofence events");
+		int64_t found = 0, gone = 0;
+		for (; pos.rc == DB_ROW && pos.batch == batch; advance(&pos), found++)
+			add_row(&e, EVIDENCE_POSITION, pos.st, 1);
+		for (; ev.rc == DB_ROW && ev.batch == batch; advance(&ev), found++)
+			add_row(&e, EVIDENCE_EVENT, ev.st, 1);
+		while (pr.rc == DB_ROW && pr.batch < batch) {
+			say(&v, xasprintf("purged rows are recorded for commit #%lld, which the chain does not hold",
+					  (long long)pr.batch));
+			advance(&pr);
+		}
+		for (; pr.rc == DB_ROW && pr.batch == batch; advance(&pr), gone++) {
+			const char *kind = db_col_text(pr.st, 1);
+			int64_t t = db_col_int(pr.st, 2);
+			size_t len = 0;
+			const void *rest = db_col_blob(pr.st, 3, &len);
+			unsigned char h[HLEN];
+			if (t >= x->max_cutoff_ms)
+				say(&v, xasprintf("commit #%lld: a row recorded as purged (time %lld) is newer than any"
+						  " retention cutoff in the audit trail",
+						  (long long)batch, (long long)t));
+			if (len != HLEN || !kind)
+				continue; /* the digest below fails */
+			row_hash(kind[0], t, rest, h);
+			push(&e, h);
+		}
+		rows_total += found;
+		pruned_total += gone;
+		if (found + gone != rows)
+			say(&v, xasprintf("history commit #%lld sealed %lld rows, %lld are stored and %lld purged:"
+					  " positions or geofence events were %s behind the server's back",
+					  (long long)batch, (long long)rows, (long long)found, (long long)gone,
+					  found + gone < rows ? "deleted" : "added"));
+		else {
+			digest_of(&e, want);
+			if (!str_eq(want, digest))
+				say(&v, xasprintf("history commit #%lld no longer matches its seal: a stored position or"
+						  " geofence event was changed behind the server's back",
+						  (long long)batch));
+		}
+		e.n = 0;
+		sg_strlcpy(prev, slink, sizeof(prev));
+		sg_strlcpy(last_link, slink, sizeof(last_link));
+		last_batch = batch;
+	}
+	db_reset(chain);
+	orphans(&v, &pos, INT64_MAX, "positions");
+	orphans(&v, &ev, INT64_MAX, "geofence events");
+	if (pr.rc == DB_ROW)
+		say(&v, xasprintf("purged rows are recorded for commit #%lld, which the chain does not hold",
+				  (long long)pr.batch));
+	db_reset(pos.st);
+	db_reset(ev.st);
+	db_reset(pr.st);
+	evidence_free(&e);
+	if (rc < 0)
+		return SG_EIO;
+	if (x->signed_batch >= 0 && (x->signed_batch != last_batch || !str_eq(x->signed_link, last_link)))
+		say(&v, xasprintf("the signed checkpoint names history commit #%lld but the chain ends at #%lld:"
+				  " sealed commits were deleted from or added to its end",
+				  (long long)x->signed_batch, (long long)last_batch));
+	int64_t old = 0;
+	if (db_prepare(db, "SELECT (SELECT count(*) FROM positions WHERE batch = 0)"
+			   " + (SELECT count(*) FROM geofence_events WHERE batch = 0)",
+		       &legacy))
+		return SG_EIO;
+	if (db_step(legacy) == DB_ROW)
+		old = db_col_int(legacy, 0);
+	db_reset(legacy);
+	if (v.problems == 0) {
+		fprintf(out, "history intact: %lld commits sealed, %lld rows stored, %lld purged by retention\n",
+			(long long)commits, (long long)rows_total, (long long)pruned_total);
+		if (old)
+			fprintf(out, "note: %lld rows were stored before the history chain (schema 7) and are not covered\n",
+				(long long)old);
+	}
+	return v.problems;
+}
