@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "events/events.h"
 #include "http/cursor.h"
 #include "http/throttle.h"
 #include "pipeline/pipeline.h"
@@ -41,6 +42,15 @@ static int before_commit(struct db *db, void *ctx)
 	return rc ? rc : audit_checkpoint(db, &app->akey);
 }
 
+/* After every COMMIT: the dispatcher reads what it may now see. */
+static void after_commit(void *ctx)
+{
+	struct app *app = ctx;
+	struct events *ev = atomic_load(&app->dispatcher);
+	if (ev)
+		events_committed(ev);
+}
+
 int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 {
 	memset(app, 0, sizeof(*app));
@@ -61,7 +71,8 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	struct store_opts so = {.data_dir = dir, .max_batch = (int)config_int(cfg, "store.max_batch"),
 				.checkpoint_pages = (int)config_int(cfg, "store.checkpoint_pages"),
 				.max_readers = (int)config_int(cfg, "store.max_readers"),
-				.before_commit = before_commit, .hook_ctx = app};
+				.before_commit = before_commit, .hook_ctx = app,
+				.after_commit = after_commit, .after_ctx = app};
 	int rc = store_open(&so, &app->store, err, errsz);
 	if (rc)
 		return rc;
@@ -102,7 +113,22 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	env->grant_cache = grant_cache_new();
 	app->broker = broker_new((size_t)config_int(cfg, "stream.buffer_events"));
 	env->broker = app->broker;
-	pipeline_set_publisher(app->pipeline, broker_publish, app->broker);
+	/* The event path: the outbox's dispatcher hands every committed event to
+	 * the stream's broker (and, later, to durable subscribers). */
+	struct events_opts eo = {.retention_ms = config_int(cfg, "events.retention_s") * 1000};
+	app->events = events_new(app->store, &eo);
+	rdb = store_reader(app->store);
+	int64_t head = 0;
+	rc = rdb ? events_head(rdb, &head) : SG_EIO;
+	if (rdb)
+		store_reader_put(app->store, rdb);
+	broker_start(app->broker, (uint64_t)head);
+	if (rc || events_subscribe(app->events, "stream", false, broker_publish, app->broker) ||
+	    events_start(app->events)) {
+		snprintf(err, errsz, "cannot start the event path");
+		return SG_EIO;
+	}
+	atomic_store(&app->dispatcher, app->events);
 	env->summary_grid_m = config_int(cfg, "sharing.summary_grid_m");
 	env->summary_delay_ms = config_int(cfg, "sharing.summary_delay_s") * 1000;
 	env->login_max_failures = (int)config_int(cfg, "security.login_max_failures");
@@ -129,7 +155,14 @@ static void *purger_main(void *arg)
 		ts.tv_sec += wait_s;
 		pthread_cond_timedwait(&app->purge_cv, &app->purge_mu, &ts);
 		wait_s = every;
-		if (app->purge_stop || days == 0)
+		if (app->purge_stop)
+			continue;
+		pthread_mutex_unlock(&app->purge_mu);
+		long gone = events_purge(app->events, clock_now_ms());
+		if (gone < 0)
+			log_warn("retention: event purge failed", NULL);
+		pthread_mutex_lock(&app->purge_mu);
+		if (days == 0)
 			continue;
 		pthread_mutex_unlock(&app->purge_mu);
 		long n = pipeline_purge(app->pipeline, clock_now_ms() - days * 86400000);
@@ -250,6 +283,8 @@ void app_close(struct app *app)
 		http_server_stop(app->http, 0);
 	if (app->osmand)
 		http_server_stop(app->osmand, 0);
+	atomic_store(&app->dispatcher, NULL);
+	events_free(app->events); /* its last cursors saved while the store is open */
 	store_close(app->store);
 	pipeline_free(app->pipeline);
 	broker_free(app->broker);

@@ -22,6 +22,8 @@ struct app {
 	struct pipeline *pipeline;
 	_Atomic(struct pipeline *) sealer; /* the writer's commit hook seals its history rows */
 	struct broker *broker;
+	struct events *events;             /* the outbox's dispatcher */
+	_Atomic(struct events *) dispatcher; /* what the writer wakes after a commit */
 	struct http_server *http;
 	struct http_server *osmand; /* the optional dedicated OsmAnd listener */
 	pthread_t purger;

@@ -56,6 +56,7 @@ static const struct cdef defs[] = {
 	{"ingest.device_burst", C_INT, "1000", 1, 1000000, false, "reports a device may send at once (a phone catching up)"},
 	{"retention.history_days", C_INT, "90", 0, 36500, false, "position history older than this is purged (0 = keep forever), pinned reports excepted"},
 	{"retention.interval_s", C_INT, "3600", 1, 86400, false, "how often the purge runs"},
+	{"events.retention_s", C_INT, "3600", 60, 31536000, false, "events kept in the outbox for streams resuming with Last-Event-ID (older ones go once every durable subscriber has passed them)"},
 	{"stream.buffer_events", C_INT, "65536", 16, 10000000, false, "events kept for resuming streams; a reader further behind is dropped"},
 	{"sharing.summary_grid_m", C_INT, "1000", 10, 100000, false, "positions shared as summary are rounded to this grid"},
 	{"sharing.summary_delay_s", C_INT, "900", 0, 86400, false, "positions shared as summary are at least this old"},

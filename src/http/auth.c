@@ -134,6 +134,8 @@ static int load_grants(struct req *r)
 	if (grant_cache_get(r->env->grant_cache, r->rdb, r->actor.org_id, clock_now_ms(), r->grants))
 		return SG_EIO;
 	r->actor.grants = r->grants;
+	r->actor.condition_met = sharing_condition_met;
+	r->actor.cond_ctx = r->env;
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "events/events.h"
 #include "http/auth.h"
 #include "sharing/sharing.h"
 
@@ -17,7 +18,8 @@
 struct slot {
 	uint64_t seq;
 	char *frame;      /* "id: ..\nevent: ..\ndata: ..\n\n" */
-	char org[48];     /* the device's organisation */
+	char org[48];     /* whose data it is */
+	char category[24]; /* the sharing category deciding who else sees it */
 };
 
 struct broker {
@@ -25,7 +27,8 @@ struct broker {
 	pthread_cond_t cv;
 	struct slot *ring;
 	size_t cap;
-	uint64_t next; /* sequence of the next event; the ring holds [next - cap, next) */
+	uint64_t next;  /* one past the last outbox seq received; the ring holds [max(first, next - cap), next) */
+	uint64_t first; /* the first seq this process received (older ones are read from the store) */
 	uint64_t wakeups;
 };
 
@@ -40,7 +43,7 @@ struct broker *broker_new(size_t capacity)
 	pthread_condattr_destroy(&ca);
 	b->cap = capacity ? capacity : 1;
 	b->ring = xcalloc(b->cap, sizeof(*b->ring));
-	b->next = 1;
+	b->next = b->first = 1;
 	return b;
 }
 
@@ -56,31 +59,42 @@ void broker_free(struct broker *b)
 	free(b);
 }
 
-void broker_publish(void *ctx, json_t *event)
+void broker_start(struct broker *b, uint64_t head)
+{
+	pthread_mutex_lock(&b->mu);
+	b->next = b->first = head + 1;
+	pthread_mutex_unlock(&b->mu);
+}
+
+static char *frame_of(const struct event *e)
+{
+	return xasprintf("id: %lld\nevent: %s\ndata: %s\n\n", (long long)e->seq, e->type ? e->type : "event",
+			 e->body ? e->body : "{}");
+}
+
+int broker_publish(void *ctx, const struct event *e)
 {
 	struct broker *b = ctx;
-	char type[16], ts[25];
-	const char *t = json_string_value(json_object_get(event, "type"));
-	sg_strlcpy(type, t ? t : "event", sizeof(type));
-	time_format_ms(json_integer_value(json_object_get(event, "time_ms")), ts);
-	json_object_set_new(event, "time", json_string(ts));
-	json_object_del(event, "time_ms");
-	char org[48];
-	const char *o = json_string_value(json_object_get(event, "org_id"));
-	sg_strlcpy(org, o ? o : "", sizeof(org));
-	json_object_del(event, "type");
-	char *data = json_dumps(event, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	json_decref(event);
+	char *frame = frame_of(e);
 	pthread_mutex_lock(&b->mu);
-	uint64_t seq = b->next++;
+	uint64_t seq = (uint64_t)e->seq;
 	struct slot *s = &b->ring[seq % b->cap];
 	free(s->frame);
-	s->frame = xasprintf("id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)seq, type, data);
+	s->frame = frame;
 	s->seq = seq;
-	memcpy(s->org, org, sizeof(s->org));
+	sg_strlcpy(s->org, e->org_id ? e->org_id : "", sizeof(s->org));
+	sg_strlcpy(s->category, e->category ? e->category : "", sizeof(s->category));
+	if (seq >= b->next)
+		b->next = seq + 1;
 	pthread_cond_broadcast(&b->cv);
 	pthread_mutex_unlock(&b->mu);
-	free(data);
+	return 0;
+}
+
+static uint64_t oldest_locked(const struct broker *b)
+{
+	uint64_t o = b->next > b->cap ? b->next - b->cap : 1;
+	return o > b->first ? o : b->first;
 }
 
 void broker_wake_all(struct broker *b)
@@ -107,7 +121,8 @@ struct reader {
 	struct sb out;        /* pending bytes */
 	size_t out_off;
 	bool hello_sent, ended;
-	uint64_t gap_from;    /* a Last-Event-ID older than the ring: tell the client */
+	bool live;            /* caught up with the ring (before: reading the outbox) */
+	bool gap_told;
 };
 
 /* Re-reads the reader's grants, and whether its session still stands. */
@@ -152,14 +167,51 @@ static bool refresh(struct reader *rd)
 	return ok;
 }
 
-/* Own organisation's events, and a partner's with a positions grant in full
- * (summary positions are coarse and delayed: they are not streamed live). */
-static bool may_see(const struct reader *rd, const char *org)
+/* What the policy lets the reader read of the event's category (its
+ * resource: positions for position and geofence events), and not as a
+ * summary: summary positions are coarse and delayed, never streamed live. */
+static bool may_see(const struct reader *rd, const char *org, const char *category)
 {
-	if (str_eq(org, rd->actor.org_id))
-		return true;
-	const struct grant *g = policy_grant(&rd->actor, org, CAT_POSITIONS);
-	return g && g->cond == COND_ALWAYS && g->level == LEVEL_FULL;
+	struct access acc;
+	return policy_decide(&rd->actor, ACT_READ, category, org, NULL, &acc) == DECIDE_ALLOW &&
+	       acc.view != VIEW_SUMMARY;
+}
+
+static int catch_up_one(void *ctx, const struct event *e)
+{
+	struct reader *rd = ctx;
+	if ((uint64_t)e->seq > rd->next && !rd->gap_told) {
+		/* Retention took what the client missed: it reloads. */
+		sb_addf(&rd->out, "event: gap\ndata: {\"missed_from\":%llu}\n\n", (unsigned long long)rd->next);
+		rd->gap_told = true;
+	}
+	if (may_see(rd, e->org_id ? e->org_id : "", e->category ? e->category : "")) {
+		char *f = frame_of(e);
+		sb_adds(&rd->out, f);
+		free(f);
+	}
+	rd->next = (uint64_t)e->seq + 1;
+	return rd->out.len >= 65536;
+}
+
+/* A reader resuming from an id older than the ring reads the outbox, then
+ * joins the ring. false when the store cannot be read. */
+static bool catch_up(struct reader *rd)
+{
+	struct db *db = store_reader(rd->env->store);
+	if (!db)
+		return false;
+	int n = events_read(db, (int64_t)rd->next - 1, 256, catch_up_one, rd);
+	store_reader_put(rd->env->store, db);
+	if (n < 0)
+		return false;
+	pthread_mutex_lock(&rd->b->mu);
+	uint64_t oldest = oldest_locked(rd->b);
+	if (n == 0 && rd->next < oldest)
+		rd->next = oldest; /* nothing stored before the ring */
+	rd->live = rd->next >= oldest;
+	pthread_mutex_unlock(&rd->b->mu);
+	return true;
 }
 
 static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
@@ -183,9 +235,15 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (!rd->hello_sent) {
 			sb_adds(&rd->out, "retry: 2000\n: safeguard event stream\n\n");
-			if (rd->gap_from)
-				sb_addf(&rd->out, "event: gap\ndata: {\"missed_from\":%llu}\n\n", (unsigned long long)rd->gap_from);
 			rd->hello_sent = true;
+			continue;
+		}
+		if (!rd->live) {
+			if ((clock_mono_us() - rd->grants_at_us > 200000 ||
+			     atomic_load(&rd->env->auth_epoch) != rd->epoch) && !refresh(rd))
+				return MHD_CONTENT_READER_END_OF_STREAM;
+			if (!catch_up(rd))
+				return MHD_CONTENT_READER_END_WITH_ERROR;
 			continue;
 		}
 		struct broker *b = rd->b;
@@ -203,7 +261,7 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		     atomic_load(&rd->env->auth_epoch) != rd->epoch) && !refresh(rd))
 			return MHD_CONTENT_READER_END_OF_STREAM; /* logged out, disabled, revoked key */
 		pthread_mutex_lock(&b->mu);
-		uint64_t oldest = b->next > b->cap ? b->next - b->cap : 1;
+		uint64_t oldest = oldest_locked(b);
 		if (rd->next < oldest) {
 			/* Fell behind by more than the ring: dropped, never waited for. */
 			pthread_mutex_unlock(&b->mu);
@@ -213,7 +271,7 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		/* Copy out what is ready, up to 64 KiB. */
 		while (rd->next < b->next && rd->out.len < 65536) {
 			struct slot *s = &b->ring[rd->next % b->cap];
-			if (may_see(rd, s->org))
+			if (s->seq == rd->next && s->frame && may_see(rd, s->org, s->category))
 				sb_adds(&rd->out, s->frame);
 			rd->next++;
 		}
@@ -251,16 +309,13 @@ void api_stream(struct req *r)
 	rd->epoch = atomic_load(&r->env->auth_epoch);
 	const char *last = req_header(r, "Last-Event-ID");
 	pthread_mutex_lock(&b->mu);
-	uint64_t oldest = b->next > b->cap ? b->next - b->cap : 1;
 	rd->next = b->next;
 	int64_t id;
-	if (last && parse_i64(last, 0, INT64_MAX, &id) == 0 && (uint64_t)id < b->next) {
+	/* The id is the outbox seq: older than the ring, the reader first reads
+	 * the outbox (across restarts too); newer than anything, from now. */
+	if (last && parse_i64(last, 0, INT64_MAX, &id) == 0 && (uint64_t)id < b->next)
 		rd->next = (uint64_t)id + 1;
-		if (rd->next < oldest) {
-			rd->gap_from = rd->next;
-			rd->next = oldest;
-		}
-	}
+	rd->live = rd->next >= oldest_locked(b);
 	pthread_mutex_unlock(&b->mu);
 	/* Bound what the kernel holds for this reader, so a stalled one is noticed
 	 * (and dropped) after a ring's worth of events, not megabytes later. */

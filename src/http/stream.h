@@ -1,7 +1,8 @@
-/* The event stream: a broker holding the last N events (positions and
- * geofence events) in a ring with sequence numbers, and the Server-Sent
- * Events endpoint /api/v1/stream that replays from Last-Event-ID and then
- * follows live. Publishing never waits for a reader: a reader that falls
+/* The event stream: a broker holding the last N events of the outbox
+ * (src/events/events.h) in a ring by their seq, and the Server-Sent Events
+ * endpoint /api/v1/stream that resumes from Last-Event-ID (read from the
+ * outbox when older than the ring, across restarts too) and then follows
+ * live. Publishing never waits for a reader: a reader that falls
  * more than N events behind (stalled, slow) is dropped, and may reconnect
  * with its Last-Event-ID. Each reader sees only what the access policy lets
  * its user see, with the grants re-read at least every 200 ms, so a
@@ -17,8 +18,11 @@ struct broker;
 
 struct broker *broker_new(size_t capacity);
 void broker_free(struct broker *b);
-/* pipeline_publish_fn: takes ownership of event. */
-void broker_publish(void *broker, json_t *event);
+struct event;
+/* Before the first event: the outbox's head when the server starts. */
+void broker_start(struct broker *b, uint64_t head);
+/* events_fn: the broker is the stream's (volatile) subscriber. */
+int broker_publish(void *broker, const struct event *e);
 /* Wakes every reader (shutdown). */
 void broker_wake_all(struct broker *b);
 

@@ -6,6 +6,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "events/events.h"
 #include "registry/resource.h"
 
 #include <math.h>
@@ -35,8 +36,6 @@ struct pipeline {
 	pthread_rwlock_t fence_lock;
 	struct fence_index *fences;
 	json_t *tags; /* device id -> {"t": ms, "in": ["s:id", "z:id", ...]}; writer thread only */
-	pipeline_publish_fn publish;
-	void *publish_ctx;
 	json_t *devices; /* key hash -> [device id, org id, protocol]; cleared on device changes (mu) */
 	_Atomic uint64_t attrs_dropped;
 	struct evidence sealed; /* the rows of the commit under way; writer thread only */
@@ -169,12 +168,6 @@ void pipeline_forget_devices(struct pipeline *p)
 	pthread_mutex_unlock(&p->mu);
 }
 
-void pipeline_set_publisher(struct pipeline *p, pipeline_publish_fn fn, void *ctx)
-{
-	p->publish = fn;
-	p->publish_ctx = ctx;
-}
-
 static int64_t time_or(const char *s, int64_t dflt)
 {
 	int64_t ms;
@@ -293,8 +286,9 @@ struct store_job {
 	const struct ingest_result *dev;
 	int64_t now;
 	char *attrs; /* serialised before the writer sees it */
+	char *event; /* the position event's body, likewise */
 	bool inserted;
-	json_t *events; /* geofence events written, for the publisher */
+	int events;     /* geofence events written */
 };
 
 /* A report on its way through the store, owning what the write needs. */
@@ -375,10 +369,17 @@ static int geofence_fn(struct db *db, struct store_job *j)
 				break;
 			}
 			rc = 0;
-			json_array_append_new(j->events, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:f,s:f}", "type", "geofence",
-								  "device_id", dev, "org_id", j->dev->org_id, "fence_type", type,
-								  "fence_id", key + 2, "event", event, "time_ms",
-								  (json_int_t)r->time_ms, "lat", r->lat, "lon", r->lon));
+			/* The event others hear of, in the same transaction (events.h). */
+			char ts[25];
+			time_format_ms(r->time_ms, ts);
+			json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f}", "device_id", dev, "org_id", j->dev->org_id,
+						 "fence_type", type, "fence_id", key + 2, "event", event, "time", ts, "lat",
+						 r->lat, "lon", r->lon);
+			rc = events_append(db, j->dev->org_id, "positions", "geofence", body, j->now, NULL);
+			json_decref(body);
+			if (rc)
+				break;
+			j->events++;
 		}
 	}
 	if (rc) {
@@ -450,7 +451,9 @@ static int store_fn(struct db *db, void *arg)
 	j->inserted = rc == 0 && db_changes(db) > 0;
 	if (j->inserted) {
 		evidence_add_values(&p->sealed, EVIDENCE_POSITION, r->time_ms, v, 12);
-		rc = geofence_fn(db, j);
+		rc = events_append_text(db, j->dev->org_id, "positions", "position", j->event, j->now);
+		if (!rc)
+			rc = geofence_fn(db, j);
 	}
 	if (rc) {
 		j->inserted = false;
@@ -579,8 +582,14 @@ int pipeline_begin(struct pipeline *p, struct db *db, struct report *r, int64_t 
 	pj->res.attrs_dropped = bound_attrs(all, p->o.max_attrs, p->o.max_attrs_bytes);
 	if (pj->res.attrs_dropped)
 		atomic_fetch_add(&p->attrs_dropped, (uint64_t)pj->res.attrs_dropped);
-	pj->j = (struct store_job){.p = p, .r = &pj->rep, .dev = &pj->res, .now = now_ms, .events = json_array(),
-				   .attrs = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS)};
+	char ts[25];
+	time_format_ms(pj->rep.time_ms, ts);
+	json_t *ev = json_pack("{s:s,s:s,s:s,s:f,s:f}", "device_id", pj->res.device_id, "org_id", pj->res.org_id,
+			       "time", ts, "lat", pj->rep.lat, "lon", pj->rep.lon);
+	pj->j = (struct store_job){.p = p, .r = &pj->rep, .dev = &pj->res, .now = now_ms,
+				   .attrs = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS),
+				   .event = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(15))};
+	json_decref(ev);
 	json_decref(all);
 	*job = pj;
 	return 0;
@@ -609,21 +618,11 @@ int pipeline_finish(struct pipeline *p, struct pipeline_job *pj, int rc, struct 
 		res.stored = j->inserted;
 		res.latest = live_update(p->live, res.device_id, org_index(p, res.org_id), r->lat, r->lon,
 					 r->time_ms) == 1;
-		res.events = (int)json_array_size(j->events);
-		if (p->publish && j->inserted) {
-			p->publish(p->publish_ctx,
-				   json_pack("{s:s,s:s,s:s,s:I,s:f,s:f}", "type", "position", "device_id", res.device_id,
-					     "org_id", res.org_id, "time_ms", (json_int_t)r->time_ms, "lat", r->lat,
-					     "lon", r->lon));
-			size_t i;
-			json_t *ev;
-			json_array_foreach(j->events, i, ev)
-				p->publish(p->publish_ctx, json_incref(ev));
-		}
+		res.events = j->events;
 		*out = res;
 	}
-	json_decref(j->events);
 	free(j->attrs);
+	free(j->event);
 	report_release(&pj->rep);
 	free(pj);
 	return rc;

@@ -4,8 +4,9 @@
  *   update the live index (an older report never replaces a newer one).
  * Inside the same transaction as the history row: tag the position with the
  * sites and zones containing it (valid at its time) and write an enter or
- * exit event for every change against the device's previous tags. Events
- * and positions then go to the stream's publisher. pipeline_submit()
+ * exit event for every change against the device's previous tags, and the
+ * events others hear of (position, geofence) into the outbox
+ * (src/events/events.h), which carries them to the stream. pipeline_submit()
  * returns only after the report is durable: the device's 2xx means "on disk". */
 #ifndef SG_PIPELINE_H
 #define SG_PIPELINE_H
@@ -47,11 +48,6 @@ int pipeline_reload_fences(struct pipeline *p, struct db *db);
 size_t pipeline_fences_at(struct pipeline *p, double lat, double lon, int64_t t_ms,
 			  struct fence_hit *out, size_t max);
 
-/* Receives what the pipeline produced after each durable report: a position
- * event and any geofence events ({"type": "position"|"geofence", ...}); the
- * publisher takes ownership of event. */
-typedef void (*pipeline_publish_fn)(void *ctx, json_t *event);
-void pipeline_set_publisher(struct pipeline *p, pipeline_publish_fn fn, void *ctx);
 /* The organisation behind a live-index org number, or NULL. */
 const char *pipeline_org_name(struct pipeline *p, uint16_t org);
 /* How many organisations hold positions (org numbers are below it). */

@@ -21,6 +21,12 @@
  * accepted by both sides, grantor's side active, now within [from, to).
  * Also lists every organisation grantee has an agreement with, in any state.
  * 0 or SG_EIO. */
+/* struct actor's condition_met: whether a grant's condition holds for one
+ * person now. "during a shared movement" and "during an open SOS" hold once
+ * movements and alarms exist (later issues); until then they never do, and
+ * for no particular person (obj_id NULL: an area query) neither. */
+bool sharing_condition_met(void *ctx, const struct grant *g, const char *person_id);
+
 int sharing_incoming(struct db *db, const char *grantee, int64_t now_ms, struct grant_set *out);
 
 /* A cache of sharing_incoming() per organisation, owned by the app: an entry

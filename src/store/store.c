@@ -166,6 +166,8 @@ static void run_batch(struct store *st, struct wjob *batch)
 		pthread_mutex_unlock(&st->mu);
 		ok = 0;
 	} else if (ok) {
+		if (st->opts.after_commit)
+			st->opts.after_commit(st->opts.after_ctx);
 		pthread_mutex_lock(&st->mu);
 		if (st->full)
 			log_info("the store's disk has space again: writes accepted", NULL);

@@ -59,6 +59,10 @@ struct store_opts {
 	int reader_idle_ms;  /* an idle one beyond 8 is closed after this; default 10000 */
 	store_commit_hook before_commit;
 	void *hook_ctx;
+	/* Called on the writer thread after every successful COMMIT (before the
+	 * writers are told): quick, no writes. The event path wakes here. */
+	void (*after_commit)(void *ctx);
+	void *after_ctx;
 };
 
 struct store_stats {

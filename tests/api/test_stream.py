@@ -176,3 +176,60 @@ def test_stalled_reader_is_dropped_and_never_slows_ingest():
         stalled.close()
     finally:
         srv.stop()
+
+
+def test_last_event_id_resumes_across_a_restart_with_no_gap():
+    """Issue 11, done-when 3: the SSE id is the outbox's seq. Events written
+    before a SIGKILL are read back from the outbox after the restart: a
+    client resuming with Last-Event-ID gets every later event exactly once,
+    in order, the old ones then the new ones, with the ids they had; each
+    position and geofence event in the outbox matches a stored row."""
+    import signal
+    srv = Server().start()
+    streams = []
+    try:
+        tok = srv.admin()
+        srv.create(tok, "zones", {"name": "Bridge", "level": 5, "radius_m": 500,
+                                  "geometry": {"type": "Point", "coordinates": [67.0, 25.0]}})
+        dev = srv.create(tok, "devices", device_body())
+        key = urllib.parse.quote(dev["key"])
+        t0 = int(time.time()) - 600
+        before = Stream(srv, tok)
+        streams.append(before)
+        for i, lat in enumerate((24.0, 25.0, 24.0, 25.0, 24.0)):
+            r = srv.request("GET", f"/ingest/osmand?id={key}&lat={lat}&lon=67.0&timestamp={t0 + i}")
+            check(r.status == 200, r)
+        check(wait(lambda: len(before.events) >= 9), before.kinds())  # 5 positions, 2 enters, 2 exits
+        first = [(int(e["id"]), e["event"], e["data"]) for e in before.events]
+        before.close()
+        srv.stop(signal.SIGKILL)
+        srv.start()
+        tok = srv.admin()
+        for i, lat in enumerate((25.0, 24.0)):
+            r = srv.request("GET", f"/ingest/osmand?id={key}&lat={lat}&lon=67.0&timestamp={t0 + 10 + i}")
+            check(r.status == 200, r)
+        resumed = Stream(srv, tok, last_id=first[2][0])
+        streams.append(resumed)
+        check(wait(lambda: len(resumed.events) >= 6 + 4), resumed.kinds())
+        time.sleep(0.3)
+        got = [(int(e["id"]), e["event"], e["data"]) for e in resumed.events]
+        check(got[:6] == first[3:], f"the events before the restart, as they were: {got[:6]} vs {first[3:]}")
+        ids = [g[0] for g in got]
+        check(ids == list(range(first[3][0], first[3][0] + len(ids))), f"no gap, no repeat: {ids}")
+        check([g[1] for g in got[6:]] == ["position", "geofence", "position", "geofence"], got[6:])
+        # The outbox and the history agree: one position event per stored report.
+        n_pos = srv.sql("SELECT count(*) FROM events WHERE type = 'position'")[0][0]
+        n_geo = srv.sql("SELECT count(*) FROM events WHERE type = 'geofence'")[0][0]
+        check(n_pos == srv.sql("SELECT count(*) FROM positions")[0][0] == 7, n_pos)
+        check(n_geo == srv.sql("SELECT count(*) FROM geofence_events")[0][0] == 6, n_geo)
+        # An id from before anything the outbox holds: told there is a gap.
+        srv.sql("DELETE FROM events WHERE seq <= ?", (first[4][0],))
+        gap = Stream(srv, tok, last_id=first[1][0])
+        streams.append(gap)
+        check(wait(lambda: len(gap.events) >= 1), gap.kinds())
+        check(gap.events[0]["event"] == "gap" and gap.events[0]["data"]["missed_from"] == first[2][0], gap.events[0])
+        check(int(gap.events[1]["id"]) == first[5][0], gap.events[1])
+    finally:
+        for x in streams:
+            x.close()
+        srv.stop()

@@ -8,6 +8,7 @@
 
 #include "core/util.h"
 #include "policy/policy.h"
+#include "sharing/sharing.h"
 
 static struct actor mk(enum role role, const char *org)
 {
@@ -75,6 +76,76 @@ static void test_unknown_resource_is_denied(void **state)
 	assert_int_equal(policy_decide(&a, ACT_READ, "nuclear_codes", "org_A", "x", NULL), DECIDE_FORBID);
 }
 
+/* A fake condition: holds for one person while *held. */
+struct cond_fake {
+	bool held;
+	const char *person;
+	int asked;
+};
+
+static bool fake_met(void *ctx, const struct grant *g, const char *person_id)
+{
+	struct cond_fake *c = ctx;
+	c->asked++;
+	return g->cond == COND_DURING_SOS && c->held && person_id && str_eq(person_id, c->person);
+}
+
+static void test_a_conditional_grant_shows_positions_while_its_condition_holds(void **state)
+{
+	(void)state;
+	struct grant_set gs = {.n = 1};
+	gs.g[0] = (struct grant){.cat = CAT_POSITIONS, .level = LEVEL_FULL, .cond = COND_DURING_SOS};
+	sg_strlcpy(gs.g[0].grantor, "org_B", sizeof(gs.g[0].grantor));
+	struct actor a = mk(ROLE_LIAISON, "org_A");
+	a.grants = &gs;
+	struct cond_fake c = {.person = "per_1"};
+	a.condition_met = fake_met;
+	a.cond_ctx = &c;
+	struct access acc;
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_HIDE);
+	c.held = true; /* an SOS opens for per_1 */
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_ALLOW);
+	assert_int_equal(acc.view, VIEW_FULL);
+	assert_ptr_equal(acc.grant, &gs.g[0]);
+	/* Another person, or nobody in particular (an area query): not met. */
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_2", &acc), DECIDE_HIDE);
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", NULL, &acc), DECIDE_HIDE);
+	/* At summary level the condition met gives the summary view. */
+	gs.g[0].level = LEVEL_SUMMARY;
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_ALLOW);
+	assert_int_equal(acc.view, VIEW_SUMMARY);
+	/* Never writable, condition or not. */
+	assert_int_equal(policy_decide(&a, ACT_UPDATE, "positions", "org_B", "per_1", NULL), DECIDE_FORBID);
+	c.held = false;
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_HIDE);
+	assert_true(c.asked >= 5);
+	/* The server's hook: nothing brings the conditions about yet. */
+	c.held = true;
+	a.condition_met = sharing_condition_met;
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_HIDE);
+	gs.g[0].cond = COND_ALWAYS;
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_ALLOW);
+}
+
+static void test_positions_and_the_stream_follow_the_grant_level(void **state)
+{
+	(void)state;
+	struct grant_set gs = {.n = 1};
+	gs.g[0] = (struct grant){.cat = CAT_POSITIONS, .level = LEVEL_SUMMARY, .cond = COND_ALWAYS};
+	sg_strlcpy(gs.g[0].grantor, "org_B", sizeof(gs.g[0].grantor));
+	struct actor a = mk(ROLE_DUTY_OFFICER, "org_A");
+	a.grants = &gs;
+	struct access acc;
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", NULL, &acc), DECIDE_ALLOW);
+	assert_int_equal(acc.view, VIEW_SUMMARY);
+	gs.g[0].level = LEVEL_FULL;
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", NULL, &acc), DECIDE_ALLOW);
+	assert_int_equal(acc.view, VIEW_FULL);
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_C", NULL, &acc), DECIDE_HIDE);
+	a.role = ROLE_PERSON; /* a protected person reads no positions, not even at home */
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_A", NULL, &acc), DECIDE_FORBID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -83,6 +154,8 @@ int main(void)
 		cmocka_unit_test(test_person_sees_only_own_record),
 		cmocka_unit_test(test_only_root_admins_create_organisations),
 		cmocka_unit_test(test_unknown_resource_is_denied),
+		cmocka_unit_test(test_a_conditional_grant_shows_positions_while_its_condition_holds),
+		cmocka_unit_test(test_positions_and_the_stream_follow_the_grant_level),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,22 +27,17 @@ struct seen {
 	const struct grant *grant;
 };
 
+/* The policy decides, once per organisation per query (not once per
+ * point): a grant's condition (shared movement, open SOS) is evaluated for
+ * no particular person here, so a conditional grant shows nothing in the
+ * area queries; it shows a person's positions where the query names them. */
 static bool visible(const struct req *r, const char *org, struct seen *out)
 {
-	if (!org)
+	struct access acc;
+	if (!org || policy_decide(&r->actor, ACT_READ, "positions", org, NULL, &acc) != DECIDE_ALLOW)
 		return false;
-	if (str_eq(org, r->actor.org_id)) {
-		out->view = VIEW_OWN;
-		out->grant = NULL;
-		return true;
-	}
-	const struct grant *g = policy_grant(&r->actor, org, CAT_POSITIONS);
-	/* Conditions (shared movement, open SOS) are per person and need the
-	 * movements and alarms of later issues: until then they are not met. */
-	if (!g || g->cond != COND_ALWAYS)
-		return false;
-	out->view = g->level == LEVEL_FULL ? VIEW_FULL : VIEW_SUMMARY;
-	out->grant = g;
+	out->view = acc.view;
+	out->grant = acc.grant;
 	return true;
 }
 
