@@ -201,6 +201,17 @@ static void check_after_restart(struct run *r, const char *what, long n, bool tr
 			fail_msg("%s %ld: acknowledged report at %lld lost", what, n, (long long)r->reports[i]);
 		db_reset(st);
 	}
+	/* No durable change without its event, and no event without its change. */
+	assert_int_equal(db_prepare(db, "SELECT (SELECT count(*) FROM positions),"
+				    " (SELECT count(*) FROM events WHERE type = 'position'),"
+				    " (SELECT count(*) FROM geofence_events), (SELECT count(*) FROM events WHERE type = 'geofence')",
+				    &st), 0);
+	assert_int_equal(db_step(st), DB_ROW);
+	if (db_col_int(st, 0) != db_col_int(st, 1) || db_col_int(st, 2) != db_col_int(st, 3))
+		fail_msg("%s %ld: %lld positions but %lld position events, %lld geofence events but %lld in the outbox", what,
+			 n, (long long)db_col_int(st, 0), (long long)db_col_int(st, 1), (long long)db_col_int(st, 2),
+			 (long long)db_col_int(st, 3));
+	db_reset(st);
 	if (trail) {
 		char *buf = NULL;
 		size_t len = 0;
