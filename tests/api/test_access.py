@@ -397,3 +397,89 @@ def test_api_key_acts_with_its_role_and_stops_when_revoked():
         check(srv.request("GET", "/api/v1/people", token=k["key"]).status == 401, "a revoked key opens nothing")
     finally:
         srv.stop()
+
+
+def test_access_matrix_positions_every_query_form_and_the_stream():
+    """Issue 11, done-when 4: every position query form, every history
+    format and the stream, for every role of the own organisation and of a
+    partner at each relation (and a positions grant whose condition is not
+    met): what each sees comes from the one policy."""
+    import time as _time
+    import urllib.parse
+    from test_stream import Stream, wait
+    srv = Server(extra_args=("--set", "sharing.summary_delay_s=600")).start()
+    streams = []
+    try:
+        root = srv.admin()
+        me = srv.request("GET", "/api/v1/session", token=root).json
+        a = Org(srv, root, me["org_id"])
+        rels = {rel: Org.new(srv, root) for rel in RELATIONS[1:]}
+        grants = dict(GRANTS, condition=[{"category": "positions", "level": "full", "condition": "during_open_sos"}])
+        for rel, org in rels.items():
+            if grants[rel] is not None:
+                ag = agree(srv, a, org, grants[rel])
+                if rel == "revoked":
+                    check(srv.request("POST", f"/api/v1/agreements/{ag['id']}/revoke", token=a.admin).status == 200, rel)
+        dev = srv.create(a.admin, "devices", device_body())
+        key = urllib.parse.quote(dev["key"])
+        t = int(_time.time()) - 1200  # old enough for the summary partner
+        check(srv.request("GET", f"/ingest/osmand?id={key}&lat=24.9&lon=67.1&timestamp={t}").status == 200, "report")
+        forms = [("GET", "/api/v1/positions/latest?bbox=-180,-90,180,90", None),
+                 ("GET", "/api/v1/positions/latest?near=24.9,67.1&radius_m=50000", None),
+                 ("GET", "/api/v1/positions/latest?near=24.9,67.1&k=5", None),
+                 ("POST", "/api/v1/positions/query", {"geometry": WORLD})]
+        orgs = [("own", a)] + list(rels.items())
+        cells = 0
+        for rel, org in orgs:
+            level = "own" if rel == "own" else SHOWN.get(rel, {}).get("positions")
+            for role in ROLES:
+                tok = org.tokens[role]
+                for method, path, body in forms:
+                    r = srv.request(method, path, body, token=tok)
+                    cells += 1
+                    if role not in STAFF:
+                        check(r.status == 403, f"{rel} {role}: {method} {path}: {r}")
+                        continue
+                    check(r.status == 200, f"{rel} {role}: {method} {path}: {r}")
+                    mine = [i for i in r.json["items"] if i["device_id"] == dev["id"]]
+                    if level is None:
+                        check(mine == [], f"{rel} {role} sees A's position through {path}: {mine}")
+                    else:
+                        check(len(mine) == 1 and mine[0]["access"] == level, f"{rel} {role}: {path}: {mine}")
+                        exact = (mine[0]["lat"], mine[0]["lon"]) == (24.9, 67.1)
+                        check(exact == (level != "summary"), f"{rel} {role}: summary is coarse, full exact: {mine}")
+                for fmt in ("", "?format=geojson", "?format=csv", "?format=gpx", "?format=kml"):
+                    r = srv.request("GET", f"/api/v1/devices/{dev['id']}/history{fmt}", token=tok)
+                    cells += 1
+                    want = (200 if role in STAFF else 403) if rel == "own" else 404  # never shared: as if absent
+                    check(r.status == want, f"{rel} {role}: history {fmt}: {r}")
+        # The stream: a fresh report reaches the own organisation's staff and a
+        # partner in full; nobody else (summary is delayed, never live).
+        for rel, org in orgs:
+            for role in ROLES:
+                s = Stream(srv, org.tokens[role])
+                streams.append(s)
+                check(s.status == (200 if role in STAFF else 403), f"{rel} {role}: stream {s.status}")
+        _time.sleep(0.3)
+        check(srv.request("GET", f"/ingest/osmand?id={key}&lat=24.95&lon=67.1&timestamp={t + 600}").status == 200, "report")
+        i = 0
+        for rel, org in orgs:
+            for role in ROLES:
+                s = streams[i]
+                i += 1
+                if s.status != 200:
+                    continue
+                sees = rel in ("own", "full")
+                if sees:
+                    check(wait(lambda: any(e["data"].get("device_id") == dev["id"] for e in s.events)),
+                          f"{rel} {role}: the stream should carry A's position")
+                else:
+                    _time.sleep(0.05)
+                    check(not any(e["data"].get("device_id") == dev["id"] for e in s.events),
+                          f"{rel} {role}: the stream leaks A's position: {s.events}")
+                cells += 1
+        check(cells > 400, f"only {cells} cells")
+    finally:
+        for s in streams:
+            s.close()
+        srv.stop()
