@@ -568,3 +568,35 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 		return SG_EIO;
 	return vs.problems;
 }
+
+int audit_list(struct db *db, const char *org_id, int64_t before, int64_t limit, json_t *items, bool *more,
+	       int64_t *last)
+{
+	struct db_stmt *st;
+	if (db_prepare(db,
+		       "SELECT seq, at, actor, action, object_type, object_id, changes, request_id, hash"
+		       " FROM audit WHERE org_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+		       &st))
+		return SG_EIO;
+	db_bind_text(st, 1, org_id);
+	db_bind_int(st, 2, before);
+	db_bind_int(st, 3, limit + 1);
+	int n = 0, rc;
+	*more = false;
+	*last = 0;
+	while ((rc = db_step(st)) == DB_ROW) {
+		if (n++ == limit) {
+			*more = true;
+			break;
+		}
+		*last = db_col_int(st, 0);
+		json_t *changes = json_loads(db_col_text(st, 6), 0, NULL);
+		json_array_append_new(items, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s?,s:o,s:s?,s:s}", "seq", (json_int_t)*last,
+						       "at", db_col_text(st, 1), "actor", db_col_text(st, 2), "action",
+						       db_col_text(st, 3), "object_type", db_col_text(st, 4), "object_id",
+						       db_col_text(st, 5), "changes", changes ? changes : json_object(),
+						       "request_id", db_col_text(st, 7), "hash", db_col_text(st, 8)));
+	}
+	db_reset(st);
+	return rc < 0 ? SG_EIO : 0;
+}

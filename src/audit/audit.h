@@ -57,6 +57,12 @@ int audit_checkpoint(struct db *db, void *ctx);
  * (0 = intact) or a negative code when the database cannot be read. */
 int audit_verify(struct db *db, const unsigned char *pk, FILE *report);
 
+/* A page of org's trail, newest first: entries with seq < before, at most
+ * limit, as JSON objects appended to items; *more when older ones remain,
+ * *last the seq of the last one listed. 0 or SG_EIO. */
+int audit_list(struct db *db, const char *org_id, int64_t before, int64_t limit, json_t *items, bool *more,
+	       int64_t *last);
+
 /* Canonical hash of one registry row: 0, SG_ENOTFOUND or SG_EIO. */
 #define AUDIT_ROW_HASH_LEN 68 /* "2:" + 64 hex + NUL */
 int audit_row_hash(struct db *db, const char *object_type, const char *id, char out[AUDIT_ROW_HASH_LEN]);

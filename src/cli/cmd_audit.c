@@ -5,8 +5,9 @@
 #include "cli/cli.h"
 
 #include "audit/audit.h"
+#include "core/err.h"
 #include "core/util.h"
-#include "store/db.h"
+#include "store/store.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -63,17 +64,23 @@ int cmd_audit(int argc, char **argv)
 		config_free(cfg);
 		return 2;
 	}
-	struct db *db;
-	if (db_sqlite_open(path, false, &db, err, sizeof(err))) {
+	struct store *store;
+	struct store_opts so = {.data_dir = dir, .read_only = true};
+	if (store_open(&so, &store, err, sizeof(err))) {
 		fprintf(stderr, "safeguard audit verify: %s\n", err);
 		config_free(cfg);
 		return 2;
 	}
-	/* One read transaction: a consistent snapshot even while a server writes. */
-	db_exec(db, "BEGIN");
-	int problems = audit_verify(db, have_pk ? pk : NULL, stdout);
-	db_exec(db, "COMMIT");
-	db_close(db);
+	struct db *db = store_reader(store);
+	int problems = SG_EIO;
+	if (db) {
+		/* One read transaction: a consistent snapshot even while a server writes. */
+		store_snapshot_begin(db);
+		problems = audit_verify(db, have_pk ? pk : NULL, stdout);
+		store_snapshot_end(db);
+		store_reader_put(store, db);
+	}
+	store_close(store);
 	config_free(cfg);
 	if (problems < 0) {
 		fprintf(stderr, "safeguard audit verify: the database could not be read\n");

@@ -220,9 +220,9 @@ int cmd_export(int argc, char **argv)
 	struct db *db = store_reader(store);
 	if (!db)
 		goto out;
-	db_exec(db, "BEGIN"); /* one snapshot for the whole export */
+	store_snapshot_begin(db); /* one snapshot for the whole export */
 	rc = exchange_export(db, res, oid, fmt, out) ? 1 : 0;
-	db_exec(db, "COMMIT");
+	store_snapshot_end(db);
 	store_reader_put(store, db);
 	if (output && fclose(out)) {
 		perror(output);

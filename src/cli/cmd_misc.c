@@ -1,12 +1,12 @@
 /* Small commands: version, routes (the route table as JSON), openapi. */
 #include "cli/cli.h"
+#include "store/store.h"
 
 #include "core/util.h"
 #include "http/openapi.h"
 #include "http/router.h"
 #include "registry/resource.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 
 #ifndef SG_VERSION
@@ -29,10 +29,10 @@ static int no_args(int argc, char **argv, const char *usage, const char *what)
 
 int cmd_version(int argc, char **argv)
 {
-	int rc = no_args(argc, argv, "safeguard version", "Prints the version and the SQLite library in use.");
+	int rc = no_args(argc, argv, "safeguard version", "Prints the version and the database engine in use.");
 	if (rc)
 		return rc == CLI_DONE ? 0 : rc;
-	printf("safeguard %s (sqlite %s)\n", SG_VERSION, sqlite3_libversion());
+	printf("safeguard %s (%s)\n", SG_VERSION, store_engine());
 	return 0;
 }
 

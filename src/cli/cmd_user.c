@@ -4,6 +4,7 @@
 
 #include "app.h"
 #include "cli/common.h"
+#include "registry/accounts.h"
 #include "core/clock.h"
 #include "core/err.h"
 
@@ -30,19 +31,15 @@ static int find_user(struct store *st, const char *username, char id[48], char o
 	struct db *db = store_reader(st);
 	if (!db)
 		return SG_EIO;
-	struct db_stmt *s;
-	int rc = db_prepare(db, "SELECT id, org_id FROM users WHERE username = ?1", &s);
-	if (!rc) {
-		db_bind_text(s, 1, username);
-		rc = db_step(s) == DB_ROW ? 0 : SG_ENOTFOUND;
-		if (!rc) {
-			sg_strlcpy(id, db_col_text(s, 0), 48);
-			sg_strlcpy(org, db_col_text(s, 1), 48);
-		}
-		db_reset(s);
-	}
+	int rc = account_find_user(db, username, id, org);
 	store_reader_put(st, db);
 	return rc;
+}
+
+static void print_user(void *ctx, const char *username, const char *role, const char *org_name, bool disabled)
+{
+	(void)ctx;
+	printf("%-24s %-18s %-8s %s\n", username, role, disabled ? "disabled" : "active", org_name);
 }
 
 static int list_users(struct store *st)
@@ -50,18 +47,10 @@ static int list_users(struct store *st)
 	struct db *db = store_reader(st);
 	if (!db)
 		return 1;
-	struct db_stmt *s;
-	if (db_prepare(db, "SELECT u.username, u.role, o.name, u.disabled FROM users u JOIN organisations o ON o.id = u.org_id ORDER BY o.name, u.username", &s)) {
-		store_reader_put(st, db);
-		return 1;
-	}
 	printf("%-24s %-18s %-8s %s\n", "USERNAME", "ROLE", "STATE", "ORGANISATION");
-	while (db_step(s) == DB_ROW)
-		printf("%-24s %-18s %-8s %s\n", db_col_text(s, 0), db_col_text(s, 1),
-		       db_col_int(s, 3) ? "disabled" : "active", db_col_text(s, 2));
-	db_reset(s);
+	int rc = account_list_users(db, print_user, NULL);
 	store_reader_put(st, db);
-	return 0;
+	return rc ? 1 : 0;
 }
 
 int cmd_user(int argc, char **argv)

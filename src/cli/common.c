@@ -1,6 +1,8 @@
 /* Offline command helpers; see common.h. */
 #include "cli/common.h"
 
+#include "registry/accounts.h"
+
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/id.h"
@@ -13,12 +15,7 @@ int cli_initialised(struct store *st)
 	struct db *db = store_reader(st);
 	if (!db)
 		return SG_EIO;
-	struct db_stmt *s;
-	int rc = db_prepare(db, "SELECT count(*) FROM organisations", &s);
-	if (!rc) {
-		rc = db_step(s) == DB_ROW ? db_col_int(s, 0) > 0 : SG_EIO;
-		db_reset(s);
-	}
+	int rc = org_any(db);
 	store_reader_put(st, db);
 	return rc;
 }
@@ -101,17 +98,7 @@ int cli_find_org(struct store *st, const char *name, char out[48])
 	struct db *db = store_reader(st);
 	if (!db)
 		return SG_EIO;
-	struct db_stmt *s;
-	int rc = db_prepare(db, "SELECT id FROM organisations WHERE (?1 IS NULL AND is_root = 1) OR name = ?1 OR id = ?1",
-			    &s);
-	if (!rc) {
-		db_bind_text(s, 1, name);
-		rc = db_step(s);
-		if (rc == DB_ROW)
-			sg_strlcpy(out, db_col_text(s, 0), 48);
-		rc = rc == DB_ROW ? 0 : SG_ENOTFOUND;
-		db_reset(s);
-	}
+	int rc = org_find(db, name, out);
 	store_reader_put(st, db);
 	return rc;
 }

@@ -85,9 +85,9 @@ int events_read(struct db *db, int64_t after, int limit, events_fn fn, void *ctx
 int events_head(struct db *db, int64_t *seq)
 {
 	struct db_stmt *st;
-	/* sqlite_sequence keeps the highest seq ever given, even once retention
-	 * emptied the table. */
-	if (db_prepare(db, "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)", &st))
+	/* 0 once retention emptied the table: the next seq is still higher
+	 * than any given (the key never reuses one). */
+	if (db_prepare(db, "SELECT COALESCE(max(seq), 0) FROM events", &st))
 		return SG_EIO;
 	int rc = db_step(st);
 	*seq = rc == DB_ROW ? db_col_int(st, 0) : 0;

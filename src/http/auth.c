@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "registry/accounts.h"
 #include "registry/resource.h"
 #include "sharing/sharing.h"
 
@@ -26,20 +27,17 @@ const char *auth_token(struct req *r)
 	return MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, SESSION_COOKIE);
 }
 
-struct touch {
-	char hash[65];
-	int64_t now;
-};
-
-static int touch_fn(struct db *db, void *arg)
+/* The actor a credential stands for. false when its role is unknown. */
+static bool actor_of(struct actor *a, const struct account *who)
 {
-	struct touch *t = arg;
-	struct db_stmt *st;
-	if (db_prepare(db, "UPDATE sessions SET last_ms = ?1 WHERE token_hash = ?2", &st))
-		return SG_EIO;
-	db_bind_int(st, 1, t->now);
-	db_bind_text(st, 2, t->hash);
-	return db_run(st);
+	sg_strlcpy(a->id, who->id, sizeof(a->id));
+	sg_strlcpy(a->org_id, who->org_id, sizeof(a->org_id));
+	sg_strlcpy(a->person_id, who->person_id, sizeof(a->person_id));
+	sg_strlcpy(a->username, who->username, sizeof(a->username));
+	a->root_org = who->root_org;
+	int role = role_parse(who->role);
+	a->role = role < 0 ? ROLE_PERSON : (enum role)role;
+	return role >= 0;
 }
 
 static int auth_session(struct req *r, const char *token, bool by_cookie)
@@ -49,45 +47,24 @@ static int auth_session(struct req *r, const char *token, bool by_cookie)
 		return SG_EIO;
 	char hash[65];
 	secret_hash(token, hash);
-	struct db_stmt *st;
-	if (db_prepare(db,
-		       "SELECT s.csrf, s.last_ms, s.expires_ms, u.id, u.org_id, u.role, u.person_id,"
-		       " u.username, o.is_root FROM sessions s JOIN users u ON u.id = s.user_id"
-		       " JOIN organisations o ON o.id = u.org_id WHERE s.token_hash = ?1 AND u.disabled = 0",
-		       &st))
+	struct session_row s;
+	if (account_by_session(db, hash, &s))
 		return SG_EAUTH;
-	db_bind_text(st, 1, hash);
-	if (db_step(st) != DB_ROW) {
-		db_reset(st);
-		return SG_EAUTH;
-	}
 	int64_t now = clock_now_ms();
-	int64_t last = db_col_int(st, 1), expires = db_col_int(st, 2);
-	char csrf[64];
-	sg_strlcpy(csrf, db_col_text(st, 0), sizeof(csrf));
-	struct actor *a = &r->actor;
-	sg_strlcpy(a->id, db_col_text(st, 3), sizeof(a->id));
-	sg_strlcpy(a->org_id, db_col_text(st, 4), sizeof(a->org_id));
-	int role = role_parse(db_col_text(st, 5));
-	sg_strlcpy(a->person_id, db_col_text(st, 6) ? db_col_text(st, 6) : "", sizeof(a->person_id));
-	sg_strlcpy(a->username, db_col_text(st, 7), sizeof(a->username));
-	a->root_org = db_col_int(st, 8) != 0;
-	db_reset(st);
-	if (role < 0 || session_expired(now, last, expires, r->env->idle_timeout_ms))
+	if (!actor_of(&r->actor, &s.who) || session_expired(now, s.last_ms, s.expires_ms, r->env->idle_timeout_ms))
 		return SG_EAUTH;
-	a->role = (enum role)role;
 	if (by_cookie) {
 		r->cookie_auth = true;
 		bool safe = str_eq(r->method, "GET") || str_eq(r->method, "HEAD");
 		const char *sent = req_header(r, "X-CSRF-Token");
-		if (!safe && (!sent || !str_ct_eq(sent, csrf)))
+		if (!safe && (!sent || !str_ct_eq(sent, s.csrf)))
 			return SG_EFORBIDDEN;
 	}
 	/* Idle expiry needs last use; record it at most once a minute. */
-	if (now - last > 60000) {
-		struct touch t = {.now = now};
-		memcpy(t.hash, hash, sizeof(hash));
-		store_write(r->env->store, touch_fn, &t);
+	if (now - s.last_ms > 60000) {
+		struct session_touch t = {.now_ms = now};
+		memcpy(t.token_hash, hash, sizeof(hash));
+		store_write(r->env->store, session_touch_fn, &t);
 	}
 	r->authed = true;
 	return 0;
@@ -100,23 +77,12 @@ static int auth_api_key(struct req *r, const char *token)
 		return SG_EIO;
 	char hash[65];
 	secret_hash(token, hash);
-	struct db_stmt *st;
-	if (db_prepare(db,
-		       "SELECT k.id, k.org_id, k.role, o.is_root FROM api_keys k"
-		       " JOIN organisations o ON o.id = k.org_id WHERE k.key_hash = ?1 AND k.revoked = 0",
-		       &st))
+	struct account k;
+	if (account_by_api_key(db, hash, false, &k))
 		return SG_EAUTH;
-	db_bind_text(st, 1, hash);
-	if (db_step(st) != DB_ROW) {
-		db_reset(st);
-		return SG_EAUTH;
-	}
 	struct actor *a = &r->actor;
-	sg_strlcpy(a->id, db_col_text(st, 0), sizeof(a->id));
-	sg_strlcpy(a->org_id, db_col_text(st, 1), sizeof(a->org_id));
-	int role = role_parse(db_col_text(st, 2));
-	a->root_org = db_col_int(st, 3) != 0;
-	db_reset(st);
+	bool known = actor_of(a, &k);
+	int role = known ? (int)a->role : -1;
 	if (role < 0 || role == ROLE_ADMIN || role == ROLE_PERSON)
 		return SG_EAUTH;
 	a->role = (enum role)role;

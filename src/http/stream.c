@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "events/events.h"
 #include "http/auth.h"
+#include "registry/accounts.h"
 #include "sharing/sharing.h"
 
 #include <errno.h>
@@ -139,27 +140,15 @@ static bool refresh(struct reader *rd)
 	 * new role or organisation all end the stream (the client reconnects
 	 * with what it may now see); an open stream is activity, so the idle
 	 * timer does not. */
-	struct db_stmt *st;
 	if (ok && rd->by_key) {
-		ok = db_prepare(db, "SELECT role, org_id FROM api_keys WHERE id = ?1 AND revoked = 0", &st) == 0;
-		if (ok) {
-			db_bind_text(st, 1, rd->actor.id);
-			ok = db_step(st) == DB_ROW && role_parse(db_col_text(st, 0)) == (int)rd->actor.role &&
-			     str_eq(db_col_text(st, 1), rd->actor.org_id);
-			db_reset(st);
-		}
+		struct account k;
+		ok = account_by_api_key(db, rd->actor.id, true, &k) == 0 && role_parse(k.role) == (int)rd->actor.role &&
+		     str_eq(k.org_id, rd->actor.org_id);
 	} else if (ok) {
-		ok = db_prepare(db, "SELECT s.expires_ms, u.role, u.org_id, u.person_id FROM sessions s"
-				    " JOIN users u ON u.id = s.user_id"
-				    " WHERE s.token_hash = ?1 AND u.disabled = 0", &st) == 0;
-		if (ok) {
-			db_bind_text(st, 1, rd->token_hash);
-			ok = db_step(st) == DB_ROW && db_col_int(st, 0) > clock_now_ms() &&
-			     role_parse(db_col_text(st, 1)) == (int)rd->actor.role &&
-			     str_eq(db_col_text(st, 2), rd->actor.org_id) &&
-			     str_eq(db_col_text(st, 3) ? db_col_text(st, 3) : "", rd->actor.person_id);
-			db_reset(st);
-		}
+		struct session_row s;
+		ok = account_by_session(db, rd->token_hash, &s) == 0 && s.expires_ms > clock_now_ms() &&
+		     role_parse(s.who.role) == (int)rd->actor.role && str_eq(s.who.org_id, rd->actor.org_id) &&
+		     str_eq(s.who.person_id, rd->actor.person_id);
 	}
 	store_reader_put(rd->env->store, db);
 	rd->actor.grants = &rd->grants;

@@ -537,3 +537,29 @@ const char *store_path(struct store *st)
 {
 	return st->path;
 }
+
+bool store_readable(struct db *db)
+{
+	struct db_stmt *st;
+	bool ok = db && db_prepare(db, "SELECT 1", &st) == 0 && db_step(st) == DB_ROW;
+	if (ok)
+		db_reset(st);
+	return ok;
+}
+
+void store_snapshot_begin(struct db *db)
+{
+	db_exec(db, "BEGIN");
+}
+
+void store_snapshot_end(struct db *db)
+{
+	db_exec(db, "COMMIT");
+}
+
+const char *store_engine(void)
+{
+	static char name[48];
+	snprintf(name, sizeof(name), "sqlite %s", db_sqlite_version());
+	return name;
+}

@@ -101,6 +101,16 @@ int store_write_async(struct store *st, store_write_fn fn, void *arg, store_done
 struct db *store_reader(struct store *st);
 void store_reader_put(struct store *st, struct db *db);
 
+/* Holds one snapshot of the database on db from begin to end: a long read
+ * (an export, audit verify) sees one consistent state while a server writes. */
+void store_snapshot_begin(struct db *db);
+void store_snapshot_end(struct db *db);
+/* The engine behind the store, for `safeguard version` ("sqlite 3.40.1"). */
+const char *store_engine(void);
+
+/* Whether db answers a trivial query (readiness). */
+bool store_readable(struct db *db);
+
 /* false after a failed commit (broken: restart) or while the disk is full
  * (store_full: the next commit that succeeds clears it). */
 bool store_healthy(struct store *st);

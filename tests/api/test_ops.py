@@ -208,3 +208,32 @@ def test_demo_serves_two_organisations_with_printed_logins():
     check(proc.returncode == 0, proc.returncode)
     check(os.path.exists(os.path.join(d, "SAFEGUARD-DEMO-DATA")), "the demo directory is marked")
     check(run("audit", "verify", "--data-dir", d).returncode == 0, "the demo data is audited")
+
+
+def test_http_and_cli_hold_no_sql_and_only_store_names_the_engine():
+    """Issue 11, done-when 2: the store boundary. src/http/ and src/cli/ hold
+    no SQL text and call no database function (they call the modules, whose
+    repositories hold the SQL); no file outside src/store/ names SQLite."""
+    sql = re.compile(r'"[^"\n]*\b(SELECT\s|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|'
+                     r'BEGIN|COMMIT|ROLLBACK|PRAGMA)')
+    dbcall = re.compile(r'\bdb_(prepare|exec|step|run|reset|bind_\w+|col_\w+|changes|close|errmsg|checkpoint|sqlite_\w+)\s*\(')
+    found = []
+    for top in ("src/http", "src/cli"):
+        for dirpath, _, files in os.walk(os.path.join(ROOT, top)):
+            for f in files:
+                if not f.endswith((".c", ".h")):
+                    continue
+                path = os.path.join(dirpath, f)
+                for n, line in enumerate(open(path, encoding="utf-8"), 1):
+                    if sql.search(line) or dbcall.search(line):
+                        found.append(f"{os.path.relpath(path, ROOT)}:{n}: {line.strip()}")
+    for dirpath, _, files in os.walk(os.path.join(ROOT, "src")):
+        if os.path.relpath(dirpath, ROOT).startswith("src/store"):
+            continue
+        for f in files:
+            if f.endswith((".c", ".h")):
+                path = os.path.join(dirpath, f)
+                for n, line in enumerate(open(path, encoding="utf-8"), 1):
+                    if re.search(r"sqlite3|<sqlite|db_sqlite_", line):
+                        found.append(f"{os.path.relpath(path, ROOT)}:{n}: {line.strip()}")
+    check(not found, "the store boundary is crossed:\n" + "\n".join(found))

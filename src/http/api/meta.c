@@ -35,11 +35,7 @@ void api_readyz(struct req *r)
 	struct db *db = req_db(r);
 	if (!db)
 		return;
-	struct db_stmt *st;
-	bool ok = db_prepare(db, "SELECT 1", &st) == 0 && db_step(st) == DB_ROW;
-	if (ok)
-		db_reset(st);
-	if (ok)
+	if (store_readable(db))
 		reply_data(r, 200, "text/plain; charset=utf-8", "ready\n", 6);
 	else
 		reply_data(r, 503, "text/plain; charset=utf-8", "store unreadable\n", 17);

@@ -12,6 +12,7 @@
 #include "geo/fence.h"
 #include "geo/geodesic.h"
 #include "geo/geojson.h"
+#include "pipeline/history.h"
 #include "pipeline/pipeline.h"
 #include "registry/resource.h"
 
@@ -60,23 +61,8 @@ static bool coarse(struct req *r, struct db *db, const char *device, double *lat
 		   int64_t *time_ms)
 {
 	int64_t cutoff = clock_now_ms() - r->env->summary_delay_ms;
-	if (*time_ms > cutoff) {
-		struct db_stmt *st;
-		if (db_prepare(db, "SELECT lat, lon, time_ms FROM positions WHERE device_id = ?1 AND time_ms <= ?2"
-				   " ORDER BY time_ms DESC LIMIT 1", &st))
-			return false;
-		db_bind_text(st, 1, device);
-		db_bind_int(st, 2, cutoff);
-		bool ok = db_step(st) == DB_ROW;
-		if (ok) {
-			*lat = db_col_real(st, 0);
-			*lon = db_col_real(st, 1);
-			*time_ms = db_col_int(st, 2);
-		}
-		db_reset(st);
-		if (!ok)
-			return false;
-	}
+	if (*time_ms > cutoff && history_latest_before(db, device, cutoff, lat, lon, time_ms))
+		return false;
 	double g = (double)r->env->summary_grid_m;
 	double dlat = g / 111320.0;
 	double la = (floor(*lat / dlat) + 0.5) * dlat;
@@ -422,6 +408,184 @@ static void xml_start(xmlTextWriterPtr w, const char *name, const char *text)
 	free(clean);
 }
 
+/* One export of a device's history: a format is a start, a row and a reply
+ * (the table below); adding one is one more line. */
+struct export {
+	struct req *r;
+	const char *name; /* the device's */
+	struct sb out;
+	json_t *features, *coords;
+	xmlBufferPtr xb;
+	xmlTextWriterPtr w;
+};
+
+static void csv_start(struct export *x)
+{
+	sb_adds(&x->out, "device_id,time,lat,lon,speed_mps,course_deg,altitude_m,accuracy_m,battery_pct,charging,attrs\r\n");
+}
+
+static void csv_num(struct sb *out, double v)
+{
+	if (isnan(v))
+		sb_adds(out, ",");
+	else
+		sb_addf(out, ",%.15g", v);
+}
+
+static int csv_row(void *ctx, const struct history_row *h)
+{
+	struct export *x = ctx;
+	char ts[25];
+	time_format_ms(h->time_ms, ts);
+	sb_addf(&x->out, "%s,%s,%.7f,%.7f", x->r->param, ts, h->lat, h->lon);
+	csv_num(&x->out, h->speed_mps);
+	csv_num(&x->out, h->course_deg);
+	csv_num(&x->out, h->altitude_m);
+	csv_num(&x->out, h->accuracy_m);
+	csv_num(&x->out, h->battery_pct < 0 ? (double)NAN : h->battery_pct);
+	csv_num(&x->out, h->charging < 0 ? (double)NAN : h->charging);
+	sb_addc(&x->out, ',');
+	sb_add_csv(&x->out, h->attrs, true);
+	sb_adds(&x->out, "\r\n");
+	return 0;
+}
+
+static void xml_open(struct export *x)
+{
+	x->xb = xmlBufferCreate();
+	x->w = xmlNewTextWriterMemory(x->xb, 0);
+	xmlTextWriterStartDocument(x->w, NULL, "UTF-8", NULL);
+}
+
+static void gpx_start(struct export *x)
+{
+	xml_open(x);
+	xmlTextWriterStartElement(x->w, BAD_CAST "gpx");
+	xmlTextWriterWriteAttribute(x->w, BAD_CAST "version", BAD_CAST "1.1");
+	xmlTextWriterWriteAttribute(x->w, BAD_CAST "creator", BAD_CAST "Safeguard");
+	xmlTextWriterWriteAttribute(x->w, BAD_CAST "xmlns", BAD_CAST "http://www.topografix.com/GPX/1/1");
+	xmlTextWriterStartElement(x->w, BAD_CAST "trk");
+	xml_start(x->w, "name", x->name);
+	xmlTextWriterStartElement(x->w, BAD_CAST "trkseg");
+}
+
+static int gpx_row(void *ctx, const struct history_row *h)
+{
+	struct export *x = ctx;
+	char ts[25], num[64];
+	time_format_ms(h->time_ms, ts);
+	xmlTextWriterStartElement(x->w, BAD_CAST "trkpt");
+	snprintf(num, sizeof(num), "%.7f", h->lat);
+	xmlTextWriterWriteAttribute(x->w, BAD_CAST "lat", BAD_CAST num);
+	snprintf(num, sizeof(num), "%.7f", h->lon);
+	xmlTextWriterWriteAttribute(x->w, BAD_CAST "lon", BAD_CAST num);
+	if (!isnan(h->altitude_m)) {
+		snprintf(num, sizeof(num), "%.2f", h->altitude_m);
+		xml_start(x->w, "ele", num);
+	}
+	xml_start(x->w, "time", ts);
+	xmlTextWriterEndElement(x->w);
+	return 0;
+}
+
+static void kml_start(struct export *x)
+{
+	xml_open(x);
+	xmlTextWriterStartElement(x->w, BAD_CAST "kml");
+	xmlTextWriterWriteAttribute(x->w, BAD_CAST "xmlns", BAD_CAST "http://www.opengis.net/kml/2.2");
+	xmlTextWriterWriteAttribute(x->w, BAD_CAST "xmlns:gx", BAD_CAST "http://www.google.com/kml/ext/2.2");
+	xmlTextWriterStartElement(x->w, BAD_CAST "Document");
+	xml_start(x->w, "name", x->name);
+	xmlTextWriterStartElement(x->w, BAD_CAST "Placemark");
+	xml_start(x->w, "name", x->name);
+	xmlTextWriterStartElement(x->w, BAD_CAST "gx:Track");
+}
+
+static int kml_row(void *ctx, const struct history_row *h)
+{
+	struct export *x = ctx;
+	char ts[25], num[96];
+	time_format_ms(h->time_ms, ts);
+	xml_start(x->w, "when", ts);
+	snprintf(num, sizeof(num), "%.7f %.7f %.2f", h->lon, h->lat, isnan(h->altitude_m) ? 0.0 : h->altitude_m);
+	json_array_append_new(x->coords, json_string(num));
+	return 0;
+}
+
+/* gx:Track lists every time, then every coordinate. */
+static void kml_finish(struct export *x)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach(x->coords, i, c)
+		xml_start(x->w, "gx:coord", json_string_value(c));
+}
+
+static int geojson_row(void *ctx, const struct history_row *h)
+{
+	struct export *x = ctx;
+	char ts[25];
+	time_format_ms(h->time_ms, ts);
+	json_t *props = json_pack("{s:s}", "time", ts);
+	const double v[] = {h->speed_mps, h->course_deg, h->altitude_m, h->accuracy_m};
+	static const char *const names[] = {"speed_mps", "course_deg", "altitude_m", "accuracy_m"};
+	for (int c = 0; c < 4; c++)
+		if (!isnan(v[c]))
+			json_object_set_new(props, names[c], json_real(v[c]));
+	if (h->battery_pct >= 0)
+		json_object_set_new(props, "battery_pct", json_integer(h->battery_pct));
+	if (h->charging >= 0)
+		json_object_set_new(props, "charging", json_boolean(h->charging));
+	json_t *attrs = json_loads(h->attrs, 0, NULL);
+	json_object_set_new(props, "attributes", attrs ? attrs : json_object());
+	json_array_append_new(x->features, json_pack("{s:s,s:{s:s,s:[f,f]},s:o}", "type", "Feature", "geometry",
+						     "type", "Point", "coordinates", h->lon, h->lat, "properties",
+						     props));
+	return 0;
+}
+
+static void geojson_reply(struct export *x)
+{
+	json_t *fc = json_pack("{s:s,s:s,s:O}", "type", "FeatureCollection", "device_id", x->r->param, "features",
+			       x->features);
+	char *txt = json_dumps(fc, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	reply_data(x->r, 200, "application/geo+json", txt, strlen(txt));
+	free(txt);
+	json_decref(fc);
+}
+
+static const struct history_format {
+	const char *name, *content_type; /* NULL: the format replies itself */
+	void (*start)(struct export *x);
+	history_fn row;
+	void (*finish)(struct export *x);
+} history_formats[] = {
+	{"geojson", NULL, NULL, geojson_row, geojson_reply},
+	{"csv", "text/csv; charset=utf-8", csv_start, csv_row, NULL},
+	{"gpx", "application/gpx+xml", gpx_start, gpx_row, NULL},
+	{"kml", "application/vnd.google-earth.kml+xml", kml_start, kml_row, kml_finish},
+};
+
+/* The device the path names, if the caller may read it: its name, or a
+ * reply sent and false. */
+static bool history_device(struct req *r, struct db *db, char name[200])
+{
+	json_t *dev;
+	if (!id_valid(r->param, "dev") || resource_get(db, resource_find("devices"), r->param, &dev)) {
+		reply_err(r, SG_ENOTFOUND, "device");
+		return false;
+	}
+	enum decision d = policy_decide(&r->actor, ACT_READ, "devices", json_string_value(json_object_get(dev, "org_id")),
+					r->param, NULL);
+	sg_strlcpy(name, json_string_value(json_object_get(dev, "name")), 200);
+	json_decref(dev);
+	if (d != DECIDE_ALLOW) {
+		reply_err(r, d == DECIDE_HIDE ? SG_ENOTFOUND : SG_EFORBIDDEN, "device");
+		return false;
+	}
+	return true;
+}
+
 void api_device_history(struct req *r)
 {
 	static const char *const allowed[] = {"from", "to", "format", "limit", NULL};
@@ -442,157 +606,43 @@ void api_device_history(struct req *r)
 		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "limit must be 1 to 100000", "?limit");
 		return;
 	}
-	fmt = fmt ? fmt : "geojson";
-	if (!str_eq(fmt, "geojson") && !str_eq(fmt, "csv") && !str_eq(fmt, "gpx") && !str_eq(fmt, "kml")) {
+	const struct history_format *f = NULL;
+	for (size_t i = 0; i < ARRAY_LEN(history_formats); i++)
+		if (str_eq(fmt ? fmt : "geojson", history_formats[i].name))
+			f = &history_formats[i];
+	if (!f) {
 		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "format must be geojson, csv, gpx or kml", "?format");
 		return;
 	}
-	const struct resource *res = resource_find("devices");
 	struct db *db = req_db(r);
-	json_t *dev;
-	if (!db)
-		return;
-	if (!id_valid(r->param, "dev") || resource_get(db, res, r->param, &dev)) {
-		reply_err(r, SG_ENOTFOUND, "device");
-		return;
-	}
-	enum decision d = policy_decide(&r->actor, ACT_READ, "devices",
-					json_string_value(json_object_get(dev, "org_id")), r->param, NULL);
 	char name[200];
-	sg_strlcpy(name, json_string_value(json_object_get(dev, "name")), sizeof(name));
-	json_decref(dev);
-	if (d != DECIDE_ALLOW) {
-		reply_err(r, d == DECIDE_HIDE ? SG_ENOTFOUND : SG_EFORBIDDEN, "device");
+	if (!db || !history_device(r, db, name))
 		return;
+	struct export x = {.r = r, .name = name, .features = json_array(), .coords = json_array()};
+	sb_init(&x.out);
+	if (f->start)
+		f->start(&x);
+	int rc = history_read(db, r->param, t0, t1, limit, f->row, &x);
+	if (f->finish && !rc && f->content_type)
+		f->finish(&x);
+	if (x.w) {
+		xmlTextWriterEndDocument(x.w);
+		xmlFreeTextWriter(x.w);
+		x.w = NULL;
 	}
-	struct db_stmt *st;
-	if (db_prepare(db,
-		       "SELECT time_ms, lat, lon, speed_mps, course_deg, altitude_m, accuracy_m, battery_pct,"
-		       " charging, attrs FROM positions WHERE device_id = ?1 AND time_ms >= ?2 AND time_ms < ?3"
-		       " ORDER BY time_ms LIMIT ?4",
-		       &st)) {
+	if (rc)
 		reply_err(r, SG_EIO, NULL);
-		return;
-	}
-	db_bind_text(st, 1, r->param);
-	db_bind_int(st, 2, t0);
-	db_bind_int(st, 3, t1);
-	db_bind_int(st, 4, limit);
-	struct sb out;
-	sb_init(&out);
-	json_t *features = json_array();
-	xmlBufferPtr xb = NULL;
-	xmlTextWriterPtr w = NULL;
-	if (str_eq(fmt, "csv"))
-		sb_adds(&out, "device_id,time,lat,lon,speed_mps,course_deg,altitude_m,accuracy_m,battery_pct,charging,attrs\r\n");
-	if (str_eq(fmt, "gpx") || str_eq(fmt, "kml")) {
-		xb = xmlBufferCreate();
-		w = xmlNewTextWriterMemory(xb, 0);
-		xmlTextWriterStartDocument(w, NULL, "UTF-8", NULL);
-		if (str_eq(fmt, "gpx")) {
-			xmlTextWriterStartElement(w, BAD_CAST "gpx");
-			xmlTextWriterWriteAttribute(w, BAD_CAST "version", BAD_CAST "1.1");
-			xmlTextWriterWriteAttribute(w, BAD_CAST "creator", BAD_CAST "Safeguard");
-			xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST "http://www.topografix.com/GPX/1/1");
-			xmlTextWriterStartElement(w, BAD_CAST "trk");
-			xml_start(w, "name", name);
-			xmlTextWriterStartElement(w, BAD_CAST "trkseg");
-		} else {
-			xmlTextWriterStartElement(w, BAD_CAST "kml");
-			xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns", BAD_CAST "http://www.opengis.net/kml/2.2");
-			xmlTextWriterWriteAttribute(w, BAD_CAST "xmlns:gx", BAD_CAST "http://www.google.com/kml/ext/2.2");
-			xmlTextWriterStartElement(w, BAD_CAST "Document");
-			xml_start(w, "name", name);
-			xmlTextWriterStartElement(w, BAD_CAST "Placemark");
-			xml_start(w, "name", name);
-			xmlTextWriterStartElement(w, BAD_CAST "gx:Track");
-		}
-	}
-	json_t *kml_coords = json_array();
-	int rc;
-	while ((rc = db_step(st)) == DB_ROW) {
-		char ts[25], num[64];
-		time_format_ms(db_col_int(st, 0), ts);
-		double lat = db_col_real(st, 1), lon = db_col_real(st, 2);
-		if (str_eq(fmt, "csv")) {
-			sb_addf(&out, "%s,%s,%.7f,%.7f", r->param, ts, lat, lon);
-			for (int c = 3; c <= 8; c++) {
-				if (db_col_type(st, c) == DB_NULL)
-					sb_adds(&out, ",");
-				else
-					sb_addf(&out, ",%.15g", db_col_real(st, c));
-			}
-			const char *attrs = db_col_text(st, 9);
-			sb_addc(&out, ',');
-			sb_add_csv(&out, attrs ? attrs : "", true);
-			sb_adds(&out, "\r\n");
-		} else if (str_eq(fmt, "gpx")) {
-			xmlTextWriterStartElement(w, BAD_CAST "trkpt");
-			snprintf(num, sizeof(num), "%.7f", lat);
-			xmlTextWriterWriteAttribute(w, BAD_CAST "lat", BAD_CAST num);
-			snprintf(num, sizeof(num), "%.7f", lon);
-			xmlTextWriterWriteAttribute(w, BAD_CAST "lon", BAD_CAST num);
-			if (db_col_type(st, 5) != DB_NULL) {
-				snprintf(num, sizeof(num), "%.2f", db_col_real(st, 5));
-				xml_start(w, "ele", num);
-			}
-			xml_start(w, "time", ts);
-			xmlTextWriterEndElement(w);
-		} else if (str_eq(fmt, "kml")) {
-			xml_start(w, "when", ts);
-			snprintf(num, sizeof(num), "%.7f %.7f %.2f", lon, lat,
-				 db_col_type(st, 5) == DB_NULL ? 0.0 : db_col_real(st, 5));
-			json_array_append_new(kml_coords, json_string(num));
-		} else {
-			json_t *props = json_pack("{s:s}", "time", ts);
-			static const char *const names[] = {"speed_mps", "course_deg", "altitude_m", "accuracy_m"};
-			for (int c = 3; c <= 6; c++)
-				if (db_col_type(st, c) != DB_NULL)
-					json_object_set_new(props, names[c - 3], json_real(db_col_real(st, c)));
-			if (db_col_type(st, 7) != DB_NULL)
-				json_object_set_new(props, "battery_pct", json_integer(db_col_int(st, 7)));
-			if (db_col_type(st, 8) != DB_NULL)
-				json_object_set_new(props, "charging", json_boolean(db_col_int(st, 8)));
-			json_t *attrs = json_loads(db_col_text(st, 9), 0, NULL);
-			json_object_set_new(props, "attributes", attrs ? attrs : json_object());
-			json_array_append_new(features, json_pack("{s:s,s:{s:s,s:[f,f]},s:o}", "type", "Feature",
-								  "geometry", "type", "Point", "coordinates", lon, lat,
-								  "properties", props));
-		}
-	}
-	db_reset(st);
-	if (str_eq(fmt, "kml")) {
-		size_t i;
-		json_t *c;
-		json_array_foreach(kml_coords, i, c)
-			xml_start(w, "gx:coord", json_string_value(c));
-	}
-	json_decref(kml_coords);
-	if (w) {
-		xmlTextWriterEndDocument(w);
-		xmlFreeTextWriter(w);
-	}
-	if (rc < 0) {
-		reply_err(r, SG_EIO, NULL);
-	} else if (str_eq(fmt, "csv")) {
-		reply_data(r, 200, "text/csv; charset=utf-8", out.buf, out.len);
-	} else if (str_eq(fmt, "gpx")) {
-		reply_data(r, 200, "application/gpx+xml", xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
-	} else if (str_eq(fmt, "kml")) {
-		reply_data(r, 200, "application/vnd.google-earth.kml+xml", xmlBufferContent(xb),
-			   (size_t)xmlBufferLength(xb));
-	} else {
-		json_t *fc = json_pack("{s:s,s:s,s:O}", "type", "FeatureCollection", "device_id", r->param,
-				       "features", features);
-		char *txt = json_dumps(fc, JSON_COMPACT | JSON_REAL_PRECISION(15));
-		reply_data(r, 200, "application/geo+json", txt, strlen(txt));
-		free(txt);
-		json_decref(fc);
-	}
-	json_decref(features);
-	if (xb)
-		xmlBufferFree(xb);
-	sb_release(&out);
+	else if (!f->content_type)
+		f->finish(&x);
+	else if (x.xb)
+		reply_data(r, 200, f->content_type, xmlBufferContent(x.xb), (size_t)xmlBufferLength(x.xb));
+	else
+		reply_data(r, 200, f->content_type, x.out.buf, x.out.len);
+	json_decref(x.features);
+	json_decref(x.coords);
+	if (x.xb)
+		xmlBufferFree(x.xb);
+	sb_release(&x.out);
 }
 
 /* --- zones and sites at a point ---------------------------------------------- */

@@ -678,36 +678,14 @@ void api_audit_list(struct req *r)
 	struct db *db = req_db(r);
 	if (!db)
 		return;
-	struct db_stmt *st;
-	if (db_prepare(db,
-		       "SELECT seq, at, actor, action, object_type, object_id, changes, request_id, hash"
-		       " FROM audit WHERE org_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
-		       &st)) {
+	json_t *items = json_array();
+	bool more;
+	int64_t last;
+	if (audit_list(db, r->actor.org_id, cursor, limit, items, &more, &last)) {
+		json_decref(items);
 		reply_err(r, SG_EIO, NULL);
 		return;
 	}
-	db_bind_text(st, 1, r->actor.org_id);
-	db_bind_int(st, 2, cursor);
-	db_bind_int(st, 3, limit + 1);
-	json_t *items = json_array();
-	int n = 0, rc;
-	bool more = false;
-	int64_t last = 0;
-	while ((rc = db_step(st)) == DB_ROW) {
-		if (n++ == limit) {
-			more = true;
-			break;
-		}
-		last = db_col_int(st, 0);
-		json_t *changes = json_loads(db_col_text(st, 6), 0, NULL);
-		json_array_append_new(items, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s?,s:o,s:s?,s:s}", "seq",
-						       (json_int_t)last, "at", db_col_text(st, 1), "actor",
-						       db_col_text(st, 2), "action", db_col_text(st, 3),
-						       "object_type", db_col_text(st, 4), "object_id",
-						       db_col_text(st, 5), "changes", changes ? changes : json_object(),
-						       "request_id", db_col_text(st, 7), "hash", db_col_text(st, 8)));
-	}
-	db_reset(st);
 	char seq[24];
 	snprintf(seq, sizeof(seq), "%lld", (long long)last);
 	char *next = more ? cursor_seal(r, "", seq) : NULL;

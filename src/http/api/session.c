@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "http/auth.h"
 #include "http/throttle.h"
+#include "registry/accounts.h"
 #include "registry/lockout.h"
 #include "registry/resource.h"
 
@@ -38,18 +39,7 @@ struct login_job {
 static int login_fn(struct db *db, void *arg)
 {
 	struct login_job *j = arg;
-	struct db_stmt *st;
-	if (db_prepare(db,
-		       "INSERT INTO sessions (token_hash, user_id, csrf, created_ms, last_ms, expires_ms)"
-		       " VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-		       &st))
-		return SG_EIO;
-	db_bind_text(st, 1, j->token_hash);
-	db_bind_text(st, 2, j->user_id);
-	db_bind_text(st, 3, j->csrf);
-	db_bind_int(st, 4, j->now);
-	db_bind_int(st, 5, j->expires);
-	int rc = db_run(st);
+	int rc = session_insert(db, j->token_hash, j->user_id, j->csrf, j->now, j->expires);
 	if (rc)
 		return rc;
 	struct audit_entry ae = {.actor = j->user_id, .org_id = j->org_id, .action = "login",
@@ -114,26 +104,17 @@ void api_session_create(struct req *r)
 		json_decref(body);
 		return;
 	}
-	struct db_stmt *st;
-	char hash[crypto_pwhash_STRBYTES] = "", uid[48] = "", org[48] = "", role[32] = "";
+	char hash[crypto_pwhash_STRBYTES] = "", uid[48] = "", org[48] = "", role[32] = "", name[256] = "";
 	json_t *user_json = NULL;
-	bool found = false;
-	if (db_prepare(db,
-		       "SELECT u.id, u.org_id, u.role, u.password_hash, u.disabled, u.person_id,"
-		       " u.display_name FROM users u WHERE u.username = ?1",
-		       &st) == 0) {
-		db_bind_text(st, 1, user);
-		if (db_step(st) == DB_ROW && !db_col_int(st, 4)) {
-			found = true;
-			sg_strlcpy(uid, db_col_text(st, 0), sizeof(uid));
-			sg_strlcpy(org, db_col_text(st, 1), sizeof(org));
-			sg_strlcpy(role, db_col_text(st, 2), sizeof(role));
-			sg_strlcpy(hash, db_col_text(st, 3), sizeof(hash));
-			user_json = json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?}", "id", uid, "username", user,
-					      "org_id", org, "role", role, "person_id", db_col_text(st, 5),
-					      "display_name", db_col_text(st, 6));
-		}
-		db_reset(st);
+	struct account who;
+	bool found = account_for_login(db, user, &who, hash, sizeof(hash), name, sizeof(name)) == 0;
+	if (found) {
+		sg_strlcpy(uid, who.id, sizeof(uid));
+		sg_strlcpy(org, who.org_id, sizeof(org));
+		sg_strlcpy(role, who.role, sizeof(role));
+		user_json = json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?}", "id", uid, "username", user, "org_id", org, "role",
+				      role, "person_id", who.person_id[0] ? who.person_id : NULL, "display_name",
+				      name[0] ? name : NULL);
 	}
 	/* An account's lockout lives in the store: no flood evicts it. */
 	int failures = 0;
@@ -210,11 +191,7 @@ struct logout_job {
 static int logout_fn(struct db *db, void *arg)
 {
 	struct logout_job *j = arg;
-	struct db_stmt *st;
-	if (db_prepare(db, "DELETE FROM sessions WHERE token_hash = ?1", &st))
-		return SG_EIO;
-	db_bind_text(st, 1, j->token_hash);
-	int rc = db_run(st);
+	int rc = session_delete(db, j->token_hash);
 	if (rc)
 		return rc;
 	struct audit_entry ae = {.actor = j->user_id, .org_id = j->org_id, .action = "logout",
@@ -291,14 +268,8 @@ void api_session_password(struct req *r)
 		json_decref(body);
 		return;
 	}
-	struct db_stmt *st;
 	char hash[crypto_pwhash_STRBYTES] = "";
-	if (db_prepare(db, "SELECT password_hash FROM users WHERE id = ?1", &st) == 0) {
-		db_bind_text(st, 1, r->actor.id);
-		if (db_step(st) == DB_ROW)
-			sg_strlcpy(hash, db_col_text(st, 0), sizeof(hash));
-		db_reset(st);
-	}
+	account_password_hash(db, r->actor.id, hash, sizeof(hash));
 	if (!hash[0] || crypto_pwhash_str_verify(hash, cur, strlen(cur)) != 0) {
 		throttle_failure(r->env->throttle, ukey, now);
 		atomic_fetch_add(&r->env->metrics.login_failures, 1);
