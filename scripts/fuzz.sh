@@ -11,10 +11,12 @@ mkdir -p "$out"
 flags=(-g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc
        $(pkg-config --cflags jansson libsodium))
 libs=($(pkg-config --libs jansson libsodium) -lm)
-common=(src/ingest/osmand.c src/ingest/owntracks.c src/ingest/report.c src/core/util.c src/core/err.c
-        src/core/clock.c src/core/verr.c)
+# Every decoder and every target: a new protocol's decoder and its
+# tests/fuzz/fuzz_NAME.c (with tests/fuzz/corpus/NAME/) join by being there.
+common=(src/ingest/*.c src/core/util.c src/core/err.c src/core/clock.c src/core/verr.c)
 status=0
-for t in osmand_query osmand_json owntracks; do
+for f in tests/fuzz/fuzz_*.c; do
+  t=$(basename "$f" .c); t=${t#fuzz_}
   if ! clang "${flags[@]}" -o "$out/fuzz_$t" "tests/fuzz/fuzz_$t.c" "${common[@]}" "${libs[@]}" 2>"$out/$t.build.log"; then
     echo "fuzz $t: BUILD FAILED"; cat "$out/$t.build.log"; status=1; continue
   fi

@@ -94,7 +94,7 @@ struct req {
 	void (*resume)(struct req *r);
 	void *pending;       /* what the suspended request waits for */
 	int pending_rc;
-	bool pending_json;
+	const struct protocol *pending_protocol; /* whose reply it gets */
 };
 
 /* Reader connection for this request (released when the request ends); NULL

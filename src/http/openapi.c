@@ -149,6 +149,8 @@ json_t *openapi_generate(const char *version)
 		"bearer", "type", "http", "scheme", "bearer", "cookie", "type", "apiKey", "in", "cookie",
 		"name", "sg_session"));
 
+	size_t routes_count;
+	const struct route *routes = router_table(&routes_count);
 	for (size_t i = 0; i < routes_count; i++) {
 		const struct route *rt = &routes[i];
 		if (rt->flags & RT_NOAPI)

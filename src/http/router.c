@@ -3,6 +3,9 @@
 
 #include "http/api/api.h"
 #include "http/stream.h"
+#include "ingest/protocols.h"
+
+#include <pthread.h>
 
 #include <string.h>
 
@@ -13,15 +16,11 @@
 	{"PATCH", "/api/v1/" res "/{id}", api_update, res, ACT_UPDATE, 0, "Update " what},        \
 	{"DELETE", "/api/v1/" res "/{id}", api_delete, res, ACT_DELETE, 0, "Delete " what}
 
-const struct route routes[] = {
+static const struct route base_routes[] = {
 	{"GET", "/healthz", api_healthz, NULL, ACT_READ, RT_PUBLIC | RT_NOAPI, "Liveness"},
 	{"GET", "/readyz", api_readyz, NULL, ACT_READ, RT_PUBLIC | RT_NOAPI, "Readiness"},
 	{"GET", "/metrics", api_metrics, NULL, ACT_READ, RT_PUBLIC | RT_NOAPI, "Prometheus metrics"},
 	{"GET", "/api/v1/openapi.json", api_openapi, NULL, ACT_READ, RT_PUBLIC, "This API's OpenAPI 3.1 description"},
-
-	{"GET", "/ingest/osmand", api_ingest_osmand, NULL, ACT_CREATE, RT_PUBLIC | RT_DEVICE, "OsmAnd / Traccar Client report (query string; the device key is `id`)"},
-	{"POST", "/ingest/osmand", api_ingest_osmand, NULL, ACT_CREATE, RT_PUBLIC | RT_DEVICE, "OsmAnd / Traccar Client report (query, form or JSON body)"},
-	{"POST", "/ingest/owntracks", api_ingest_owntracks, NULL, ACT_CREATE, RT_PUBLIC | RT_DEVICE, "OwnTracks HTTP mode (Basic auth; the password is the device key)"},
 
 	{"POST", "/api/v1/session", api_session_create, NULL, ACT_CREATE, RT_PUBLIC, "Log in"},
 	{"GET", "/api/v1/session", api_session_get, "session", ACT_READ, 0, "The current session and user"},
@@ -61,7 +60,34 @@ const struct route routes[] = {
 	{"POST", "/api/v1/agreements/{id}/resume", api_agreement_act, "agreements", ACT_UPDATE, 0, "Resume your organisation's suspended grants"},
 	{"POST", "/api/v1/agreements/{id}/revoke", api_agreement_act, "agreements", ACT_UPDATE, 0, "Revoke your organisation's grants for good"},
 };
-const size_t routes_count = sizeof(routes) / sizeof(routes[0]);
+
+/* The table: the device protocols' routes (src/ingest/protocols.c), then
+ * the rest; built once, read-only after. */
+static struct route *table;
+static size_t table_n;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void build(void)
+{
+	size_t n = ARRAY_LEN(base_routes);
+	for (size_t i = 0; i < protocols_count; i++)
+		for (int m = 0; m < 3 && protocols[i].methods[m]; m++)
+			n++;
+	table = xcalloc(n, sizeof(*table));
+	for (size_t i = 0; i < protocols_count; i++)
+		for (int m = 0; m < 3 && protocols[i].methods[m]; m++)
+			table[table_n++] = (struct route){protocols[i].methods[m], protocols[i].path, api_ingest, NULL,
+							  ACT_CREATE, RT_PUBLIC | RT_DEVICE, protocols[i].summary};
+	for (size_t i = 0; i < ARRAY_LEN(base_routes); i++)
+		table[table_n++] = base_routes[i];
+}
+
+const struct route *router_table(size_t *n)
+{
+	pthread_once(&table_once, build);
+	*n = table_n;
+	return table;
+}
 
 /* Matches pattern against path segment by segment; {id} takes one segment. */
 static bool match(const char *pattern, const char *path, char *param, size_t paramsz)
@@ -90,6 +116,8 @@ static bool match(const char *pattern, const char *path, char *param, size_t par
 const struct route *router_match(const char *method, const char *path, char *param,
 				 size_t paramsz, bool *path_known)
 {
+	size_t routes_count;
+	const struct route *routes = router_table(&routes_count);
 	*path_known = false;
 	for (size_t i = 0; i < routes_count; i++) {
 		char tmp[128] = "";
@@ -109,6 +137,8 @@ const struct route *router_match(const char *method, const char *path, char *par
 
 void router_allowed(const char *path, char *out, size_t outsz)
 {
+	size_t routes_count;
+	const struct route *routes = router_table(&routes_count);
 	struct sb sb;
 	sb_init(&sb);
 	for (size_t i = 0; i < routes_count; i++) {
@@ -125,6 +155,8 @@ void router_allowed(const char *path, char *out, size_t outsz)
 
 json_t *router_describe(void)
 {
+	size_t routes_count;
+	const struct route *routes = router_table(&routes_count);
 	json_t *a = json_array();
 	for (size_t i = 0; i < routes_count; i++) {
 		const struct route *r = &routes[i];

@@ -26,8 +26,8 @@ struct route {
 	const char *summary;
 };
 
-extern const struct route routes[];
-extern const size_t routes_count;
+/* Every route, the device protocols' included. */
+const struct route *router_table(size_t *n);
 
 /* Finds the route for method and path and copies the {id} segment into param.
  * Returns NULL when none matches; *path_known tells whether the path matched

@@ -8,6 +8,7 @@
 #include "http/api/api.h"
 #include "http/auth.h"
 #include "http/router.h"
+#include "ingest/protocols.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -185,7 +186,7 @@ static void dispatch(struct req *r)
 	bool path_known;
 	if (r->osmand_only) {
 		/* Traccar Client's default settings: any path, the OsmAnd protocol. */
-		api_ingest_osmand(r);
+		api_ingest_protocol(r, protocol_find("osmand"));
 		return;
 	}
 	r->route = router_match(r->method, r->path, r->param, sizeof(r->param), &path_known);

@@ -1,6 +1,8 @@
 /* The registry engine: validation, rows, SQL and serialisation driven by the
  * field tables in resources.c; see resource.h. */
 #include "registry/resource.h"
+
+#include "ingest/protocols.h"
 #include "registry/password.h"
 
 #include "audit/audit.h"
@@ -106,6 +108,7 @@ static struct resource_sql sqls[16];
 
 void resources_init(void)
 {
+	protocols_init(); /* the devices' protocol names */
 	for (int i = 0; resources[i]; i++) {
 		if ((size_t)i >= ARRAY_LEN(sqls))
 			BUG("too many resources");

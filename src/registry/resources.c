@@ -4,6 +4,7 @@
 
 #include "core/err.h"
 #include "core/util.h"
+#include "ingest/protocols.h"
 #include "sharing/sharing.h"
 
 #include <math.h>
@@ -14,7 +15,6 @@ static const char *const person_kinds[] = {"staff", "escort", "contractor", "vis
 static const char *const person_status[] = {"in_country", "on_leave", "departed", NULL};
 static const char *const site_kinds[] = {"project_site", "camp", "office", "airport", "hotel", "other", NULL};
 static const char *const device_kinds[] = {"phone", "tracker", "vehicle_unit", NULL};
-static const char *const device_protocols[] = {"osmand", "owntracks", NULL};
 static const char *const key_roles[] = {"security_manager", "duty_officer", "liaison", "viewer", NULL};
 
 static const struct field org_fields[] = {
@@ -77,7 +77,7 @@ static const struct field vehicle_fields[] = {
 static const struct field device_fields[] = {
 	{"name", NULL, FT_NAME, FF_REQUIRED, 120, 0, 0, NULL, NULL, "label, e.g. the phone's owner"},
 	{"kind", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, device_kinds, NULL, "phone, tracker or vehicle_unit"},
-	{"protocol", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, device_protocols, NULL, "osmand (Traccar Client) or owntracks"},
+	{"protocol", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, protocol_names, NULL, "the device protocol it reports with: osmand (Traccar Client) or owntracks"},
 	{"person_id", NULL, FT_REF, FF_FILTER, 0, 0, 0, NULL, "people", "the person carrying it"},
 	{"vehicle_id", NULL, FT_REF, FF_FILTER, 0, 0, 0, NULL, "vehicles", "the vehicle it is fitted to"},
 	{"key_hash", NULL, FT_TEXT, FF_READONLY | FF_HIDDEN, 64, 0, 0, NULL, NULL, "SHA-256 of the device key"},

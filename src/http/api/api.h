@@ -34,8 +34,10 @@ void api_session_delete(struct req *r);
 void api_session_password(struct req *r);
 
 /* ingest.c: device protocols */
-void api_ingest_osmand(struct req *r);
-void api_ingest_owntracks(struct req *r);
+struct protocol;
+/* Every protocol route of src/ingest/protocols.c. */
+void api_ingest(struct req *r);
+void api_ingest_protocol(struct req *r, const struct protocol *p);
 
 /* positions.c */
 void api_positions_latest(struct req *r);

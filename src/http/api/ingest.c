@@ -7,19 +7,20 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "ingest/osmand.h"
-#include "ingest/owntracks.h"
+#include "http/router.h"
+#include "ingest/protocols.h"
 #include "pipeline/pipeline.h"
 
+#include <sodium.h>
 #include <string.h>
 
-static void ingest_reply(struct req *r, int rc, const struct verr *e, bool json_reply,
+static void ingest_reply(struct req *r, int rc, const struct verr *e, const struct protocol *p,
 			 const struct ingest_result *res)
 {
 	if (rc == 0) {
 		r->attrs_dropped = res->attrs_dropped;
-		if (json_reply)
-			reply_data(r, 200, "application/json", "[]", 2); /* messages for the app: none yet */
+		if (p->reply_type)
+			reply_data(r, 200, p->reply_type, p->reply_body, strlen(p->reply_body));
 		else
 			reply_empty(r, 200);
 		return;
@@ -45,7 +46,7 @@ static void ingest_resumed(struct req *r)
 	struct verr e = {0};
 	int rc = pipeline_finish(r->env->pipeline, r->pending, r->pending_rc, &res);
 	r->pending = NULL;
-	ingest_reply(r, rc, &e, r->pending_json, &res);
+	ingest_reply(r, rc, &e, r->pending_protocol, &res);
 }
 
 /* On the store's writer thread, after the commit: wake the connection. */
@@ -56,14 +57,13 @@ static void ingest_committed(void *ctx, int rc)
 	MHD_resume_connection(r->conn); /* the last touch: r may be gone after it */
 }
 
-static void ingest(struct req *r, int (*decode)(const struct ingest_input *, struct report *, struct verr *),
-		   const struct ingest_input *in, bool json_reply)
+static void ingest(struct req *r, const struct protocol *p, const struct ingest_input *in)
 {
 	struct report rep;
 	struct verr e = {0};
 	struct ingest_result res = {0};
 	report_init(&rep);
-	int rc = decode(in, &rep, &e);
+	int rc = p->decode(in, &rep, &e);
 	struct db *db = rc ? NULL : req_db(r);
 	if (!rc && !db) {
 		report_release(&rep);
@@ -79,7 +79,7 @@ static void ingest(struct req *r, int (*decode)(const struct ingest_input *, str
 		r->rdb = NULL;
 		if (rc == 0) {
 			r->pending = job;
-			r->pending_json = json_reply;
+			r->pending_protocol = p;
 			r->resume = ingest_resumed;
 			MHD_suspend_connection(r->conn);
 			int qrc = pipeline_store_async(r->env->pipeline, job, ingest_committed, r);
@@ -89,37 +89,34 @@ static void ingest(struct req *r, int (*decode)(const struct ingest_input *, str
 			}
 			return;
 		}
-		ingest_reply(r, rc == 1 ? 0 : rc, &e, json_reply, &res);
+		ingest_reply(r, rc == 1 ? 0 : rc, &e, p, &res);
 		return;
 	}
 	if (!rc)
 		rc = pipeline_submit(r->env->pipeline, db, &rep, in->now_ms, &res, &e);
 	report_release(&rep);
-	ingest_reply(r, rc, &e, json_reply, &res);
+	ingest_reply(r, rc, &e, p, &res);
 }
 
-void api_ingest_osmand(struct req *r)
+/* Any protocol of the table: the request's parts, the protocol's decoder. */
+void api_ingest_protocol(struct req *r, const struct protocol *p)
 {
-	if (!str_eq(r->method, "GET") && !str_eq(r->method, "POST") && !str_eq(r->method, "HEAD")) {
-		sg_strlcpy(r->allow, "GET, HEAD, POST", sizeof(r->allow));
-		reply_problem(r, 405, "method-not-allowed", "Method not allowed", "send GET or POST", NULL);
+	bool allowed = false;
+	char allow[64] = "";
+	for (int i = 0; i < 3 && p->methods[i]; i++) {
+		allowed |= str_eq(r->method, p->methods[i]) || (str_eq(p->methods[i], "GET") && str_eq(r->method, "HEAD"));
+		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s%s", i ? ", " : "", p->methods[i],
+			 str_eq(p->methods[i], "GET") ? ", HEAD" : "");
+	}
+	if (!allowed) {
+		sg_strlcpy(r->allow, allow, sizeof(r->allow));
+		reply_problem(r, 405, "method-not-allowed", "Method not allowed", "send one of the methods in Allow", NULL);
 		return;
 	}
-	struct ingest_input in = {
-		.query = r->raw_query,
-		.content_type = req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE),
-		.body = r->body.buf,
-		.body_len = r->body.len,
-		.now_ms = clock_now_ms(),
-	};
-	ingest(r, osmand_decode, &in, false);
-}
-
-void api_ingest_owntracks(struct req *r)
-{
 	char *pass = NULL;
 	char *user = MHD_basic_auth_get_username_password(r->conn, &pass);
 	struct ingest_input in = {
+		.query = r->raw_query,
 		.content_type = req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE),
 		.body = r->body.buf,
 		.body_len = r->body.len,
@@ -129,11 +126,21 @@ void api_ingest_owntracks(struct req *r)
 		.limit_d = req_header(r, "X-Limit-D"),
 		.now_ms = clock_now_ms(),
 	};
-	ingest(r, owntracks_decode, &in, true);
+	ingest(r, p, &in);
 	if (pass) {
-		memset(pass, 0, strlen(pass));
+		sodium_memzero(pass, strlen(pass));
 		MHD_free(pass);
 	}
 	if (user)
 		MHD_free(user);
+}
+
+void api_ingest(struct req *r)
+{
+	for (size_t i = 0; i < protocols_count; i++)
+		if (str_eq(r->route->pattern, protocols[i].path)) {
+			api_ingest_protocol(r, &protocols[i]);
+			return;
+		}
+	reply_err(r, SG_ENOTFOUND, NULL);
 }
