@@ -26,6 +26,10 @@ struct audit_entry {
 	const char *request_id;
 };
 
+/* Adds an object type whose rows the trail vouches for (the registry, from
+ * its descriptors, at start, before any append or verification). */
+void audit_add_type(const char *type, const char *table);
+
 /* Appends e inside the current write transaction. For the registry object
  * types the row is re-read to compute row_hash (absent row = deletion).
  * Returns 0 or SG_EIO. */

@@ -7,6 +7,7 @@
 #include "audit/audit.h"
 #include "core/err.h"
 #include "core/util.h"
+#include "registry/resource.h"
 #include "store/store.h"
 
 #include <sodium.h>
@@ -64,6 +65,7 @@ int cmd_audit(int argc, char **argv)
 		config_free(cfg);
 		return 2;
 	}
+	resources_init(); /* the registry's tables the trail vouches for */
 	struct store *store;
 	struct store_opts so = {.data_dir = dir, .read_only = true};
 	if (store_open(&so, &store, err, sizeof(err))) {
@@ -81,6 +83,7 @@ int cmd_audit(int argc, char **argv)
 		store_reader_put(store, db);
 	}
 	store_close(store);
+	resources_release();
 	config_free(cfg);
 	if (problems < 0) {
 		fprintf(stderr, "safeguard audit verify: the database could not be read\n");

@@ -4,17 +4,11 @@
 #include "http/api/api.h"
 #include "http/stream.h"
 #include "ingest/protocols.h"
+#include "registry/resource.h"
 
 #include <pthread.h>
 
 #include <string.h>
-
-#define CRUD(res, what)                                                                            \
-	{"GET", "/api/v1/" res, api_list, res, ACT_LIST, 0, "List " what},                        \
-	{"POST", "/api/v1/" res, api_create, res, ACT_CREATE, 0, "Create " what},                 \
-	{"GET", "/api/v1/" res "/{id}", api_get, res, ACT_READ, 0, "Read " what},                 \
-	{"PATCH", "/api/v1/" res "/{id}", api_update, res, ACT_UPDATE, 0, "Update " what},        \
-	{"DELETE", "/api/v1/" res "/{id}", api_delete, res, ACT_DELETE, 0, "Delete " what}
 
 static const struct route base_routes[] = {
 	{"GET", "/healthz", api_healthz, NULL, ACT_READ, RT_PUBLIC | RT_NOAPI, "Liveness"},
@@ -27,23 +21,10 @@ static const struct route base_routes[] = {
 	{"DELETE", "/api/v1/session", api_session_delete, "session", ACT_DELETE, 0, "Log out"},
 	{"POST", "/api/v1/session/password", api_session_password, "session", ACT_UPDATE, 0, "Change your own password (your other sessions end)"},
 
-	{"GET", "/api/v1/organisations", api_list, "organisations", ACT_LIST, 0, "List organisations"},
 	{"POST", "/api/v1/organisations", api_org_create, "organisations", ACT_CREATE, 0, "Create an organisation with its first admin"},
-	{"GET", "/api/v1/organisations/{id}", api_get, "organisations", ACT_READ, 0, "Read an organisation"},
-	{"PATCH", "/api/v1/organisations/{id}", api_update, "organisations", ACT_UPDATE, 0, "Update an organisation"},
 
-	CRUD("users", "users"),
-	{"GET", "/api/v1/api_keys", api_list, "api_keys", ACT_LIST, 0, "List API keys"},
 	{"POST", "/api/v1/api_keys", api_key_create, "api_keys", ACT_CREATE, 0, "Create an API key (shown once)"},
-	{"GET", "/api/v1/api_keys/{id}", api_get, "api_keys", ACT_READ, 0, "Read an API key"},
-	{"PATCH", "/api/v1/api_keys/{id}", api_update, "api_keys", ACT_UPDATE, 0, "Rename or revoke an API key"},
-	{"DELETE", "/api/v1/api_keys/{id}", api_delete, "api_keys", ACT_DELETE, 0, "Delete an API key"},
-	CRUD("people", "people"),
-	CRUD("sites", "sites"),
-	CRUD("vehicles", "vehicles"),
-	CRUD("devices", "devices"),
 	{"GET", "/api/v1/zones/at", api_zones_at, "zones", ACT_LIST, 0, "Risk zones and sites containing a point now"},
-	CRUD("zones", "risk zones"),
 	{"POST", "/api/v1/devices/{id}/key", api_device_key, "devices", ACT_UPDATE, 0, "Issue a new device key (shown once; the old one stops working)"},
 	{"GET", "/api/v1/devices/{id}/history", api_device_history, "devices", ACT_READ, 0, "A device's positions between two times (GeoJSON, CSV, GPX or KML)"},
 	{"GET", "/api/v1/stream", api_stream, "positions", ACT_LIST, 0, "Server-Sent Events: positions and geofence events as they happen (Last-Event-ID resumes)"},
@@ -67,9 +48,24 @@ static struct route *table;
 static size_t table_n;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
+/* The five routes a resource descriptor asks for (RES_*). */
+static const struct crud {
+	unsigned flag;
+	const char *method, *suffix, *verb;
+	route_fn fn;
+	enum action action;
+	bool many; /* the summary names the collection, not one record */
+} crud[] = {
+	{RES_LIST, "GET", "", "List", api_list, ACT_LIST, true},
+	{RES_CREATE, "POST", "", "Create", api_create, ACT_CREATE, false},
+	{RES_READ, "GET", "/{id}", "Read", api_get, ACT_READ, false},
+	{RES_UPDATE, "PATCH", "/{id}", "Update", api_update, ACT_UPDATE, false},
+	{RES_DELETE, "DELETE", "/{id}", "Delete", api_delete, ACT_DELETE, false},
+};
+
 static void build(void)
 {
-	size_t n = ARRAY_LEN(base_routes);
+	size_t n = ARRAY_LEN(base_routes) + 5 * 32;
 	for (size_t i = 0; i < protocols_count; i++)
 		for (int m = 0; m < 3 && protocols[i].methods[m]; m++)
 			n++;
@@ -78,8 +74,19 @@ static void build(void)
 		for (int m = 0; m < 3 && protocols[i].methods[m]; m++)
 			table[table_n++] = (struct route){protocols[i].methods[m], protocols[i].path, api_ingest, NULL,
 							  ACT_CREATE, RT_PUBLIC | RT_DEVICE, protocols[i].summary};
+	/* The hand-written ones first: /zones/at must match before /zones/{id}. */
 	for (size_t i = 0; i < ARRAY_LEN(base_routes); i++)
 		table[table_n++] = base_routes[i];
+	/* Strings built here live as long as the process (the table is static). */
+	for (int i = 0; resources[i] && table_n + 5 <= n; i++) {
+		const struct resource *res = resources[i];
+		for (size_t c = 0; c < ARRAY_LEN(crud); c++)
+			if (res->routes & crud[c].flag)
+				table[table_n++] = (struct route){
+					crud[c].method, xasprintf("/api/v1/%s%s", res->name, crud[c].suffix), crud[c].fn,
+					res->name, crud[c].action, 0,
+					xasprintf("%s %s", crud[c].verb, crud[c].many ? res->many : res->one)};
+	}
 }
 
 const struct route *router_table(size_t *n)

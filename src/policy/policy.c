@@ -27,20 +27,6 @@ const char *const category_names[] = {"people", "positions", "movements", "incid
 const char *const level_names[] = {"none", "summary", "full", NULL};
 const char *const condition_names[] = {"always", "during_shared_movement", "during_open_sos", NULL};
 
-enum category category_of(const char *resource)
-{
-	if (str_eq(resource, "people"))
-		return CAT_PEOPLE;
-	if (str_eq(resource, "sites"))
-		return CAT_SITES;
-	if (str_eq(resource, "vehicles"))
-		return CAT_VEHICLES;
-	if (str_eq(resource, "positions"))
-		return CAT_POSITIONS;
-	if (str_eq(resource, "zones"))
-		return CAT_ZONES;
-	return CAT_NONE;
-}
 
 const char *view_name(enum view v)
 {
@@ -54,44 +40,50 @@ const char *action_name(enum action a)
 	return n[a];
 }
 
-#define R(x) (1u << (x))
-#define STAFF (R(ROLE_ADMIN) | R(ROLE_SECURITY_MANAGER) | R(ROLE_DUTY_OFFICER) | R(ROLE_LIAISON) | R(ROLE_VIEWER))
-#define MANAGERS (R(ROLE_ADMIN) | R(ROLE_SECURITY_MANAGER))
+#define R(x) ROLE_BIT(x)
+#define STAFF ROLES_STAFF
+#define MANAGERS ROLES_MANAGERS
 
-struct rule {
-	const char *resource;
-	unsigned read;  /* roles that may list and read */
-	unsigned write; /* roles that may create, update, delete */
-	bool self;      /* a person account may read its own record */
-};
-
-static const struct rule rules[] = {
-	{"organisations", STAFF | R(ROLE_PERSON), R(ROLE_ADMIN), false},
-	{"users", R(ROLE_ADMIN), R(ROLE_ADMIN), false},
-	{"api_keys", R(ROLE_ADMIN), R(ROLE_ADMIN), false},
-	{"people", STAFF, MANAGERS, true},
-	{"sites", STAFF | R(ROLE_PERSON), MANAGERS, false},
-	{"vehicles", STAFF, MANAGERS, false},
-	{"devices", STAFF, MANAGERS, false},
-	{"audit", R(ROLE_ADMIN), 0, false},
-	{"agreements", STAFF, R(ROLE_ADMIN), false},
-	{"positions", STAFF, 0, false},
-	{"zones", STAFF | R(ROLE_PERSON), MANAGERS, false},
+/* What is not a registry resource; the registry adds one rule per resource
+ * from its descriptor (policy_add_rule, at start). */
+static struct policy_rule rules[32] = {
+	{"audit", R(ROLE_ADMIN), 0, false, CAT_NONE},
+	{"agreements", STAFF, R(ROLE_ADMIN), false, CAT_NONE},
+	{"positions", STAFF, 0, false, CAT_POSITIONS},
 	/* One's own session: anyone authenticated may read and end it. */
-	{"session", STAFF | R(ROLE_PERSON), STAFF | R(ROLE_PERSON), false},
+	{"session", STAFF | R(ROLE_PERSON), STAFF | R(ROLE_PERSON), false, CAT_NONE},
 };
+static unsigned nrules = 4;
 
-static const struct rule *find_rule(const char *resource)
+void policy_add_rule(const struct policy_rule *r)
 {
-	for (unsigned i = 0; i < ARRAY_LEN(rules); i++)
+	for (unsigned i = 0; i < nrules; i++)
+		if (str_eq(rules[i].resource, r->resource)) {
+			rules[i] = *r;
+			return;
+		}
+	if (nrules == ARRAY_LEN(rules))
+		BUG("too many policy rules");
+	rules[nrules++] = *r;
+}
+
+static const struct policy_rule *find_rule(const char *resource)
+{
+	for (unsigned i = 0; i < nrules; i++)
 		if (str_eq(rules[i].resource, resource))
 			return &rules[i];
 	return NULL;
 }
 
+enum category category_of(const char *resource)
+{
+	const struct policy_rule *r = find_rule(resource);
+	return r ? r->cat : CAT_NONE;
+}
+
 bool policy_list_self_only(const struct actor *actor, const char *resource)
 {
-	const struct rule *r = find_rule(resource);
+	const struct policy_rule *r = find_rule(resource);
 	return r && r->self && !(r->read & R(actor->role)) && actor->role == ROLE_PERSON;
 }
 
@@ -118,7 +110,7 @@ static bool is_partner(const struct actor *actor, const char *org)
 enum decision policy_decide(const struct actor *actor, enum action action, const char *resource,
 			    const char *obj_org, const char *obj_id, struct access *out)
 {
-	const struct rule *r = find_rule(resource);
+	const struct policy_rule *r = find_rule(resource);
 	if (!r || !actor)
 		return DECIDE_FORBID; /* unknown resource: deny by default */
 	bool write = action == ACT_CREATE || action == ACT_UPDATE || action == ACT_DELETE;

@@ -52,6 +52,26 @@ extern const char *const condition_names[];
 /* The category a resource belongs to (CAT_NONE when it is never shared). */
 enum category category_of(const char *resource);
 
+#define ROLE_BIT(r) (1u << (r))
+#define ROLES_STAFF                                                                                       \
+	(ROLE_BIT(ROLE_ADMIN) | ROLE_BIT(ROLE_SECURITY_MANAGER) | ROLE_BIT(ROLE_DUTY_OFFICER) |          \
+	 ROLE_BIT(ROLE_LIAISON) | ROLE_BIT(ROLE_VIEWER))
+#define ROLES_MANAGERS (ROLE_BIT(ROLE_ADMIN) | ROLE_BIT(ROLE_SECURITY_MANAGER))
+#define ROLES_ALL (ROLES_STAFF | ROLE_BIT(ROLE_PERSON))
+
+/* Who may do what to a resource at home, and the sharing category that lets
+ * partners read it. */
+struct policy_rule {
+	const char *resource;
+	unsigned read;  /* roles (ROLE_BIT) that may list and read */
+	unsigned write; /* roles that may create, update, delete */
+	bool self;      /* a person account may read its own record */
+	enum category cat;
+};
+/* Adds (or replaces) a resource's rule; at start, before any decision (the
+ * registry adds one per resource descriptor). */
+void policy_add_rule(const struct policy_rule *r);
+
 /* A grant in force: grantor lets the actor's organisation see cat at level. */
 struct grant {
 	char id[48];

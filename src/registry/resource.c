@@ -110,6 +110,9 @@ void resources_init(void)
 {
 	protocols_init(); /* the devices' protocol names */
 	for (int i = 0; resources[i]; i++) {
+		const struct resource *r = resources[i];
+		policy_add_rule(&(struct policy_rule){r->name, r->read_roles, r->write_roles, r->self, r->category});
+		audit_add_type(r->type, r->table);
 		if ((size_t)i >= ARRAY_LEN(sqls))
 			BUG("too many resources");
 		((struct resource *)resources[i])->sql = &sqls[i];

@@ -63,6 +63,19 @@ struct field {
 struct resource_sql; /* generated at start-up */
 struct write_ctx;
 
+/* Which of the collection's routes the router generates (list, create,
+ * read, update, delete); a resource with its own create handler leaves
+ * RES_CREATE out and lists its route in the router. */
+#define RES_LIST 1u
+#define RES_CREATE 2u
+#define RES_READ 4u
+#define RES_UPDATE 8u
+#define RES_DELETE 16u
+#define RES_CRUD (RES_LIST | RES_CREATE | RES_READ | RES_UPDATE | RES_DELETE)
+
+/* A resource, whole: adding one is this descriptor (resources.c) and its
+ * migration. Its access rule and sharing category go to the policy, its
+ * table to the audit trail's row check, its routes to the router, at start. */
 struct resource {
 	const char *name;      /* collection name and URL segment: "people" */
 	const char *type;      /* singular, for the audit trail: "person" */
@@ -70,6 +83,11 @@ struct resource {
 	const char *id_prefix; /* "per" */
 	const struct field *fields;
 	unsigned nfields;
+	const char *one, *many; /* for route summaries: "a person", "people" */
+	unsigned read_roles, write_roles; /* ROLE_BIT masks (policy.h) */
+	bool self;             /* a person account may read its own record */
+	enum category category; /* what a sharing grant must cover; CAT_NONE: never shared */
+	unsigned routes;       /* RES_* */
 	/* Optional cross-field check and derivation, after per-field validation
 	 * (sites: radius only with a point; bounding box columns). */
 	int (*check)(json_t *rec, struct verr *e);

@@ -214,18 +214,40 @@ static int user_updated(struct db *db, const char *id, const json_t *changes, co
 	return db_run(st);
 }
 
-#define RES(var, nm, ty, tbl, pfx, flds, chk, after)                                               \
-	static struct resource var = {nm, ty, tbl, pfx, flds, ARRAY_LEN(flds), chk, after, NULL, NULL}
+#define FIELDS(f) .fields = f, .nfields = ARRAY_LEN(f)
 
-RES(res_organisations, "organisations", "organisation", "organisations", "org", org_fields, NULL, NULL);
-static struct resource res_users = {"users", "user", "users", "usr", user_fields, ARRAY_LEN(user_fields),
-				    user_check, NULL, user_updated, NULL};
-RES(res_api_keys, "api_keys", "api_key", "api_keys", "key", api_key_fields, NULL, NULL);
-RES(res_people, "people", "person", "people", "per", person_fields, NULL, person_inserted);
-RES(res_sites, "sites", "site", "sites", "sit", site_fields, site_check, NULL);
-RES(res_vehicles, "vehicles", "vehicle", "vehicles", "veh", vehicle_fields, NULL, NULL);
-RES(res_zones, "zones", "zone", "zones", "zon", zone_fields, zone_check, NULL);
-RES(res_devices, "devices", "device", "devices", "dev", device_fields, device_check, NULL);
+static struct resource res_organisations = {
+	.name = "organisations", .type = "organisation", .table = "organisations", .id_prefix = "org",
+	FIELDS(org_fields), .one = "an organisation", .many = "organisations", .read_roles = ROLES_ALL, .write_roles = ROLE_BIT(ROLE_ADMIN),
+	.category = CAT_NONE, .routes = RES_LIST | RES_READ | RES_UPDATE /* created with its admin */};
+static struct resource res_users = {
+	.name = "users", .type = "user", .table = "users", .id_prefix = "usr", FIELDS(user_fields),
+	.check = user_check, .after_update = user_updated, .one = "a user", .many = "users", .read_roles = ROLE_BIT(ROLE_ADMIN),
+	.write_roles = ROLE_BIT(ROLE_ADMIN), .category = CAT_NONE, .routes = RES_CRUD};
+static struct resource res_api_keys = {
+	.name = "api_keys", .type = "api_key", .table = "api_keys", .id_prefix = "key", FIELDS(api_key_fields),
+	.one = "an API key", .many = "API keys", .read_roles = ROLE_BIT(ROLE_ADMIN), .write_roles = ROLE_BIT(ROLE_ADMIN),
+	.category = CAT_NONE, .routes = RES_CRUD & ~RES_CREATE /* the key is shown once */};
+static struct resource res_people = {
+	.name = "people", .type = "person", .table = "people", .id_prefix = "per", FIELDS(person_fields),
+	.after_insert = person_inserted, .one = "a person", .many = "people", .read_roles = ROLES_STAFF,
+	.write_roles = ROLES_MANAGERS, .self = true, .category = CAT_PEOPLE, .routes = RES_CRUD};
+static struct resource res_sites = {
+	.name = "sites", .type = "site", .table = "sites", .id_prefix = "sit", FIELDS(site_fields),
+	.check = site_check, .one = "a site", .many = "sites", .read_roles = ROLES_ALL, .write_roles = ROLES_MANAGERS,
+	.category = CAT_SITES, .routes = RES_CRUD};
+static struct resource res_vehicles = {
+	.name = "vehicles", .type = "vehicle", .table = "vehicles", .id_prefix = "veh", FIELDS(vehicle_fields),
+	.one = "a vehicle", .many = "vehicles", .read_roles = ROLES_STAFF, .write_roles = ROLES_MANAGERS, .category = CAT_VEHICLES,
+	.routes = RES_CRUD};
+static struct resource res_zones = {
+	.name = "zones", .type = "zone", .table = "zones", .id_prefix = "zon", FIELDS(zone_fields),
+	.check = zone_check, .one = "a risk zone", .many = "risk zones", .read_roles = ROLES_ALL, .write_roles = ROLES_MANAGERS,
+	.category = CAT_ZONES, .routes = RES_CRUD};
+static struct resource res_devices = {
+	.name = "devices", .type = "device", .table = "devices", .id_prefix = "dev", FIELDS(device_fields),
+	.check = device_check, .one = "a device", .many = "devices", .read_roles = ROLES_STAFF, .write_roles = ROLES_MANAGERS,
+	.category = CAT_NONE, .routes = RES_CRUD};
 
 const struct resource *const resources[] = {
 	&res_organisations, &res_users, &res_api_keys, &res_people,

@@ -8,6 +8,7 @@
 
 #include "core/util.h"
 #include "policy/policy.h"
+#include "registry/resource.h"
 #include "sharing/sharing.h"
 
 static struct actor mk(enum role role, const char *org)
@@ -148,6 +149,7 @@ static void test_positions_and_the_stream_follow_the_grant_level(void **state)
 
 int main(void)
 {
+	resources_init(); /* the registry's rules come from its descriptors */
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_other_organisation_is_hidden_for_every_role),
 		cmocka_unit_test(test_viewer_reads_but_cannot_write),
