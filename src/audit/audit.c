@@ -406,39 +406,51 @@ static void history_problem(void *ctx, const char *msg)
 	problem(ctx, "%s", msg);
 }
 
-int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
+/* What the walk of the trail learns, for the later checks. */
+struct walk {
+	char prev[65];        /* the last entry's hash */
+	int64_t expect;       /* the seq the next entry should have */
+	int64_t entries;
+	json_t *last;         /* "type/id" -> [seq, row_hash|null]: the last word on each object */
+	struct evidence_expect hx;
+};
+
+/* A history purge entry tells the history check what retention removed. */
+static void note_purge(struct walk *w, const char *changes)
 {
-	struct vstate vs = {.out = report};
-	struct evidence_expect hx = {.signed_batch = -1};
+	json_t *c = json_loads(changes ? changes : "", 0, NULL);
+	int64_t cut = json_integer_value(json_object_get(c, "cutoff_ms"));
+	if (cut > w->hx.max_cutoff_ms)
+		w->hx.max_cutoff_ms = cut;
+	w->hx.first_batch = json_integer_value(json_object_get(c, "first_batch"));
+	const char *fp = json_string_value(json_object_get(c, "first_prev"));
+	sg_strlcpy(w->hx.first_prev, fp ? fp : "", sizeof(w->hx.first_prev));
+	json_decref(c);
+}
+
+/* Every entry in order: sequence, link to the one before, its own hash. */
+static int verify_entries(struct db *db, struct vstate *vs, struct walk *w)
+{
 	struct db_stmt *st;
-	char prev[65], hash[65];
-	int64_t expect = 1, entries = 0;
-	/* key "type/id" -> [seq, row_hash|null]: the last word of the trail on each object. */
-	json_t *last = json_object();
-	memcpy(prev, ZERO_HASH, 65);
+	char hash[65];
 	if (db_prepare(db,
 		       "SELECT seq, at, actor, org_id, action, object_type, object_id, changes,"
 		       " row_hash, request_id, prev_hash, hash FROM audit ORDER BY seq",
-		       &st)) {
-		json_decref(last);
+		       &st))
 		return SG_EIO;
-	}
 	int rc;
 	while ((rc = db_step(st)) == DB_ROW) {
 		int64_t seq = db_col_int(st, 0);
 		const char *type = db_col_text(st, 5), *oid = db_col_text(st, 6);
-		const char *row_hash = db_col_text(st, 8);
 		const char *stored_prev = db_col_text(st, 10), *stored = db_col_text(st, 11);
-		entries++;
-		if (seq != expect) {
-			if (seq > expect)
-				problem(&vs, "audit entry #%lld is missing (deleted); the next entry is #%lld",
-					(long long)expect, (long long)seq);
-			else
-				problem(&vs, "audit entry #%lld is out of order", (long long)seq);
-		}
-		if (!str_eq(stored_prev, prev))
-			problem(&vs, "audit entry #%lld does not follow the entry before it (prev_hash differs: inserted, deleted or reordered)",
+		w->entries++;
+		if (seq > w->expect)
+			problem(vs, "audit entry #%lld is missing (deleted); the next entry is #%lld", (long long)w->expect,
+				(long long)seq);
+		else if (seq < w->expect)
+			problem(vs, "audit entry #%lld is out of order", (long long)seq);
+		if (!str_eq(stored_prev, w->prev))
+			problem(vs, "audit entry #%lld does not follow the entry before it (prev_hash differs: inserted, deleted or reordered)",
 				(long long)seq);
 		struct span fields[9];
 		for (int c = 0; c < 9; c++)
@@ -446,50 +458,39 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 		struct span sprev = col_span(st, 10);
 		entry_hash(sprev.p ? sprev : str_span(""), seq, fields, hash);
 		if (!str_eq(hash, stored) || col_span(st, 11).n != strlen(stored ? stored : ""))
-			problem(&vs, "audit entry #%lld has been edited (its hash no longer matches its content)",
+			problem(vs, "audit entry #%lld has been edited (its hash no longer matches its content)",
 				(long long)seq);
-		sg_strlcpy(prev, stored ? stored : "", sizeof(prev));
-		expect = seq + 1;
-		if (str_eq(type, "history") && str_eq(db_col_text(st, 4), "purge")) {
-			json_t *c = json_loads(db_col_text(st, 7) ? db_col_text(st, 7) : "", 0, NULL);
-			int64_t cut = json_integer_value(json_object_get(c, "cutoff_ms"));
-			if (cut > hx.max_cutoff_ms)
-				hx.max_cutoff_ms = cut;
-			hx.first_batch = json_integer_value(json_object_get(c, "first_batch"));
-			sg_strlcpy(hx.first_prev, json_string_value(json_object_get(c, "first_prev")) ?
-				   json_string_value(json_object_get(c, "first_prev")) : "", sizeof(hx.first_prev));
-			json_decref(c);
-		}
+		sg_strlcpy(w->prev, stored ? stored : "", sizeof(w->prev));
+		w->expect = seq + 1;
+		if (str_eq(type, "history") && str_eq(db_col_text(st, 4), "purge"))
+			note_purge(w, db_col_text(st, 7));
 		if (type && oid && find_audited(type)) {
 			char *key = xasprintf("%s/%s", type, oid);
-			json_object_set_new(last, key,
-					    json_pack("[Is?]", (json_int_t)seq, row_hash));
+			json_object_set_new(w->last, key, json_pack("[Is?]", (json_int_t)seq, db_col_text(st, 8)));
 			free(key);
 		}
 	}
 	db_reset(st);
-	if (rc < 0) {
-		json_decref(last);
-		return SG_EIO;
-	}
+	return rc < 0 ? SG_EIO : 0;
+}
 
-	/* The signed checkpoint pins the head: a truncated tail shows here. */
+/* The signed checkpoint pins both heads: a truncated tail shows here. */
+static int verify_checkpoint(struct db *db, const unsigned char *pk, struct vstate *vs, struct walk *w)
+{
+	struct db_stmt *st;
 	if (db_prepare(db, "SELECT seq, hash, signature, public_key, at, history_batch, history_link"
 			   " FROM audit_checkpoint WHERE id = 1",
-		       &st)) {
-		json_decref(last);
+		       &st))
 		return SG_EIO;
-	}
-	rc = db_step(st);
+	int rc = db_step(st);
 	if (rc == DB_ROW) {
-		int64_t cseq = db_col_int(st, 0);
-		const char *chash = db_col_text(st, 1);
+		int64_t cseq = db_col_int(st, 0), hbatch = db_col_int(st, 5);
+		const char *chash = db_col_text(st, 1), *cat = db_col_text(st, 4);
+		const char *hlink = db_col_text(st, 6) ? db_col_text(st, 6) : "";
+		const char *sighex = db_col_text(st, 2), *pkhex = db_col_text(st, 3);
 		unsigned char sig[crypto_sign_BYTES], key[32];
 		size_t n1 = 0, n2 = 0;
 		char msg[400];
-		int64_t hbatch = db_col_int(st, 5);
-		const char *hlink = db_col_text(st, 6) ? db_col_text(st, 6) : "";
-		const char *sighex = db_col_text(st, 2), *pkhex = db_col_text(st, 3);
 		bool parsed = sighex && pkhex &&
 			      sodium_hex2bin(sig, sizeof(sig), sighex, strlen(sighex), NULL, &n1, NULL) == 0 &&
 			      n1 == sizeof(sig) &&
@@ -497,40 +498,42 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 			      n2 == sizeof(key);
 		if (pk)
 			memcpy(key, pk, sizeof(key));
-		const char *cat = db_col_text(st, 4);
 		bool good = false;
 		/* Versions before 3 signed no history: valid only while it is empty. */
 		for (int v = 3; parsed && v >= 1 && !good && (v == 3 || (hbatch == 0 && !hlink[0])); v--) {
 			checkpoint_message(v, cseq, chash ? chash : "", cat ? cat : "", hbatch, hlink, msg, sizeof(msg));
 			good = crypto_sign_verify_detached(sig, (const unsigned char *)msg, strlen(msg), key) == 0;
 		}
-		hx.signed_batch = hbatch;
-		sg_strlcpy(hx.signed_link, hlink, sizeof(hx.signed_link));
+		w->hx.signed_batch = hbatch;
+		sg_strlcpy(w->hx.signed_link, hlink, sizeof(w->hx.signed_link));
 		if (!good)
-			problem(&vs, "the audit checkpoint's signature is not valid (checkpoint edited or signed by another key)");
-		else if (cseq != expect - 1 || !str_eq(chash, prev))
-			problem(&vs, "the signed checkpoint names entry #%lld but the trail ends at #%lld: entries were deleted from or added to the end",
-				(long long)cseq, (long long)(expect - 1));
-	} else if (rc == DB_DONE && entries > 0) {
-		problem(&vs, "the audit checkpoint is missing (deleted)");
+			problem(vs, "the audit checkpoint's signature is not valid (checkpoint edited or signed by another key)");
+		else if (cseq != w->expect - 1 || !str_eq(chash, w->prev))
+			problem(vs, "the signed checkpoint names entry #%lld but the trail ends at #%lld: entries were deleted from or added to the end",
+				(long long)cseq, (long long)(w->expect - 1));
+	} else if (rc == DB_DONE && w->entries > 0) {
+		problem(vs, "the audit checkpoint is missing (deleted)");
 	}
 	db_reset(st);
+	return rc < 0 ? SG_EIO : 0;
+}
 
-	/* Every registry row must match the last entry about it, and every object
-	 * the trail says exists must still be there. */
-	for (unsigned t = 0; t < naudited; t++) {
-		if (db_prepare(db, audited[t].all_sql, &st)) {
-			json_decref(last);
+/* Every audited row must match the last entry about it, and every object the
+ * trail says exists must still be there. */
+static int verify_rows(struct db *db, struct vstate *vs, struct walk *w)
+{
+	struct db_stmt *st;
+	int rc = 0;
+	for (unsigned t = 0; t < naudited && rc >= 0; t++) {
+		if (db_prepare(db, audited[t].all_sql, &st))
 			return SG_EIO;
-		}
 		while ((rc = db_step(st)) == DB_ROW) {
 			const char *id = db_col_text(st, 0);
 			char *key = xasprintf("%s/%s", audited[t].type, id ? id : "");
-			json_t *l = json_object_get(last, key);
+			json_t *l = json_object_get(w->last, key);
 			char rh[AUDIT_ROW_HASH_LEN];
 			if (!l) {
-				problem(&vs, "%s %s has no audit entry (inserted behind the audit trail)",
-					audited[t].type, id);
+				problem(vs, "%s %s has no audit entry (inserted behind the audit trail)", audited[t].type, id);
 			} else {
 				const char *want = json_string_value(json_array_get(l, 1));
 				long long seq = (long long)json_integer_value(json_array_get(l, 0));
@@ -539,34 +542,47 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 				else
 					row_hash_current(st, rh); /* an entry written before version 2 */
 				if (!want)
-					problem(&vs, "%s %s exists but audit entry #%lld records its deletion",
-						audited[t].type, id, seq);
+					problem(vs, "%s %s exists but audit entry #%lld records its deletion", audited[t].type,
+						id, seq);
 				else if (!str_eq(want, rh))
-					problem(&vs, "%s %s was changed behind the audit trail (differs from audit entry #%lld)",
+					problem(vs, "%s %s was changed behind the audit trail (differs from audit entry #%lld)",
 						audited[t].type, id, seq);
-				json_object_del(last, key);
+				json_object_del(w->last, key);
 			}
 			free(key);
 		}
 		db_reset(st);
-		if (rc < 0) {
-			json_decref(last);
-			return SG_EIO;
-		}
 	}
+	if (rc < 0)
+		return SG_EIO;
 	const char *key;
 	json_t *l;
-	json_object_foreach(last, key, l) {
+	json_object_foreach(w->last, key, l) {
 		if (json_string_value(json_array_get(l, 1)))
-			problem(&vs, "%s was deleted behind the audit trail (last audit entry #%lld)", key,
+			problem(vs, "%s was deleted behind the audit trail (last audit entry #%lld)", key,
 				(long long)json_integer_value(json_array_get(l, 0)));
 	}
-	json_decref(last);
+	return 0;
+}
+
+int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
+{
+	struct vstate vs = {.out = report};
+	struct walk w = {.expect = 1, .last = json_object(), .hx = {.signed_batch = -1}};
+	memcpy(w.prev, ZERO_HASH, 65);
+	int rc = verify_entries(db, &vs, &w);
+	if (!rc)
+		rc = verify_checkpoint(db, pk, &vs, &w);
+	if (!rc)
+		rc = verify_rows(db, &vs, &w);
+	json_decref(w.last);
+	if (rc)
+		return SG_EIO;
 	if (vs.problems == 0)
 		fprintf(report, "audit trail intact: %lld entries, every registry row matches its last entry\n",
-			(long long)entries);
+			(long long)w.entries);
 	/* Position history and geofence events: every commit against its seal. */
-	if (evidence_verify(db, &hx, history_problem, &vs, report) < 0)
+	if (evidence_verify(db, &w.hx, history_problem, &vs, report) < 0)
 		return SG_EIO;
 	return vs.problems;
 }
