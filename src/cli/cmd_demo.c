@@ -99,6 +99,190 @@ static int demo_agreement_fn(struct db *db, void *arg)
 	return rc;
 }
 
+/* What the demo builds, step by step. */
+struct demo {
+	struct store *st;
+	struct verr e;
+	struct demo_user *users;
+	size_t nusers;
+	char org[2][ID_MAX];
+	char site_ids[5][ID_MAX];
+	char person_ids[40][ID_MAX];
+	char veh_ids[8][ID_MAX];
+	char *keys[48];
+	size_t nkeys;
+};
+
+static const char *const demo_status[] = {"in_country", "in_country", "in_country", "on_leave"};
+
+static int demo_orgs(struct demo *d)
+{
+	json_t *o = json_pack("{s:s,s:s}", "name", "Indus Engineering Consortium", "kind", "employer");
+	json_t *u = json_pack("{s:s,s:s,s:s,s:s}", "username", d->users[0].username, "password",
+			      d->users[0].password, "role", "admin", "display_name", "Company administrator");
+	int rc = check(cli_create_org(d->st, o, u, true, &d->e, d->org[0]), &d->e, "the company");
+	json_decref(o);
+	json_decref(u);
+	if (rc)
+		return rc;
+	o = json_pack("{s:s,s:s}", "name", "Host Nation Security Liaison Cell", "kind", "host_security");
+	u = json_pack("{s:s,s:s,s:s,s:s}", "username", d->users[4].username, "password", d->users[4].password,
+		      "role", "admin", "display_name", "Liaison cell administrator");
+	rc = check(cli_create_org(d->st, o, u, false, &d->e, d->org[1]), &d->e, "the liaison cell");
+	json_decref(o);
+	json_decref(u);
+	return rc;
+}
+
+/* Five sites at real places. */
+static int demo_sites(struct demo *d)
+{
+	static const struct { const char *name, *kind, *geo; double radius; } sites[] = {
+		{"Jinnah International Airport, Karachi", "airport", "{\"type\":\"Point\",\"coordinates\":[67.1608,24.9065]}", 2500},
+		{"Port Qasim Power Plant", "project_site", "{\"type\":\"Polygon\",\"coordinates\":[[[67.3560,24.7780],[67.3720,24.7780],[67.3720,24.7900],[67.3560,24.7900],[67.3560,24.7780]]]}", 0},
+		{"Gwadar Port", "project_site", "{\"type\":\"Polygon\",\"coordinates\":[[[62.3280,25.1080],[62.3520,25.1080],[62.3520,25.1230],[62.3280,25.1230],[62.3280,25.1080]]]}", 0},
+		{"Dasu Hydropower Project", "project_site", "{\"type\":\"Point\",\"coordinates\":[73.1780,35.2980]}", 3000},
+		{"Thar Coal Block II, Islamkot", "camp", "{\"type\":\"Point\",\"coordinates\":[70.2300,24.7250]}", 2000},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(sites); i++) {
+		json_t *g = json_loads(sites[i].geo, 0, NULL);
+		json_t *b = json_pack("{s:s,s:s,s:o}", "name", sites[i].name, "kind", sites[i].kind, "geometry", g);
+		if (sites[i].radius > 0)
+			json_object_set_new(b, "radius_m", json_real(sites[i].radius));
+		int rc = check(cli_create(d->st, "sites", d->org[0], b, NULL, &d->e, d->site_ids[i]), &d->e, "a site");
+		json_decref(b);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* 32 company staff and 8 host escorts. */
+static int demo_people(struct demo *d)
+{
+	for (int i = 0; i < 40; i++) {
+		json_t *b;
+		char name[80], phone[32], email[80];
+		int rc;
+		if (i < 32) {
+			snprintf(name, sizeof(name), "%s %s", first_names[i % 20], given[(i * 7) % 10]);
+			snprintf(phone, sizeof(phone), "+92 300 %07d", 1000000 + i * 7919);
+			snprintf(email, sizeof(email), "staff%02d@indus-eng.example", i + 1);
+			b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", i ? name : "Wei Jun", "kind", "staff",
+				      "job", jobs[i % 8], "nationality", "CN", "phone", phone, "email", email, "status",
+				      demo_status[i % 4], "home_site_id", d->site_ids[1 + i % 4], "emergency_contact",
+				      "Company operations room, +92 21 3456 7890");
+			rc = check(cli_create(d->st, "people", d->org[0], b, NULL, &d->e, d->person_ids[i]), &d->e, "a person");
+		} else {
+			snprintf(phone, sizeof(phone), "+92 321 %07d", 2000000 + i * 104729);
+			b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "name", escort_names[i - 32], "kind", "escort",
+				      "job", "Escort team lead", "nationality", "PK", "phone", phone, "status",
+				      "in_country");
+			rc = check(cli_create(d->st, "people", d->org[1], b, NULL, &d->e, d->person_ids[i]), &d->e,
+				   "an escort");
+		}
+		json_decref(b);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Company cars and host escort vehicles. */
+static int demo_vehicles(struct demo *d)
+{
+	for (int i = 0; i < 8; i++) {
+		char reg[16];
+		snprintf(reg, sizeof(reg), i < 5 ? "KHI-%04d" : "ESC-%04d", 1200 + i * 37);
+		json_t *b = json_pack("{s:s,s:s,s:s,s:b,s:i}", "registration", reg, "make_model",
+				      i < 5 ? "Toyota Land Cruiser 200" : "Toyota Hilux", "colour",
+				      i < 5 ? "white" : "green", "armoured", i < 3, "seats", i < 5 ? 6 : 4);
+		int rc = check(cli_create(d->st, "vehicles", d->org[i < 5 ? 0 : 1], b, NULL, &d->e, d->veh_ids[i]), &d->e,
+			       "a vehicle");
+		json_decref(b);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* A phone per person in the country, a unit per vehicle. Their keys stay
+ * in memory for the simulator, and nowhere else. */
+static int demo_devices(struct demo *d)
+{
+	for (int i = 0; i < 48; i++) {
+		json_t *b;
+		int o_idx;
+		char name[80];
+		if (i < 40) {
+			if (i < 32 && demo_status[i % 4][0] != 'i')
+				continue;
+			o_idx = i < 32 ? 0 : 1;
+			snprintf(name, sizeof(name), "Phone %02d", i + 1);
+			b = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "kind", "phone", "protocol",
+				      i % 3 ? "osmand" : "owntracks", "person_id", d->person_ids[i]);
+		} else {
+			o_idx = i - 40 < 5 ? 0 : 1;
+			snprintf(name, sizeof(name), "Vehicle unit %d", i - 39);
+			b = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "kind", "vehicle_unit", "protocol", "osmand",
+				      "vehicle_id", d->veh_ids[i - 40]);
+		}
+		char key[64], hash[65];
+		secret_new("", key, sizeof(key));
+		secret_hash(key, hash);
+		d->keys[d->nkeys++] = xstrdup(key);
+		json_t *extra = json_pack("{s:s}", "key_hash", hash);
+		int rc = check(cli_create(d->st, "devices", d->org[o_idx], b, extra, &d->e, NULL), &d->e, "a device");
+		json_decref(b);
+		json_decref(extra);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The other users, one per role. */
+static int demo_users(struct demo *d)
+{
+	for (size_t i = 0; i < d->nusers; i++) {
+		if (str_eq(d->users[i].role, "admin"))
+			continue;
+		json_t *b = json_pack("{s:s,s:s,s:s}", "username", d->users[i].username, "password",
+				      d->users[i].password, "role", d->users[i].role);
+		if (str_eq(d->users[i].role, "person"))
+			json_object_set_new(b, "person_id", json_string(d->person_ids[0]));
+		int rc = check(cli_create(d->st, "users", d->org[d->users[i].org], b, NULL, &d->e, NULL), &d->e, "a user");
+		json_decref(b);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The demo's own defaults: its own directory, plain HTTP on loopback (so
+ * the console cookie cannot be Secure). Flags and environment still win. */
+static void demo_defaults(struct config *cfg)
+{
+	char err[512];
+	struct config *def = config_new();
+	if (str_eq(config_str(cfg, "store.data_dir"), config_str(def, "store.data_dir")))
+		config_set(cfg, "store.data_dir", "./safeguard-demo", err, sizeof(err));
+	config_free(def);
+	if (!getenv("SAFEGUARD_SESSION_COOKIE_SECURE"))
+		config_set(cfg, "session.cookie_secure", "false", err, sizeof(err));
+}
+
+static void demo_marker(const char *dir)
+{
+	char marker[4096];
+	snprintf(marker, sizeof(marker), "%s/" MARKER, dir);
+	FILE *mf = fopen(marker, "w");
+	if (mf) {
+		fputs("This directory holds Safeguard demo data with printed passwords. Never use it in production.\n", mf);
+		fclose(mf);
+	}
+}
+
 int cmd_demo(int argc, char **argv)
 {
 	struct config *cfg;
@@ -107,14 +291,7 @@ int cmd_demo(int argc, char **argv)
 	if (rc)
 		return rc == CLI_DONE ? 0 : rc;
 	char err[512];
-	/* The demo defaults: its own directory, plain HTTP on loopback (so the
-	 * console cookie cannot be Secure). Flags and environment still win. */
-	struct config *def = config_new();
-	if (str_eq(config_str(cfg, "store.data_dir"), config_str(def, "store.data_dir")))
-		config_set(cfg, "store.data_dir", "./safeguard-demo", err, sizeof(err));
-	config_free(def);
-	if (!getenv("SAFEGUARD_SESSION_COOKIE_SECURE"))
-		config_set(cfg, "session.cookie_secure", "false", err, sizeof(err));
+	demo_defaults(cfg);
 	const char *dir = config_str(cfg, "store.data_dir");
 	if (wipe(dir)) {
 		config_free(cfg);
@@ -126,15 +303,7 @@ int cmd_demo(int argc, char **argv)
 		fprintf(stderr, "safeguard demo: %s\n", err);
 		return 1;
 	}
-	char marker[4096];
-	snprintf(marker, sizeof(marker), "%s/" MARKER, dir);
-	FILE *mf = fopen(marker, "w");
-	if (mf) {
-		fputs("This directory holds Safeguard demo data with printed passwords. Never use it in production.\n", mf);
-		fclose(mf);
-	}
-	struct store *st = app.store;
-	struct verr e = {0};
+	demo_marker(dir);
 	struct demo_user users[] = {
 		{"company.admin", "admin", 0, ""},         {"company.manager", "security_manager", 0, ""},
 		{"company.duty", "duty_officer", 0, ""},   {"company.viewer", "viewer", 0, ""},
@@ -143,156 +312,36 @@ int cmd_demo(int argc, char **argv)
 	};
 	for (size_t i = 0; i < ARRAY_LEN(users); i++)
 		secret_new("", users[i].password, 17);
-	char org[2][ID_MAX];
-	json_t *o = json_pack("{s:s,s:s}", "name", "Indus Engineering Consortium", "kind", "employer");
-	json_t *u = json_pack("{s:s,s:s,s:s,s:s}", "username", users[0].username, "password", users[0].password,
-			      "role", "admin", "display_name", "Company administrator");
-	rc = check(cli_create_org(st, o, u, true, &e, org[0]), &e, "the company");
-	json_decref(o);
-	json_decref(u);
-	if (rc)
-		goto fail;
-	o = json_pack("{s:s,s:s}", "name", "Host Nation Security Liaison Cell", "kind", "host_security");
-	u = json_pack("{s:s,s:s,s:s,s:s}", "username", users[4].username, "password", users[4].password,
-		      "role", "admin", "display_name", "Liaison cell administrator");
-	rc = check(cli_create_org(st, o, u, false, &e, org[1]), &e, "the liaison cell");
-	json_decref(o);
-	json_decref(u);
-	if (rc)
-		goto fail;
-
-	/* Five sites at real places. */
-	struct { const char *name, *kind, *geo; double radius; } sites[] = {
-		{"Jinnah International Airport, Karachi", "airport", "{\"type\":\"Point\",\"coordinates\":[67.1608,24.9065]}", 2500},
-		{"Port Qasim Power Plant", "project_site", "{\"type\":\"Polygon\",\"coordinates\":[[[67.3560,24.7780],[67.3720,24.7780],[67.3720,24.7900],[67.3560,24.7900],[67.3560,24.7780]]]}", 0},
-		{"Gwadar Port", "project_site", "{\"type\":\"Polygon\",\"coordinates\":[[[62.3280,25.1080],[62.3520,25.1080],[62.3520,25.1230],[62.3280,25.1230],[62.3280,25.1080]]]}", 0},
-		{"Dasu Hydropower Project", "project_site", "{\"type\":\"Point\",\"coordinates\":[73.1780,35.2980]}", 3000},
-		{"Thar Coal Block II, Islamkot", "camp", "{\"type\":\"Point\",\"coordinates\":[70.2300,24.7250]}", 2000},
-	};
-	char site_ids[5][ID_MAX];
-	for (size_t i = 0; i < ARRAY_LEN(sites); i++) {
-		json_t *g = json_loads(sites[i].geo, 0, NULL);
-		json_t *b = json_pack("{s:s,s:s,s:o}", "name", sites[i].name, "kind", sites[i].kind, "geometry", g);
-		if (sites[i].radius > 0)
-			json_object_set_new(b, "radius_m", json_real(sites[i].radius));
-		rc = check(cli_create(st, "sites", org[0], b, NULL, &e, site_ids[i]), &e, "a site");
-		json_decref(b);
-		if (rc)
-			goto fail;
-	}
-	/* 32 company staff and 8 host escorts. */
-	char person_ids[40][ID_MAX];
-	static const char *status[] = {"in_country", "in_country", "in_country", "on_leave"};
-	for (int i = 0; i < 40; i++) {
-		json_t *b;
-		char name[80], phone[32], email[80];
-		if (i < 32) {
-			snprintf(name, sizeof(name), "%s %s", first_names[i % 20], given[(i * 7) % 10]);
-			snprintf(phone, sizeof(phone), "+92 300 %07d", 1000000 + i * 7919);
-			snprintf(email, sizeof(email), "staff%02d@indus-eng.example", i + 1);
-			b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "name", name, "kind", "staff", "job",
-				      jobs[i % 8], "nationality", "CN", "phone", phone, "email", email, "status",
-				      status[i % 4], "home_site_id", site_ids[1 + i % 4], "emergency_contact",
-				      "Company operations room, +92 21 3456 7890");
-			if (i == 0)
-				json_object_set_new(b, "name", json_string("Wei Jun"));
-			rc = check(cli_create(st, "people", org[0], b, NULL, &e, person_ids[i]), &e, "a person");
-		} else {
-			snprintf(phone, sizeof(phone), "+92 321 %07d", 2000000 + i * 104729);
-			b = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "name", escort_names[i - 32], "kind", "escort",
-				      "job", "Escort team lead", "nationality", "PK", "phone", phone, "status",
-				      "in_country");
-			rc = check(cli_create(st, "people", org[1], b, NULL, &e, person_ids[i]), &e, "an escort");
-		}
-		json_decref(b);
-		if (rc)
-			goto fail;
-	}
-	/* Vehicles: company cars and host escort vehicles. */
-	char veh_ids[8][ID_MAX];
-	for (int i = 0; i < 8; i++) {
-		char reg[16];
-		snprintf(reg, sizeof(reg), i < 5 ? "KHI-%04d" : "ESC-%04d", 1200 + i * 37);
-		json_t *b = json_pack("{s:s,s:s,s:s,s:b,s:i}", "registration", reg, "make_model",
-				      i < 5 ? "Toyota Land Cruiser 200" : "Toyota Hilux", "colour",
-				      i < 5 ? "white" : "green", "armoured", i < 3, "seats", i < 5 ? 6 : 4);
-		rc = check(cli_create(st, "vehicles", org[i < 5 ? 0 : 1], b, NULL, &e, veh_ids[i]), &e, "a vehicle");
-		json_decref(b);
-		if (rc)
-			goto fail;
-	}
-	/* Devices: a phone per person in the country, a unit per vehicle. Their
-	 * keys stay in memory for the simulator, and nowhere else. */
-	char *keys[48];
-	size_t nkeys = 0;
-	for (int i = 0; i < 48; i++) {
-		json_t *b;
-		int o_idx;
-		char name[80];
-		if (i < 40) {
-			if (i < 32 && status[i % 4][0] != 'i')
-				continue;
-			o_idx = i < 32 ? 0 : 1;
-			snprintf(name, sizeof(name), "Phone %02d", i + 1);
-			b = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "kind", "phone", "protocol",
-				      i % 3 ? "osmand" : "owntracks", "person_id", person_ids[i]);
-		} else {
-			o_idx = i - 40 < 5 ? 0 : 1;
-			snprintf(name, sizeof(name), "Vehicle unit %d", i - 39);
-			b = json_pack("{s:s,s:s,s:s,s:s}", "name", name, "kind", "vehicle_unit", "protocol",
-				      "osmand", "vehicle_id", veh_ids[i - 40]);
-		}
-		char key[64], hash[65];
-		secret_new("", key, sizeof(key));
-		secret_hash(key, hash);
-		keys[nkeys++] = xstrdup(key);
-		json_t *extra = json_pack("{s:s}", "key_hash", hash);
-		rc = check(cli_create(st, "devices", org[o_idx], b, extra, &e, NULL), &e, "a device");
-		json_decref(b);
-		json_decref(extra);
-		if (rc)
-			goto fail;
-	}
-	/* The other users, one per role. */
-	for (size_t i = 0; i < ARRAY_LEN(users); i++) {
-		if (str_eq(users[i].role, "admin"))
-			continue;
-		json_t *b = json_pack("{s:s,s:s,s:s}", "username", users[i].username, "password",
-				      users[i].password, "role", users[i].role);
-		if (str_eq(users[i].role, "person"))
-			json_object_set_new(b, "person_id", json_string(person_ids[0]));
-		rc = check(cli_create(st, "users", org[users[i].org], b, NULL, &e, NULL), &e, "a user");
-		json_decref(b);
-		if (rc)
-			goto fail;
-	}
+	struct demo *d = xcalloc(1, sizeof(*d));
+	d->st = app.store;
+	d->users = users;
+	d->nusers = ARRAY_LEN(users);
 	/* The joint picture: the company shares its sites in full, its people as
 	 * summary and positions only during shared movements; the liaison cell
 	 * shares its escorts and vehicles in full. */
-	struct demo_agreement j = {.company = org[0], .host = org[1], .e = &e};
-	rc = check(store_write(st, demo_agreement_fn, &j), &e, "the sharing agreement");
-	if (rc)
-		goto fail;
-	printf("\n  Safeguard demo — DEMO DATA ONLY, passwords are printed here and nowhere else\n\n");
-	printf("  %-18s %-18s %-36s %s\n", "USERNAME", "ROLE", "ORGANISATION", "PASSWORD");
-	for (size_t i = 0; i < ARRAY_LEN(users); i++)
-		printf("  %-18s %-18s %-36s %s\n", users[i].username, users[i].role,
-		       users[i].org ? "Host Nation Security Liaison Cell" : "Indus Engineering Consortium",
-		       users[i].password);
-	const char *listen = config_str(app.cfg, "server.listen");
-	printf("\n  data: %s\n  open: http://%s/\n\n", dir, listen);
-	fflush(stdout);
-	/* The live picture moves: the simulator reports through the real protocol. */
-	char url[300];
-	snprintf(url, sizeof(url), "http://%s", listen);
-	struct sim *sim = sim_start(url, keys, nkeys, (double)nkeys / 5.0);
-	rc = app_serve(&app);
-	sim_stop(sim);
-	for (size_t i = 0; i < nkeys; i++)
-		free(keys[i]);
+	struct demo_agreement j = {.company = d->org[0], .host = d->org[1], .e = &d->e};
+	rc = demo_orgs(d) || demo_sites(d) || demo_people(d) || demo_vehicles(d) || demo_devices(d) ||
+	     demo_users(d) || check(store_write(d->st, demo_agreement_fn, &j), &d->e, "the sharing agreement");
+	if (!rc) {
+		printf("\n  Safeguard demo — DEMO DATA ONLY, passwords are printed here and nowhere else\n\n");
+		printf("  %-18s %-18s %-36s %s\n", "USERNAME", "ROLE", "ORGANISATION", "PASSWORD");
+		for (size_t i = 0; i < ARRAY_LEN(users); i++)
+			printf("  %-18s %-18s %-36s %s\n", users[i].username, users[i].role,
+			       users[i].org ? "Host Nation Security Liaison Cell" : "Indus Engineering Consortium",
+			       users[i].password);
+		const char *listen = config_str(app.cfg, "server.listen");
+		printf("\n  data: %s\n  open: http://%s/\n\n", dir, listen);
+		fflush(stdout);
+		/* The live picture moves: the simulator reports through the real protocol. */
+		char url[300];
+		snprintf(url, sizeof(url), "http://%s", listen);
+		struct sim *sim = sim_start(url, d->keys, d->nkeys, (double)d->nkeys / 5.0);
+		rc = app_serve(&app);
+		sim_stop(sim);
+	}
+	for (size_t i = 0; i < d->nkeys; i++)
+		free(d->keys[i]);
+	free(d);
 	app_close(&app);
-	return rc;
-fail:
-	app_close(&app);
-	return 1;
+	return rc ? 1 : 0;
 }
