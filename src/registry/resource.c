@@ -201,6 +201,69 @@ static const struct resource *ref_resource(const struct field *f)
 
 /* Validates one member; on success returns the value to store (new ref).
  * ctx_user: the account's user name, which a password must not contain. */
+/* Text members: a string without NUL, clean of control characters and
+ * noncharacters, within its length, of its kind's form; a password is
+ * checked against the rules and stored as its argon2id hash. */
+static int check_text(const struct field *f, const json_t *v, const char *ctx_user, const char *ptr,
+		      struct verr *e, json_t **out)
+{
+	if (!json_is_string(v)) {
+		verr_set(e, 400, ptr, "%s must be a string", f->name);
+		return SG_EINVAL;
+	}
+	const char *s = json_string_value(v);
+	size_t len = json_string_length(v);
+	if (strlen(s) != len) {
+		verr_set(e, 400, ptr, "%s must not contain NUL characters", f->name);
+		return SG_EINVAL;
+	}
+	size_t chars = utf8_chars(s);
+	if (f->type == FT_PASSWORD) {
+		if (chars < 12 || len > 1024) {
+			verr_set(e, 400, ptr, "%s must have 12 to 1024 characters", f->name);
+			return SG_EINVAL;
+		}
+		char why[200];
+		if (password_check(s, ctx_user, why, sizeof(why))) {
+			verr_set(e, 400, ptr, "%s", why);
+			return SG_EINVAL;
+		}
+		char hash[crypto_pwhash_STRBYTES];
+		if (crypto_pwhash_str(hash, s, len, crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE))
+			BUG("argon2id hashing ran out of memory");
+		*out = json_string(hash);
+		return 0;
+	}
+	bool multiline = f->type == FT_TEXT;
+	if (!text_clean(s, multiline)) {
+		verr_set(e, 400, ptr,
+			 multiline ? "%s must not contain control characters (but tab and line ends) or Unicode noncharacters"
+				   : "%s must not contain control characters, line ends or Unicode noncharacters",
+			 f->name);
+		return SG_EINVAL;
+	}
+	int max = f->max_len ? f->max_len : 200;
+	if (chars > (size_t)max) {
+		verr_set(e, 400, ptr, "%s may have at most %d characters", f->name, max);
+		return SG_EINVAL;
+	}
+	const char *bad = NULL;
+	if (f->type == FT_NAME && (!*s || isspace((unsigned char)s[0]) || isspace((unsigned char)s[len - 1])))
+		bad = "must not be empty or start or end with spaces";
+	else if (f->type == FT_EMAIL && !valid_email(s))
+		bad = "is not an email address";
+	else if (f->type == FT_PHONE && !valid_phone(s))
+		bad = "is not a phone number (digits, optional leading +, 5 to 15 digits)";
+	else if (f->type == FT_USERNAME && !valid_username(s))
+		bad = "must have 3 to 64 characters of a-z, 0-9, '.', '_' or '-'";
+	if (bad) {
+		verr_set(e, 400, ptr, "%s %s", f->name, bad);
+		return SG_EINVAL;
+	}
+	*out = json_incref((json_t *)v);
+	return 0;
+}
+
 static int check_value(const struct field *f, const json_t *v, const char *ctx_user, struct verr *e,
 		       json_t **out)
 {
@@ -212,66 +275,8 @@ static int check_value(const struct field *f, const json_t *v, const char *ctx_u
 	case FT_EMAIL:
 	case FT_PHONE:
 	case FT_USERNAME:
-	case FT_PASSWORD: {
-		if (!json_is_string(v)) {
-			verr_set(e, 400, ptr, "%s must be a string", f->name);
-			return SG_EINVAL;
-		}
-		const char *s = json_string_value(v);
-		size_t len = json_string_length(v);
-		if (strlen(s) != len) {
-			verr_set(e, 400, ptr, "%s must not contain NUL characters", f->name);
-			return SG_EINVAL;
-		}
-		size_t chars = utf8_chars(s);
-		if (f->type == FT_PASSWORD) {
-			if (chars < 12 || len > 1024) {
-				verr_set(e, 400, ptr, "%s must have 12 to 1024 characters", f->name);
-				return SG_EINVAL;
-			}
-			char why[200];
-			if (password_check(s, ctx_user, why, sizeof(why))) {
-				verr_set(e, 400, ptr, "%s", why);
-				return SG_EINVAL;
-			}
-			char hash[crypto_pwhash_STRBYTES];
-			if (crypto_pwhash_str(hash, s, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-					      crypto_pwhash_MEMLIMIT_INTERACTIVE))
-				BUG("argon2id hashing ran out of memory");
-			*out = json_string(hash);
-			return 0;
-		}
-		bool multiline = f->type == FT_TEXT;
-		if (!text_clean(s, multiline)) {
-			verr_set(e, 400, ptr,
-				 multiline ? "%s must not contain control characters (but tab and line ends) or Unicode noncharacters"
-					   : "%s must not contain control characters, line ends or Unicode noncharacters",
-				 f->name);
-			return SG_EINVAL;
-		}
-		int max = f->max_len ? f->max_len : 200;
-		if (chars > (size_t)max) {
-			verr_set(e, 400, ptr, "%s may have at most %d characters", f->name, max);
-			return SG_EINVAL;
-		}
-		if (f->type == FT_NAME) {
-			if (!*s || isspace((unsigned char)s[0]) || isspace((unsigned char)s[len - 1])) {
-				verr_set(e, 400, ptr, "%s must not be empty or start or end with spaces", f->name);
-				return SG_EINVAL;
-			}
-		} else if (f->type == FT_EMAIL && !valid_email(s)) {
-			verr_set(e, 400, ptr, "%s is not an email address", f->name);
-			return SG_EINVAL;
-		} else if (f->type == FT_PHONE && !valid_phone(s)) {
-			verr_set(e, 400, ptr, "%s is not a phone number (digits, optional leading +, 5 to 15 digits)", f->name);
-			return SG_EINVAL;
-		} else if (f->type == FT_USERNAME && !valid_username(s)) {
-			verr_set(e, 400, ptr, "%s must have 3 to 64 characters of a-z, 0-9, '.', '_' or '-'", f->name);
-			return SG_EINVAL;
-		}
-		*out = json_incref((json_t *)v);
-		return 0;
-	}
+	case FT_PASSWORD:
+		return check_text(f, v, ctx_user, ptr, e, out);
 	case FT_INT:
 		if (!json_is_integer(v) || json_integer_value(v) < f->min || json_integer_value(v) > f->max) {
 			verr_set(e, 400, ptr, "%s must be a whole number from %g to %g", f->name, f->min, f->max);

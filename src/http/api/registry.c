@@ -312,96 +312,109 @@ static void list_reply(struct req *r, json_t *items, json_t *next, bool geojson)
 	reply_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
 }
 
-void api_list(struct req *r)
-{
-	const struct resource *res = route_resource(r);
+/* A list request's parameters, checked. */
+struct list_params {
 	const char *allowed[40];
-	int na = 0;
-	allowed[na++] = "limit";
-	allowed[na++] = "cursor";
-	allowed[na++] = "format";
-	allowed[na++] = "org_id";
-	for (unsigned i = 0; i < res->nfields && na < 38; i++)
-		if (res->fields[i].flags & FF_FILTER)
-			allowed[na++] = res->fields[i].name;
-	allowed[na] = NULL;
-	if (!req_query_allowed(r, allowed))
-		return;
+	int na;
+	bool geojson;
+	const char *only_org;
+	struct sb scope; /* the filters a cursor is bound to */
+	char after[CURSOR_VALUE_MAX + 1];
+};
 
-	struct list_query q = {.org_id = r->actor.org_id, .limit = 50};
+/* Reads limit, format, org_id, the filters and the cursor into q and lp;
+ * false after replying 400. */
+static bool list_params(struct req *r, const struct resource *res, struct list_query *q, struct list_params *lp)
+{
+	lp->allowed[lp->na++] = "limit";
+	lp->allowed[lp->na++] = "cursor";
+	lp->allowed[lp->na++] = "format";
+	lp->allowed[lp->na++] = "org_id";
+	for (unsigned i = 0; i < res->nfields && lp->na < 38; i++)
+		if (res->fields[i].flags & FF_FILTER)
+			lp->allowed[lp->na++] = res->fields[i].name;
+	lp->allowed[lp->na] = NULL;
+	if (!req_query_allowed(r, lp->allowed))
+		return false;
 	const char *v;
-	if ((v = req_query(r, "limit"))) {
-		int64_t lim;
-		if (parse_i64(v, 1, 500, &lim)) {
-			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
-				      "limit must be a whole number from 1 to 500", "?limit");
-			return;
-		}
-		q.limit = (int)lim;
+	int64_t lim;
+	if ((v = req_query(r, "limit")) && parse_i64(v, 1, 500, &lim)) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "limit must be a whole number from 1 to 500",
+			      "?limit");
+		return false;
 	}
-	bool geojson = false;
-	if ((v = req_query(r, "format"))) {
-		if (str_eq(v, "geojson")) {
-			geojson = true;
-		} else if (!str_eq(v, "json")) {
-			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
-				      "format must be json or geojson", "?format");
-			return;
-		}
+	if (v)
+		q->limit = (int)lim;
+	if ((v = req_query(r, "format")) && !str_eq(v, "geojson") && !str_eq(v, "json")) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "format must be json or geojson", "?format");
+		return false;
 	}
-	if (!list_filters(r, res, &q))
-		return;
-	const char *only_org = req_query(r, "org_id");
-	if (only_org && !id_valid(only_org, "org")) {
+	lp->geojson = v && str_eq(v, "geojson");
+	if (!list_filters(r, res, q))
+		return false;
+	lp->only_org = req_query(r, "org_id");
+	if (lp->only_org && !id_valid(lp->only_org, "org")) {
 		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "org_id must be an organisation id", "?org_id");
-		return;
+		return false;
 	}
 	/* A cursor holds the last id of a page, which the caller may not see (a
 	 * hidden or pseudonymous record): it is sealed, bound to the caller and
 	 * to these filters (cursor.h). */
-	struct sb scope;
-	sb_init(&scope);
-	for (int i = 0; i < na; i++)
-		if (!str_eq(allowed[i], "cursor") && !str_eq(allowed[i], "limit") && (v = req_query(r, allowed[i])))
-			sb_addf(&scope, "%s=%s\n", allowed[i], v);
-	char after[CURSOR_VALUE_MAX + 1];
+	for (int i = 0; i < lp->na; i++)
+		if (!str_eq(lp->allowed[i], "cursor") && !str_eq(lp->allowed[i], "limit") && (v = req_query(r, lp->allowed[i])))
+			sb_addf(&lp->scope, "%s=%s\n", lp->allowed[i], v);
 	if ((v = req_query(r, "cursor"))) {
-		if (!cursor_open(r, scope.buf, v, after, sizeof(after)) || !id_valid(after, res->id_prefix)) {
-			sb_release(&scope);
+		if (!cursor_open(r, lp->scope.buf, v, lp->after, sizeof(lp->after)) || !id_valid(lp->after, res->id_prefix)) {
 			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
 				      "cursor must be the `next` value of a previous page with the same filters", "?cursor");
-			return;
+			return false;
 		}
-		q.after = after;
+		q->after = lp->after;
 	}
+	return true;
+}
+
+/* One page per organisation the caller may see, merged: *rows, *more. */
+static int list_fetch(struct req *r, struct db *db, const struct resource *res, struct list_query *q,
+		      const char *only_org, json_t **rows, bool *more)
+{
 	const char *orgs[MAX_PARTNERS + MAX_GRANTS + 1];
 	bool everyone = str_eq(res->name, "organisations") && r->actor.root_org && r->actor.role == ROLE_ADMIN;
-	int norgs = list_orgs(r, res, &q, orgs);
-
-	struct db *db = req_db(r);
-	if (!db) {
-		sb_release(&scope);
-		return;
-	}
-	/* One page per organisation, merged in id order: the cursor stays exact. */
-	json_t *rows = json_array();
-	bool more = false;
+	int norgs = list_orgs(r, res, q, orgs);
+	*rows = json_array();
+	*more = false;
 	for (int o = 0; o < (everyone ? 1 : norgs); o++) {
 		if (only_org && !everyone && !str_eq(only_org, orgs[o]))
 			continue;
 		json_t *part;
 		bool part_more;
-		q.org_id = everyone ? only_org : orgs[o];
-		int rc = resource_list(db, res, &q, &part, &part_more);
-		if (rc) {
-			json_decref(rows);
-			sb_release(&scope);
-			reply_err(r, rc, NULL);
-			return;
-		}
-		json_array_extend(rows, part);
+		q->org_id = everyone ? only_org : orgs[o];
+		int rc = resource_list(db, res, q, &part, &part_more);
+		if (rc)
+			return rc;
+		json_array_extend(*rows, part);
 		json_decref(part);
-		more = more || part_more;
+		*more = *more || part_more;
+	}
+	return 0;
+}
+
+void api_list(struct req *r)
+{
+	const struct resource *res = route_resource(r);
+	struct list_query q = {.org_id = r->actor.org_id, .limit = 50};
+	struct list_params lp = {.na = 0};
+	sb_init(&lp.scope);
+	struct db *db = NULL;
+	json_t *rows = NULL;
+	bool more;
+	if (!list_params(r, res, &q, &lp) || !(db = req_db(r)))
+		goto out;
+	/* One page per organisation, merged in id order: the cursor stays exact. */
+	int rc = list_fetch(r, db, res, &q, lp.only_org, &rows, &more);
+	if (rc) {
+		reply_err(r, rc, NULL);
+		goto out;
 	}
 	size_t n = json_array_size(rows);
 	json_t **sorted = xcalloc(n ? n : 1, sizeof(*sorted));
@@ -419,7 +432,7 @@ void api_list(struct req *r)
 		if (policy_decide(&r->actor, ACT_READ, res->name, json_string_value(json_object_get(rec, "org_id")),
 				  json_string_value(json_object_get(rec, "id")), &acc) != DECIDE_ALLOW)
 			continue;
-		json_t *out = render(r, res, rec, &acc, geojson);
+		json_t *out = render(r, res, rec, &acc, lp.geojson);
 		if (!out)
 			continue;
 		note_read(reads, res, &acc, rec);
@@ -427,21 +440,22 @@ void api_list(struct req *r)
 	}
 	json_t *next = json_null();
 	if (more && n) {
-		char *c = cursor_seal(r, scope.buf, json_string_value(json_object_get(sorted[n - 1], "id")));
+		char *c = cursor_seal(r, lp.scope.buf, json_string_value(json_object_get(sorted[n - 1], "id")));
 		next = json_string(c);
 		free(c);
 	}
-	sb_release(&scope);
 	free(sorted);
-	json_decref(rows);
 	bool ok = api_audit_reads(r, reads, "person");
 	json_decref(reads);
-	if (!ok) {
+	if (ok)
+		list_reply(r, items, next, lp.geojson);
+	else {
 		json_decref(items);
 		json_decref(next);
-		return;
 	}
-	list_reply(r, items, next, geojson);
+out:
+	json_decref(rows);
+	sb_release(&lp.scope);
 }
 
 /* --- create, read, update, delete --------------------------------------------- */
