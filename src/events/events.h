@@ -75,7 +75,8 @@ void events_free(struct events *ev);
  * 30 s). */
 int events_subscribe(struct events *ev, const char *name, bool durable, events_fn fn, void *ctx);
 int events_start(struct events *ev);
-/* store_opts.after_commit: wakes the dispatcher. */
+/* store_opts.after_commit, on the writer thread: wakes the dispatcher when
+ * the commit appended events. */
 void events_committed(void *ev);
 /* Waits until every subscriber has been handed every event up to seq (or
  * timeout_ms passed): for tests and an orderly shutdown. */
