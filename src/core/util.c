@@ -359,3 +359,11 @@ void sb_add_csv(struct sb *sb, const char *s, bool text)
 	}
 	sb_addc(sb, '"');
 }
+
+uint32_t str_hash32(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}

@@ -55,6 +55,10 @@ int parse_double(const char *s, double *out);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes). */
 void hex_encode(const unsigned char *in, size_t n, char *out);
+/* FNV-1a of a string, for in-memory hash tables (not for anything an
+ * attacker's input could flood: the live index and the rate buckets key on
+ * device ids the server issued). */
+uint32_t str_hash32(const char *s);
 /* base64url without padding; returns a new string. */
 char *b64url_encode(const unsigned char *in, size_t n);
 

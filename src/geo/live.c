@@ -72,14 +72,6 @@ struct live {
 	uint32_t ntiles;
 };
 
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 static int clampi(int v, int lo, int hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
@@ -141,7 +133,7 @@ static struct rec *rec_at(const struct live *lv, struct loc l)
  * where it would go. */
 static uint32_t id_find(const struct live *lv, const char *id, uint32_t *at)
 {
-	uint32_t mask = lv->idcap - 1, i = hash_str(id) & mask;
+	uint32_t mask = lv->idcap - 1, i = str_hash32(id) & mask;
 	for (;;) {
 		struct loc l = lv->ids[i];
 		if (!l.tile || strcmp(rec_at(lv, l)->id, id) == 0) {
@@ -177,7 +169,7 @@ static void id_delete(struct live *lv, uint32_t at)
 	lv->ids[i].tile = 0;
 	for (uint32_t j = (i + 1) & mask; lv->ids[j].tile; j = (j + 1) & mask) {
 		struct rec *r = rec_at(lv, lv->ids[j]);
-		uint32_t home = hash_str(r->id) & mask;
+		uint32_t home = str_hash32(r->id) & mask;
 		/* Move j back to i when its home is not in the cyclic range (i, j]. */
 		bool between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
 		if (!between) {

@@ -115,14 +115,6 @@ static uint16_t org_index(struct pipeline *p, const char *org)
 	return (uint16_t)i;
 }
 
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 /* Takes one token from id's bucket; false when it is empty. */
 static bool rate_ok(struct pipeline *p, const char *id, int64_t now)
 {
@@ -135,14 +127,14 @@ static bool rate_ok(struct pipeline *p, const char *id, int64_t now)
 		for (uint32_t i = 0; i < oldcap; i++) {
 			if (!old[i].id[0])
 				continue;
-			uint32_t j = hash_str(old[i].id) & (p->bcap - 1);
+			uint32_t j = str_hash32(old[i].id) & (p->bcap - 1);
 			while (p->buckets[j].id[0])
 				j = (j + 1) & (p->bcap - 1);
 			p->buckets[j] = old[i];
 		}
 		free(old);
 	}
-	uint32_t j = hash_str(id) & (p->bcap - 1);
+	uint32_t j = str_hash32(id) & (p->bcap - 1);
 	while (p->buckets[j].id[0] && strcmp(p->buckets[j].id, id) != 0)
 		j = (j + 1) & (p->bcap - 1);
 	struct bucket *b = &p->buckets[j];
