@@ -99,7 +99,7 @@ MUTATIONS = [
     ("stream: the policy's answer ignored for partners", "src/http/stream.c",
      "return policy_decide(&rd->actor, ACT_READ, category, org, NULL, &acc) == DECIDE_ALLOW &&",
      "return (policy_decide(&rd->actor, ACT_READ, category, org, NULL, &acc) == DECIDE_ALLOW || true) &&",
-     ["api:stream_delivers_by_access"]),
+     ["api:last_event_id_resumes", "api:stream_delivers_by_access"]),
     ("auth: a disabled user's session still opens", "src/registry/accounts.c",
      "WHERE s.token_hash = ?1 AND u.disabled = 0\"", "WHERE s.token_hash = ?1\"",
      ["api:disabling", "api:lockout_is_kept"]),

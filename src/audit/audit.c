@@ -35,7 +35,11 @@ void audit_add_type(const char *type, const char *table)
 			return;
 	if (naudited == ARRAY_LEN(audited))
 		BUG("too many audited types");
-	/* Names come from the constant descriptors, never from input. */
+	/* Names come from the constant descriptors, never from input; checked
+	 * anyway, since they are formatted into SQL. */
+	for (const char *c = table; *c; c++)
+		if (!(*c == '_' || (*c >= 'a' && *c <= 'z')))
+			BUG("audited table name %s is not an identifier", table);
 	audited[naudited++] = (struct audited){type, table, xasprintf("SELECT * FROM %s WHERE id = ?", table),
 					       xasprintf("SELECT * FROM %s ORDER BY id", table)};
 }

@@ -24,31 +24,10 @@
 static _Thread_local bool appended;
 
 int events_append(struct db *db, const char *org_id, const char *category, const char *type, const json_t *body,
-		  int64_t now_ms, int64_t *seq)
+		  int64_t now_ms)
 {
 	char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	struct db_stmt *st;
-	appended = true;
-	int rc = text ? 0 : SG_EIO;
-	if (!rc && db_prepare(db,
-			      "INSERT INTO events (at_ms, org_id, category, type, body) VALUES (?1, ?2, ?3, ?4, ?5)"
-			      " RETURNING seq",
-			      &st))
-		rc = SG_EIO;
-	if (!rc) {
-		db_bind_int(st, 1, now_ms);
-		db_bind_text(st, 2, org_id);
-		db_bind_text(st, 3, category);
-		db_bind_text(st, 4, type);
-		db_bind_text(st, 5, text);
-		int s = db_step(st);
-		if (s == DB_ROW && seq)
-			*seq = db_col_int(st, 0);
-		if (s == DB_ROW)
-			s = db_step(st);
-		db_reset(st);
-		rc = s == DB_DONE ? 0 : s < 0 ? s : SG_EIO;
-	}
+	int rc = text ? events_append_text(db, org_id, category, type, text, now_ms) : SG_EIO;
 	free(text);
 	return rc;
 }

@@ -43,10 +43,10 @@ struct event {
 
 /* In the caller's write transaction. body is borrowed. 0 or SG_EIO. */
 int events_append(struct db *db, const char *org_id, const char *category, const char *type, const json_t *body,
-		  int64_t now_ms, int64_t *seq);
+		  int64_t now_ms);
 
-/* The same with the body already serialised (JSON), when the seq is not
- * needed: the ingest path serialises on the request's thread. */
+/* The same with the body already serialised (JSON): the ingest path
+ * serialises on the request's thread. */
 int events_append_text(struct db *db, const char *org_id, const char *category, const char *type,
 		       const char *body, int64_t now_ms);
 

@@ -156,6 +156,15 @@ static bool refresh(struct reader *rd)
 	return ok;
 }
 
+/* Decide with grants at most 200 ms old, re-read at once after any account
+ * or agreement change: a revocation reaches the stream before its next event. */
+static bool still_allowed(struct reader *rd)
+{
+	if (clock_mono_us() - rd->grants_at_us <= 200000 && atomic_load(&rd->env->auth_epoch) == rd->epoch)
+		return true;
+	return refresh(rd);
+}
+
 /* What the policy lets the reader read of the event's category (its
  * resource: positions for position and geofence events), and not as a
  * summary: summary positions are coarse and delayed, never streamed live. */
@@ -228,8 +237,7 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 			continue;
 		}
 		if (!rd->live) {
-			if ((clock_mono_us() - rd->grants_at_us > 200000 ||
-			     atomic_load(&rd->env->auth_epoch) != rd->epoch) && !refresh(rd))
+			if (!still_allowed(rd))
 				return MHD_CONTENT_READER_END_OF_STREAM;
 			if (!catch_up(rd))
 				return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -244,10 +252,7 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 			pthread_cond_timedwait(&b->cv, &b->mu, &ts);
 		}
 		pthread_mutex_unlock(&b->mu);
-		/* Decide with grants at most 200 ms old: a revocation reaches the stream
-		 * before the next event goes out. */
-		if ((clock_mono_us() - rd->grants_at_us > 200000 ||
-		     atomic_load(&rd->env->auth_epoch) != rd->epoch) && !refresh(rd))
+		if (!still_allowed(rd))
 			return MHD_CONTENT_READER_END_OF_STREAM; /* logged out, disabled, revoked key */
 		pthread_mutex_lock(&b->mu);
 		uint64_t oldest = oldest_locked(b);

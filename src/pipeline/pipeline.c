@@ -367,7 +367,7 @@ static int geofence_fn(struct db *db, struct store_job *j)
 			json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f}", "device_id", dev, "org_id", j->dev->org_id,
 						 "fence_type", type, "fence_id", key + 2, "event", event, "time", ts, "lat",
 						 r->lat, "lon", r->lon);
-			rc = events_append(db, j->dev->org_id, "positions", "geofence", body, j->now, NULL);
+			rc = events_append(db, j->dev->org_id, "positions", "geofence", body, j->now);
 			json_decref(body);
 			if (rc)
 				break;

@@ -222,6 +222,20 @@ def test_last_event_id_resumes_across_a_restart_with_no_gap():
         n_geo = srv.sql("SELECT count(*) FROM events WHERE type = 'geofence'")[0][0]
         check(n_pos == srv.sql("SELECT count(*) FROM positions")[0][0] == 7, n_pos)
         check(n_geo == srv.sql("SELECT count(*) FROM geofence_events")[0][0] == 6, n_geo)
+        # Resuming from the start of the outbox reveals nothing across
+        # organisations: a stranger and a summary partner read A's events
+        # from the store under the same policy as live ones.
+        from test_access import agree
+        me = srv.request("GET", "/api/v1/session", token=tok).json
+        a = Org(srv, tok, me["org_id"])
+        stranger, summary = Org.new(srv, tok), Org.new(srv, tok)
+        agree(srv, a, summary, [{"category": "positions", "level": "summary"}])
+        peeks = [Stream(srv, o.tokens["duty_officer"], last_id=0) for o in (stranger, summary)]
+        streams.extend(peeks)
+        time.sleep(0.8)
+        for p in peeks:
+            check(p.status == 200 and not any(e["data"].get("device_id") == dev["id"] for e in p.events),
+                  f"A's events leak through the outbox: {p.events}")
         # An id from before anything the outbox holds: told there is a gap.
         srv.sql("DELETE FROM events WHERE seq <= ?", (first[4][0],))
         gap = Stream(srv, tok, last_id=first[1][0])

@@ -95,7 +95,7 @@ static int change_fn(struct db *db, void *arg)
 	if (db_run(st))
 		return SG_EIO;
 	json_t *body = json_pack("{s:i}", "n", c->n);
-	int rc = events_append(db, "org_a", "positions", "test", body, clock_now_ms(), NULL);
+	int rc = events_append(db, "org_a", "positions", "test", body, clock_now_ms());
 	json_decref(body);
 	return rc ? rc : c->fail_after ? SG_EIO : 0;
 }
