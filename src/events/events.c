@@ -140,6 +140,34 @@ static int cursor_load(struct db *db, const char *name, int64_t *seq)
 	return rc == DB_ROW ? 0 : rc == DB_DONE ? SG_ENOTFOUND : SG_EIO;
 }
 
+struct save_job {
+	struct events *ev;
+	int64_t cursors[MAX_SUBS];
+};
+
+static int save_fn(struct db *db, void *arg)
+{
+	struct save_job *j = arg;
+	int64_t now = clock_now_ms();
+	for (int i = 0; i < j->ev->nsubs; i++) {
+		const struct sub *s = &j->ev->subs[i];
+		if (!s->durable || j->cursors[i] == s->saved)
+			continue;
+		struct db_stmt *st;
+		if (db_prepare(db,
+			       "INSERT INTO event_cursors (subscriber, seq, updated_ms) VALUES (?1, ?2, ?3)"
+			       " ON CONFLICT (subscriber) DO UPDATE SET seq = excluded.seq, updated_ms = excluded.updated_ms",
+			       &st))
+			return SG_EIO;
+		db_bind_text(st, 1, s->name);
+		db_bind_int(st, 2, j->cursors[i]);
+		db_bind_int(st, 3, now);
+		if (db_run(st))
+			return SG_EIO;
+	}
+	return 0;
+}
+
 int events_subscribe(struct events *ev, const char *name, bool durable, events_fn fn, void *ctx)
 {
 	if (ev->nsubs == MAX_SUBS || ev->running)
@@ -157,7 +185,8 @@ int events_subscribe(struct events *ev, const char *name, bool durable, events_f
 	sg_strlcpy(s->name, name, sizeof(s->name));
 	int64_t at = 0;
 	int rc = durable ? cursor_load(db, name, &at) : SG_ENOTFOUND;
-	if (rc == SG_ENOTFOUND)
+	bool fresh = rc == SG_ENOTFOUND;
+	if (fresh)
 		rc = events_head(db, &at); /* new: from now on */
 	else if (rc == 0)
 		s->saved = at;
@@ -166,6 +195,19 @@ int events_subscribe(struct events *ev, const char *name, bool durable, events_f
 	if (rc)
 		return rc;
 	ev->nsubs++;
+	/* A new durable subscriber exists from now on: its starting point is
+	 * stored at once, or a crash before its first save would restart it at
+	 * a later head and skip what came between. */
+	if (durable && fresh) {
+		struct save_job j = {.ev = ev};
+		for (int i = 0; i < ev->nsubs; i++)
+			j.cursors[i] = atomic_load(&ev->subs[i].cursor);
+		if (store_write(ev->st, save_fn, &j)) {
+			ev->nsubs--;
+			return SG_EIO;
+		}
+		s->saved = at;
+	}
 	return 0;
 }
 
@@ -215,34 +257,6 @@ static bool dispatch(struct events *ev)
 	}
 	store_reader_put(ev->st, db);
 	return ok;
-}
-
-struct save_job {
-	struct events *ev;
-	int64_t cursors[MAX_SUBS];
-};
-
-static int save_fn(struct db *db, void *arg)
-{
-	struct save_job *j = arg;
-	int64_t now = clock_now_ms();
-	for (int i = 0; i < j->ev->nsubs; i++) {
-		const struct sub *s = &j->ev->subs[i];
-		if (!s->durable || j->cursors[i] == s->saved)
-			continue;
-		struct db_stmt *st;
-		if (db_prepare(db,
-			       "INSERT INTO event_cursors (subscriber, seq, updated_ms) VALUES (?1, ?2, ?3)"
-			       " ON CONFLICT (subscriber) DO UPDATE SET seq = excluded.seq, updated_ms = excluded.updated_ms",
-			       &st))
-			return SG_EIO;
-		db_bind_text(st, 1, s->name);
-		db_bind_int(st, 2, j->cursors[i]);
-		db_bind_int(st, 3, now);
-		if (db_run(st))
-			return SG_EIO;
-	}
-	return 0;
 }
 
 /* Writes the durable cursors that moved (at most every SAVE_EVERY_MS unless
