@@ -199,7 +199,11 @@ int app_serve(struct app *app)
 {
 	char err[512];
 	raise_fd_limit((rlim_t)config_int(app->cfg, "server.max_connections") * 2 + 512);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int64_t st = config_int(app->cfg, "server.event_threads");
 	struct http_server_opts ho = {
+		.event_threads = (unsigned)(st > 0 ? st : cores > 0 ? cores : 1),
+		.workers = (unsigned)config_int(app->cfg, "server.workers"),
 		.listen = config_str(app->cfg, "server.listen"),
 		.connection_timeout_s = (unsigned)config_int(app->cfg, "server.connection_timeout_s"),
 		.header_timeout_s = (unsigned)config_int(app->cfg, "server.header_timeout_s"),
@@ -218,7 +222,7 @@ int app_serve(struct app *app)
 		oo.osmand_only = true;
 		/* Devices are many and each request only waits for a commit: a few
 		 * event-loop threads, connections suspended while they wait. */
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		oo.workers = 0;
 		int64_t et = config_int(app->cfg, "ingest.event_threads");
 		oo.event_threads = (unsigned)(et > 0 ? et : cores > 0 ? cores : 1);
 		if (http_server_start(&app->env, &oo, &app->osmand, err, sizeof(err))) {

@@ -95,6 +95,14 @@ struct req {
 	void *pending;       /* what the suspended request waits for */
 	int pending_rc;
 	const struct protocol *pending_protocol; /* whose reply it gets */
+	/* Run by a worker thread (the main listener's handlers may block): the
+	 * connection is suspended, the reply is kept here and queued on the
+	 * event loop once the worker resumes it. */
+	bool in_worker;
+	struct MHD_Response *deferred;
+	unsigned deferred_status;
+	struct req *next_job; /* the worker queue's link */
+	bool path_known;      /* the path exists (for a 405 over a 404) */
 };
 
 /* Reader connection for this request (released when the request ends); NULL

@@ -184,6 +184,22 @@ static void add_common_headers(struct req *r, struct MHD_Response *resp, const c
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
+/* Queues the reply, or keeps it while a worker runs the handler (the event
+ * loop queues it when the worker resumes the connection). */
+static void queue(struct req *r, unsigned status, struct MHD_Response *resp)
+{
+	if (r->in_worker) {
+		r->deferred = resp;
+		r->deferred_status = status;
+		r->queued = MHD_YES;
+	} else {
+		r->queued = MHD_queue_response(r->conn, status, resp);
+		MHD_destroy_response(resp);
+	}
+	r->status = (int)status;
+	r->replied = true;
+}
+
 void reply_data(struct req *r, unsigned status, const char *content_type, const void *data,
 		size_t len)
 {
@@ -192,10 +208,7 @@ void reply_data(struct req *r, unsigned status, const char *content_type, const 
 	struct MHD_Response *resp =
 		MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
 	add_common_headers(r, resp, content_type, status);
-	r->queued = MHD_queue_response(r->conn, status, resp);
-	MHD_destroy_response(resp);
-	r->status = (int)status;
-	r->replied = true;
+	queue(r, status, resp);
 }
 
 void reply_response(struct req *r, unsigned status, const char *content_type, struct MHD_Response *resp)
@@ -204,10 +217,7 @@ void reply_response(struct req *r, unsigned status, const char *content_type, st
 		BUG("second reply to request %s", r->id);
 	add_common_headers(r, resp, content_type, status);
 	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-	r->queued = MHD_queue_response(r->conn, status, resp);
-	MHD_destroy_response(resp);
-	r->status = (int)status;
-	r->replied = true;
+	queue(r, status, resp);
 }
 
 void reply_json(struct req *r, unsigned status, json_t *body)

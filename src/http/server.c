@@ -8,6 +8,7 @@
 #include "http/api/api.h"
 #include "http/auth.h"
 #include "http/router.h"
+#include "http/stream.h"
 #include "ingest/protocols.h"
 
 #include <arpa/inet.h>
@@ -48,6 +49,17 @@ struct http_server {
 	pthread_t watchdog;
 	bool watchdog_running, stopping;
 	pthread_cond_t watch_cv;
+	/* The main listener's handlers may block (argon2id, a commit, a store
+	 * read): they run on a pool of worker threads while their connection is
+	 * suspended, so a connection costs no thread and an open stream only
+	 * its buffer. Device reports (which suspend instead of waiting) and the
+	 * stream's writes stay on the event loop. */
+	pthread_t *workers;
+	unsigned nworkers;
+	pthread_mutex_t jobs_mu;
+	pthread_cond_t jobs_cv;
+	struct req *jobs_head, *jobs_tail;
+	bool jobs_stop;
 };
 
 static void watch_set(struct http_server *srv, struct MHD_Connection *conn, enum conn_phase phase)
@@ -181,19 +193,25 @@ static void client_address(struct req *r)
 		sg_strlcpy(r->client, "unknown", sizeof(r->client));
 }
 
+/* Which route serves the request (NULL: none; r->path_known tells 405 from
+ * 404). */
+static void route(struct req *r)
+{
+	if (!r->osmand_only)
+		r->route = router_match(r->method, r->path, r->param, sizeof(r->param), &r->path_known);
+}
+
 static void dispatch(struct req *r)
 {
-	bool path_known;
 	if (r->osmand_only) {
 		/* Traccar Client's default settings: any path, the OsmAnd protocol. */
 		api_ingest_protocol(r, protocol_find("osmand"));
 		return;
 	}
-	r->route = router_match(r->method, r->path, r->param, sizeof(r->param), &path_known);
 	if (!r->route) {
 		if ((str_eq(r->method, "GET") || str_eq(r->method, "HEAD")) && api_static(r))
 			return;
-		if (path_known) {
+		if (r->path_known) {
 			router_allowed(r->path, r->allow, sizeof(r->allow));
 			reply_problem(r, 405, "method-not-allowed", "Method not allowed",
 				      "this path does not accept that method", NULL);
@@ -228,6 +246,98 @@ static void dispatch(struct req *r)
 	r->route->fn(r);
 	if (!r->replied && !r->resume)
 		BUG("handler for %s %s gave no reply", r->route->method, r->route->pattern);
+}
+
+/* On the event loop, once the worker resumed the connection. */
+static void queue_deferred(struct req *r)
+{
+	r->in_worker = false;
+	r->queued = MHD_queue_response(r->conn, r->deferred_status, r->deferred);
+	MHD_destroy_response(r->deferred);
+	r->deferred = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct http_server *srv = arg;
+	for (;;) {
+		pthread_mutex_lock(&srv->jobs_mu);
+		while (!srv->jobs_head && !srv->jobs_stop)
+			pthread_cond_wait(&srv->jobs_cv, &srv->jobs_mu);
+		struct req *r = srv->jobs_head;
+		if (!r) { /* stopping, and every queued request served */
+			pthread_mutex_unlock(&srv->jobs_mu);
+			return NULL;
+		}
+		srv->jobs_head = r->next_job;
+		if (!srv->jobs_head)
+			srv->jobs_tail = NULL;
+		pthread_mutex_unlock(&srv->jobs_mu);
+		dispatch(r);
+		if (r->replied)
+			r->resume = queue_deferred;
+		else
+			BUG("handler for %s %s gave no reply", r->method, r->path);
+		MHD_resume_connection(r->conn); /* the last touch: r is the event loop's again */
+	}
+}
+
+/* Hands a complete request to a worker; its connection sleeps meanwhile.
+ * false once the workers have stopped (the caller serves it itself). */
+static bool to_worker(struct http_server *srv, struct req *r)
+{
+	pthread_mutex_lock(&srv->jobs_mu);
+	if (srv->jobs_stop) {
+		pthread_mutex_unlock(&srv->jobs_mu);
+		return false;
+	}
+	r->in_worker = true;
+	r->event_loop = false; /* a worker may wait */
+	r->next_job = NULL;
+	MHD_suspend_connection(r->conn);
+	if (srv->jobs_tail)
+		srv->jobs_tail->next_job = r;
+	else
+		srv->jobs_head = r;
+	srv->jobs_tail = r;
+	pthread_cond_signal(&srv->jobs_cv);
+	pthread_mutex_unlock(&srv->jobs_mu);
+	return true;
+}
+
+static int workers_start(struct http_server *srv, unsigned n)
+{
+	srv->workers = xcalloc(n ? n : 1, sizeof(pthread_t));
+	for (unsigned i = 0; i < n; i++) {
+		if (pthread_create(&srv->workers[i], NULL, worker_main, srv))
+			break;
+		char name[16];
+		snprintf(name, sizeof(name), "sg-worker-%u", i);
+		pthread_setname_np(srv->workers[i], name);
+		srv->nworkers++;
+	}
+	return n && !srv->nworkers ? SG_EIO : 0;
+}
+
+/* The workers finish what is queued (their connections wait for them). */
+static void workers_stop(struct http_server *srv)
+{
+	pthread_mutex_lock(&srv->jobs_mu);
+	srv->jobs_stop = true;
+	pthread_cond_broadcast(&srv->jobs_cv);
+	pthread_mutex_unlock(&srv->jobs_mu);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		pthread_join(srv->workers[i], NULL);
+}
+
+static void server_free(struct http_server *srv)
+{
+	free(srv->workers);
+	pthread_mutex_destroy(&srv->watch_mu);
+	pthread_cond_destroy(&srv->watch_cv);
+	pthread_mutex_destroy(&srv->jobs_mu);
+	pthread_cond_destroy(&srv->jobs_cv);
+	free(srv);
 }
 
 /* Called first with the raw request URI: the only place that sees the query
@@ -302,11 +412,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (r->too_big)
+	if (r->too_big) {
 		reply_problem(r, 413, "too-large", "Request body too large",
 			      "the body exceeds server.max_body_bytes", NULL);
-	else
-		dispatch(r);
+		return r->queued;
+	}
+	route(r);
+	if (srv->nworkers && !(r->route && (r->route->flags & RT_DEVICE)) && to_worker(srv, r))
+		return MHD_YES;
+	dispatch(r);
 	return r->replied ? r->queued : MHD_YES; /* not replied: suspended, waiting */
 }
 
@@ -348,6 +462,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_add(&env->metrics.duration_sum_us, (uint64_t)us);
 	if (r->rdb)
 		store_reader_put(env->store, r->rdb);
+	if (r->deferred)
+		MHD_destroy_response(r->deferred);
 	sb_release(&r->body);
 	free(r->raw_query);
 	free(r->set_cookie);
@@ -407,14 +523,10 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 			 gai_strerror(gai));
 		return SG_EINVAL;
 	}
-	/* Thread per connection: handlers may block (argon2id, commits, streams).
-	 * Event loop (the device listener): a few epoll threads; a handler that
-	 * waits for a commit suspends its connection and is resumed by it. */
-	unsigned flags = opts->event_threads
-				 ? MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-					   MHD_USE_ERROR_LOG
-				 : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-					   MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	/* A few epoll event-loop threads (one per core); handlers that may
+	 * block run on the worker pool (opts->workers), a device report
+	 * suspends its connection until its commit wakes it. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	struct http_server *srv = xcalloc(1, sizeof(*srv));
@@ -425,7 +537,16 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 	pthread_cond_init(&srv->watch_cv, NULL);
 	srv->watch.next = srv->watch.prev = &srv->watch;
 	srv->osmand_only = opts->osmand_only;
-	srv->event_loop = opts->event_threads > 0;
+	srv->event_loop = true;
+	unsigned threads = opts->event_threads ? opts->event_threads : 1;
+	pthread_mutex_init(&srv->jobs_mu, NULL);
+	pthread_cond_init(&srv->jobs_cv, NULL);
+	if (workers_start(srv, opts->workers)) {
+		snprintf(err, errsz, "cannot start the worker threads");
+		freeaddrinfo(ai);
+		server_free(srv);
+		return SG_EIO;
+	}
 	srv->d = MHD_start_daemon(
 		flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
 		NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
@@ -445,15 +566,14 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 #endif
 		/* a pool of event loops, or nothing (MHD_OPTION_END ends the list) */
-		opts->event_threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, opts->event_threads,
+		threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads,
 		MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (!srv->d) {
 		snprintf(err, errsz, "cannot listen on %s (address in use or not available)",
 			 opts->listen);
-		pthread_mutex_destroy(&srv->watch_mu);
-		pthread_cond_destroy(&srv->watch_cv);
-		free(srv);
+		workers_stop(srv);
+		server_free(srv);
 		return SG_EIO;
 	}
 	srv->watchdog_running = pthread_create(&srv->watchdog, NULL, watchdog_main, srv) == 0;
@@ -493,10 +613,13 @@ void http_server_stop(struct http_server *srv, int64_t grace_ms)
 	pthread_mutex_unlock(&srv->watch_mu);
 	if (srv->watchdog_running)
 		pthread_join(srv->watchdog, NULL);
+	/* The workers finish what is queued (their connections wait for them),
+	 * then the open streams are woken to end, then the loops stop. */
+	workers_stop(srv);
+	if (srv->env->broker)
+		broker_wake_all(srv->env->broker);
 	MHD_stop_daemon(srv->d);
-	pthread_mutex_destroy(&srv->watch_mu);
-	pthread_cond_destroy(&srv->watch_cv);
-	free(srv);
+	server_free(srv);
 }
 
 void http_server_quiesce(struct http_server *srv)

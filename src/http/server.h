@@ -1,6 +1,7 @@
-/* The HTTP server: libmicrohttpd with a thread per connection, or (for the
- * device listener) a pool of event-loop threads whose handlers suspend a
- * connection instead of blocking; limits on
+/* The HTTP server: libmicrohttpd with a few epoll event-loop threads; the
+ * handlers that may block run on a pool of workers while their connection is
+ * suspended (device reports suspend until their commit, streams until their
+ * next event), so connections cost no thread; limits on
  * body, header memory, connection time and connections per client address;
  * request ids and one structured log line per request; graceful drain on
  * shutdown (stop accepting, finish in-flight requests, then stop). */
@@ -19,7 +20,8 @@ struct http_server_opts {
 	unsigned per_ip_connections;
 	size_t max_header_bytes;
 	bool osmand_only; /* the dedicated OsmAnd listener: every path is an OsmAnd report */
-	unsigned event_threads; /* > 0: that many epoll event-loop threads, not a thread per connection */
+	unsigned event_threads; /* epoll event-loop threads (0: one) */
+	unsigned workers;       /* threads running the handlers that may block (0: none, all on the loop) */
 };
 
 /* Starts listening; 0 or SG_EINVAL/SG_EIO with a message in err. env must

@@ -8,6 +8,7 @@
 #include "http/auth.h"
 #include "registry/accounts.h"
 #include "sharing/sharing.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,22 +17,62 @@
 #include <sys/socket.h>
 #include <time.h>
 
+/* (organisation, category) pairs, interned: a reader decides once per pair,
+ * not once per event, and re-decides when its grants are re-read. */
+#define AUD_MAX 1024u
+#define AUD_NONE UINT32_MAX
+
 struct slot {
 	uint64_t seq;
-	char *frame;      /* "id: ..\nevent: ..\ndata: ..\n\n" */
-	char org[48];     /* whose data it is */
+	char *frame;       /* "id: ..\nevent: ..\ndata: ..\n\n", serialised once for every reader */
+	uint32_t aud;      /* whose data and which category: the audience index */
+	char org[48];      /* the same, spelled out (for AUD_NONE) */
+	char category[24];
+};
+
+struct audience {
+	char org[48];      /* whose data it is */
 	char category[24]; /* the sharing category deciding who else sees it */
 };
 
+struct reader;
+
 struct broker {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
 	struct slot *ring;
 	size_t cap;
 	uint64_t next;  /* one past the last outbox seq received; the ring holds [max(first, next - cap), next) */
 	uint64_t first; /* the first seq this process received (older ones are read from the store) */
-	uint64_t wakeups;
+	struct audience aud[AUD_MAX];
+	uint32_t naud;
+	uint32_t aud_slot[2 * AUD_MAX]; /* open addressing: audience index + 1, 0 = empty */
+	/* Readers with nothing to send sleep with their connection suspended;
+	 * the next event (or the ticker, each second: heartbeats, session
+	 * checks) resumes them all and empties the list. */
+	struct reader **waiting;
+	size_t nwaiting, waiting_cap;
+	bool closing;
+	pthread_t ticker;
+	bool ticker_running, ticker_stop;
+	pthread_cond_t tick_cv;
 };
+
+static void wake_locked(struct broker *b);
+
+static void *ticker_main(void *arg)
+{
+	struct broker *b = arg;
+	pthread_mutex_lock(&b->mu);
+	while (!b->ticker_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&b->tick_cv, &b->mu, &ts);
+		wake_locked(b);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
 
 struct broker *broker_new(size_t capacity)
 {
@@ -40,11 +81,14 @@ struct broker *broker_new(size_t capacity)
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&b->cv, &ca);
+	pthread_cond_init(&b->tick_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	b->cap = capacity ? capacity : 1;
 	b->ring = xcalloc(b->cap, sizeof(*b->ring));
 	b->next = b->first = 1;
+	b->ticker_running = pthread_create(&b->ticker, NULL, ticker_main, b) == 0;
+	if (b->ticker_running)
+		pthread_setname_np(b->ticker, "sg-stream-tick");
 	return b;
 }
 
@@ -52,10 +96,18 @@ void broker_free(struct broker *b)
 {
 	if (!b)
 		return;
+	if (b->ticker_running) {
+		pthread_mutex_lock(&b->mu);
+		b->ticker_stop = true;
+		pthread_cond_signal(&b->tick_cv);
+		pthread_mutex_unlock(&b->mu);
+		pthread_join(b->ticker, NULL);
+	}
 	for (size_t i = 0; i < b->cap; i++)
 		free(b->ring[i].frame);
 	free(b->ring);
-	pthread_cond_destroy(&b->cv);
+	free(b->waiting);
+	pthread_cond_destroy(&b->tick_cv);
 	pthread_mutex_destroy(&b->mu);
 	free(b);
 }
@@ -73,6 +125,27 @@ static char *frame_of(const struct event *e)
 			 e->body ? e->body : "{}");
 }
 
+/* The audience index of (org, category), interned on first sight. */
+static uint32_t audience_locked(struct broker *b, const char *org, const char *category)
+{
+	uint32_t h = (str_hash32(org) * 31u + str_hash32(category)) % (2 * AUD_MAX);
+	for (uint32_t n = 0; n < 2 * AUD_MAX; n++, h = (h + 1) % (2 * AUD_MAX)) {
+		uint32_t v = b->aud_slot[h];
+		if (!v) {
+			if (b->naud == AUD_MAX)
+				return AUD_NONE; /* full: readers decide such events one by one */
+			struct audience *a = &b->aud[b->naud];
+			sg_strlcpy(a->org, org, sizeof(a->org));
+			sg_strlcpy(a->category, category, sizeof(a->category));
+			b->aud_slot[h] = ++b->naud;
+			return b->naud - 1;
+		}
+		if (str_eq(b->aud[v - 1].org, org) && str_eq(b->aud[v - 1].category, category))
+			return v - 1;
+	}
+	return AUD_NONE;
+}
+
 int broker_publish(void *ctx, const struct event *e)
 {
 	struct broker *b = ctx;
@@ -85,9 +158,10 @@ int broker_publish(void *ctx, const struct event *e)
 	s->seq = seq;
 	sg_strlcpy(s->org, e->org_id ? e->org_id : "", sizeof(s->org));
 	sg_strlcpy(s->category, e->category ? e->category : "", sizeof(s->category));
+	s->aud = audience_locked(b, s->org, s->category);
 	if (seq >= b->next)
 		b->next = seq + 1;
-	pthread_cond_broadcast(&b->cv);
+	wake_locked(b); /* the first event of a batch wakes the sleepers; the rest find none */
 	pthread_mutex_unlock(&b->mu);
 	return 0;
 }
@@ -101,8 +175,8 @@ static uint64_t oldest_locked(const struct broker *b)
 void broker_wake_all(struct broker *b)
 {
 	pthread_mutex_lock(&b->mu);
-	b->wakeups++;
-	pthread_cond_broadcast(&b->cv);
+	b->closing = true; /* no reader sleeps again: each ends */
+	wake_locked(b);
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -111,12 +185,14 @@ void broker_wake_all(struct broker *b)
 struct reader {
 	struct http_env *env;
 	struct broker *b;
+	struct MHD_Connection *conn;
 	uint64_t next;        /* next sequence to send */
 	struct actor actor;
 	struct grant_set grants;
 	char token_hash[65];
 	bool by_key;          /* authenticated by API key */
 	int64_t grants_at_us; /* when the grants were read */
+	int64_t checked_at_us; /* when the session or key was checked */
 	uint64_t epoch;       /* env->auth_epoch when they were read */
 	int64_t last_write_us;
 	struct sb out;        /* pending bytes */
@@ -124,45 +200,77 @@ struct reader {
 	bool hello_sent, ended;
 	bool live;            /* caught up with the ring (before: reading the outbox) */
 	bool gap_told;
+	bool waiting;         /* in b->waiting, its connection suspended */
+	uint8_t seen[AUD_MAX]; /* per audience: 0 undecided, 1 shown, 2 not */
 };
 
-/* Re-reads the reader's grants, and whether its session still stands. */
-static bool refresh(struct reader *rd)
+/* Resumes every sleeping reader (b->mu held). Each was suspended before it
+ * joined the list, under the same lock, so a resume never precedes its
+ * suspend. */
+static void wake_locked(struct broker *b)
 {
+	for (size_t i = 0; i < b->nwaiting; i++) {
+		b->waiting[i]->waiting = false;
+		MHD_resume_connection(b->waiting[i]->conn);
+	}
+	b->nwaiting = 0;
+}
+
+/* Suspends the reader's connection until the next wake (b->mu held). */
+static void sleep_locked(struct broker *b, struct reader *rd)
+{
+	if (b->nwaiting == b->waiting_cap) {
+		b->waiting_cap = b->waiting_cap ? 2 * b->waiting_cap : 64;
+		b->waiting = xrealloc(b->waiting, b->waiting_cap * sizeof(*b->waiting));
+	}
+	MHD_suspend_connection(rd->conn);
+	b->waiting[b->nwaiting++] = rd;
+	rd->waiting = true;
+}
+
+/* Checks that the caller as it stands now is the caller the stream was
+ * opened for: a revoked key, a logout, a disabled user, a password change
+ * (which ends the user's other sessions), the absolute expiry, and a new
+ * role or organisation all end the stream (the client reconnects with what
+ * it may now see); an open stream is activity, so the idle timer does not. */
+static bool caller_stands(struct reader *rd, struct db *db)
+{
+	if (rd->by_key) {
+		struct account k;
+		return account_by_api_key(db, rd->actor.id, true, &k) == 0 && role_parse(k.role) == (int)rd->actor.role &&
+		       str_eq(k.org_id, rd->actor.org_id);
+	}
+	struct session_row s;
+	return account_by_session(db, rd->token_hash, &s) == 0 && s.expires_ms > clock_now_ms() &&
+	       role_parse(s.who.role) == (int)rd->actor.role && str_eq(s.who.org_id, rd->actor.org_id) &&
+	       str_eq(s.who.person_id, rd->actor.person_id);
+}
+
+/* Decide with grants at most 200 ms old (from the grant cache, which an
+ * agreement change empties) and a session checked within the second, both
+ * re-read at once after any account or agreement change in this process
+ * (auth_epoch): a revocation reaches the stream before its next event. */
+static bool still_allowed(struct reader *rd)
+{
+	int64_t now = clock_mono_us();
+	uint64_t epoch = atomic_load(&rd->env->auth_epoch);
+	bool check = epoch != rd->epoch || now - rd->checked_at_us > 1000000;
+	if (!check && now - rd->grants_at_us <= 200000)
+		return true;
 	struct db *db = store_reader(rd->env->store);
 	if (!db)
 		return false;
-	rd->epoch = atomic_load(&rd->env->auth_epoch);
-	bool ok = sharing_incoming(db, rd->actor.org_id, clock_now_ms(), &rd->grants) == 0;
-	/* The caller as it stands now must be the caller the stream was opened
-	 * for: a revoked key, a logout, a disabled user, a password change
-	 * (which ends the user's other sessions), the absolute expiry, and a
-	 * new role or organisation all end the stream (the client reconnects
-	 * with what it may now see); an open stream is activity, so the idle
-	 * timer does not. */
-	if (ok && rd->by_key) {
-		struct account k;
-		ok = account_by_api_key(db, rd->actor.id, true, &k) == 0 && role_parse(k.role) == (int)rd->actor.role &&
-		     str_eq(k.org_id, rd->actor.org_id);
-	} else if (ok) {
-		struct session_row s;
-		ok = account_by_session(db, rd->token_hash, &s) == 0 && s.expires_ms > clock_now_ms() &&
-		     role_parse(s.who.role) == (int)rd->actor.role && str_eq(s.who.org_id, rd->actor.org_id) &&
-		     str_eq(s.who.person_id, rd->actor.person_id);
+	rd->epoch = epoch;
+	bool ok = grant_cache_get(rd->env->grant_cache, db, rd->actor.org_id, clock_now_ms(), &rd->grants) == 0;
+	if (ok && check) {
+		ok = caller_stands(rd, db);
+		rd->checked_at_us = now;
 	}
 	store_reader_put(rd->env->store, db);
 	rd->actor.grants = &rd->grants;
-	rd->grants_at_us = clock_mono_us();
+	rd->grants_at_us = now;
+	memset(rd->seen, 0, sizeof(rd->seen)); /* decide again with these grants */
 	return ok;
-}
-
-/* Decide with grants at most 200 ms old, re-read at once after any account
- * or agreement change: a revocation reaches the stream before its next event. */
-static bool still_allowed(struct reader *rd)
-{
-	if (clock_mono_us() - rd->grants_at_us <= 200000 && atomic_load(&rd->env->auth_epoch) == rd->epoch)
-		return true;
-	return refresh(rd);
 }
 
 /* What the policy lets the reader read of the event's category (its
@@ -173,6 +281,16 @@ static bool may_see(const struct reader *rd, const char *org, const char *catego
 	struct access acc;
 	return policy_decide(&rd->actor, ACT_READ, category, org, NULL, &acc) == DECIDE_ALLOW &&
 	       acc.view != VIEW_SUMMARY;
+}
+
+/* may_see, remembered per audience until the grants are re-read. */
+static bool may_see_slot(struct reader *rd, const struct slot *s)
+{
+	if (s->aud == AUD_NONE) /* the table is full: decided each time */
+		return may_see(rd, s->org, s->category);
+	if (!rd->seen[s->aud])
+		rd->seen[s->aud] = may_see(rd, s->org, s->category) ? 1 : 2;
+	return rd->seen[s->aud] == 1;
 }
 
 static int catch_up_one(void *ctx, const struct event *e)
@@ -212,6 +330,9 @@ static bool catch_up(struct reader *rd)
 	return true;
 }
 
+/* Called on the event loop whenever the socket can take more: never waits.
+ * With nothing to send the reader suspends its connection and returns 0;
+ * the next event (or the ticker) resumes it and libmicrohttpd asks again. */
 static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct reader *rd = cls;
@@ -236,27 +357,20 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 			rd->hello_sent = true;
 			continue;
 		}
+		if (!still_allowed(rd))
+			return MHD_CONTENT_READER_END_OF_STREAM; /* logged out, disabled, revoked key */
 		if (!rd->live) {
-			if (!still_allowed(rd))
-				return MHD_CONTENT_READER_END_OF_STREAM;
 			if (!catch_up(rd))
 				return MHD_CONTENT_READER_END_WITH_ERROR;
 			continue;
 		}
 		struct broker *b = rd->b;
 		pthread_mutex_lock(&b->mu);
-		if (rd->next == b->next) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += 1;
-			pthread_cond_timedwait(&b->cv, &b->mu, &ts);
+		if (b->closing) {
+			pthread_mutex_unlock(&b->mu);
+			return MHD_CONTENT_READER_END_OF_STREAM;
 		}
-		pthread_mutex_unlock(&b->mu);
-		if (!still_allowed(rd))
-			return MHD_CONTENT_READER_END_OF_STREAM; /* logged out, disabled, revoked key */
-		pthread_mutex_lock(&b->mu);
-		uint64_t oldest = oldest_locked(b);
-		if (rd->next < oldest) {
+		if (rd->next < oldest_locked(b)) {
 			/* Fell behind by more than the ring: dropped, never waited for. */
 			pthread_mutex_unlock(&b->mu);
 			log_info("stream reader dropped: too slow", "user", rd->actor.id, NULL);
@@ -265,19 +379,31 @@ static ssize_t reader_cb(void *cls, uint64_t pos, char *buf, size_t max)
 		/* Copy out what is ready, up to 64 KiB. */
 		while (rd->next < b->next && rd->out.len < 65536) {
 			struct slot *s = &b->ring[rd->next % b->cap];
-			if (s->seq == rd->next && s->frame && may_see(rd, s->org, s->category))
+			if (s->seq == rd->next && s->frame && may_see_slot(rd, s))
 				sb_adds(&rd->out, s->frame);
 			rd->next++;
 		}
-		pthread_mutex_unlock(&b->mu);
 		if (rd->out.len == 0 && clock_mono_us() - rd->last_write_us > 15000000)
 			sb_adds(&rd->out, ": heartbeat\n\n");
+		if (rd->out.len == 0 && rd->next == b->next) {
+			sleep_locked(b, rd);
+			pthread_mutex_unlock(&b->mu);
+			return 0;
+		}
+		pthread_mutex_unlock(&b->mu);
 	}
 }
 
 static void reader_free(void *cls)
 {
 	struct reader *rd = cls;
+	pthread_mutex_lock(&rd->b->mu);
+	for (size_t i = 0; rd->waiting && i < rd->b->nwaiting; i++)
+		if (rd->b->waiting[i] == rd) { /* closed while it slept */
+			rd->b->waiting[i] = rd->b->waiting[--rd->b->nwaiting];
+			break;
+		}
+	pthread_mutex_unlock(&rd->b->mu);
 	sb_release(&rd->out);
 	free(rd);
 }
@@ -291,6 +417,7 @@ void api_stream(struct req *r)
 	struct reader *rd = xcalloc(1, sizeof(*rd));
 	rd->env = r->env;
 	rd->b = b;
+	rd->conn = r->conn;
 	rd->actor = r->actor;
 	rd->by_key = r->actor.api_key;
 	if (!rd->by_key)
@@ -299,7 +426,7 @@ void api_stream(struct req *r)
 	if (r->grants)
 		rd->grants = *r->grants;
 	rd->actor.grants = &rd->grants;
-	rd->grants_at_us = rd->last_write_us = clock_mono_us();
+	rd->grants_at_us = rd->checked_at_us = rd->last_write_us = clock_mono_us();
 	rd->epoch = atomic_load(&r->env->auth_epoch);
 	const char *last = req_header(r, "Last-Event-ID");
 	pthread_mutex_lock(&b->mu);

@@ -2,11 +2,17 @@
  * (src/events/events.h) in a ring by their seq, and the Server-Sent Events
  * endpoint /api/v1/stream that resumes from Last-Event-ID (read from the
  * outbox when older than the ring, across restarts too) and then follows
- * live. Publishing never waits for a reader: a reader that falls
- * more than N events behind (stalled, slow) is dropped, and may reconnect
- * with its Last-Event-ID. Each reader sees only what the access policy lets
- * its user see, with the grants re-read at least every 200 ms, so a
- * revocation reaches open streams at once. */
+ * live. Readers are served from the event loop, not a thread each:
+ * a reader with nothing to send suspends its connection until the next event
+ * (or the once-a-second tick) resumes it; each event is serialised once, when
+ * published, and each reader decides once per (organisation, category) until
+ * its grants are re-read. Publishing never waits for a reader: a reader that
+ * falls more than N events behind (stalled, slow) is dropped, and may
+ * reconnect with its Last-Event-ID; a slow reader costs only its own buffer.
+ * Each reader sees only what the access policy lets its user see, with the
+ * grants at most 200 ms old and its session checked each second, both at
+ * once after any account or agreement change, so a revocation reaches open
+ * streams before their next event. */
 #ifndef SG_STREAM_H
 #define SG_STREAM_H
 
@@ -23,7 +29,7 @@ struct event;
 void broker_start(struct broker *b, uint64_t head);
 /* events_fn: the broker is the stream's (volatile) subscriber. */
 int broker_publish(void *broker, const struct event *e);
-/* Wakes every reader (shutdown). */
+/* Wakes every reader to end (shutdown): none sleeps again. */
 void broker_wake_all(struct broker *b);
 
 /* GET /api/v1/stream */
