@@ -149,14 +149,25 @@ static void sse_line(struct sub *s)
 	const char *t = strstr(s->line, "\"time\":\"");
 	if (!t)
 		return;
-	struct tm tm = {0};
-	int ms = 0;
-	if (sscanf(t + 8, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-		   &tm.tm_min, &tm.tm_sec, &ms) < 6)
+	/* "YYYY-MM-DDTHH:MM:SS.mmmZ": the day's epoch cached, the rest by hand */
+	static char day[11];
+	static int64_t day_ms;
+	t += 8;
+	if (strlen(t) < 24)
 		return;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	int64_t fix = (int64_t)timegm(&tm) * 1000 + ms;
+	if (memcmp(day, t, 10) != 0) {
+		struct tm tm = {0};
+		if (sscanf(t, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
+			return;
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		day_ms = (int64_t)timegm(&tm) * 1000;
+		memcpy(day, t, 10);
+	}
+#define D2(p) (((p)[0] - '0') * 10 + ((p)[1] - '0'))
+	int64_t fix = day_ms + ((int64_t)D2(t + 11) * 3600 + D2(t + 14) * 60 + D2(t + 17)) * 1000 +
+		      (t[20] - '0') * 100 + (t[21] - '0') * 10 + (t[22] - '0');
+#undef D2
 	sub_events++;
 	if (now_s() >= t_measure && atomic_load(&ingest_running))
 		add_sample(&sub_lat, (double)(wall_ms() - fix));

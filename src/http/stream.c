@@ -51,6 +51,11 @@ struct broker {
 	 * checks) resumes them all and empties the list. */
 	struct reader **waiting;
 	size_t nwaiting, waiting_cap;
+	/* Wakes are at least flush_us apart: under a steady flow a reader wakes
+	 * some 40 times a second and sends what gathered, instead of a system
+	 * call per commit; an event after a quiet spell wakes them at once. */
+	int64_t flush_us, last_wake_us;
+	bool pending; /* events published since the last wake, which the ticker owes */
 	bool closing;
 	pthread_t ticker;
 	bool ticker_running, ticker_stop;
@@ -59,22 +64,38 @@ struct broker {
 
 static void wake_locked(struct broker *b);
 
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Owes the sleepers their wake after a burst, and wakes them all each
+ * second (heartbeats, session checks, the end of a drain). */
 static void *ticker_main(void *arg)
 {
 	struct broker *b = arg;
 	pthread_mutex_lock(&b->mu);
+	int64_t next_tick = mono_us() + 1000000;
 	while (!b->ticker_stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += 1;
+		int64_t until = b->pending && b->last_wake_us + b->flush_us < next_tick ? b->last_wake_us + b->flush_us
+											: next_tick;
+		struct timespec ts = {.tv_sec = until / 1000000, .tv_nsec = (until % 1000000) * 1000};
 		pthread_cond_timedwait(&b->tick_cv, &b->mu, &ts);
-		wake_locked(b);
+		int64_t now = mono_us();
+		if (now >= next_tick) {
+			next_tick = now + 1000000;
+			wake_locked(b);
+		} else if (b->pending && now >= b->last_wake_us + b->flush_us) {
+			wake_locked(b);
+		}
 	}
 	pthread_mutex_unlock(&b->mu);
 	return NULL;
 }
 
-struct broker *broker_new(size_t capacity)
+struct broker *broker_new(size_t capacity, int flush_ms)
 {
 	struct broker *b = xcalloc(1, sizeof(*b));
 	pthread_mutex_init(&b->mu, NULL);
@@ -86,6 +107,7 @@ struct broker *broker_new(size_t capacity)
 	b->cap = capacity ? capacity : 1;
 	b->ring = xcalloc(b->cap, sizeof(*b->ring));
 	b->next = b->first = 1;
+	b->flush_us = (int64_t)(flush_ms > 0 ? flush_ms : 0) * 1000;
 	b->ticker_running = pthread_create(&b->ticker, NULL, ticker_main, b) == 0;
 	if (b->ticker_running)
 		pthread_setname_np(b->ticker, "sg-stream-tick");
@@ -161,7 +183,14 @@ int broker_publish(void *ctx, const struct event *e)
 	s->aud = audience_locked(b, s->org, s->category);
 	if (seq >= b->next)
 		b->next = seq + 1;
-	wake_locked(b); /* the first event of a batch wakes the sleepers; the rest find none */
+	if (b->nwaiting && !b->pending) {
+		if (mono_us() - b->last_wake_us >= b->flush_us) {
+			wake_locked(b); /* the first event of a batch wakes the sleepers; the rest find none */
+		} else {
+			b->pending = true; /* the ticker wakes them flush_us after the last wake */
+			pthread_cond_signal(&b->tick_cv);
+		}
+	}
 	pthread_mutex_unlock(&b->mu);
 	return 0;
 }
@@ -209,6 +238,8 @@ struct reader {
  * suspend. */
 static void wake_locked(struct broker *b)
 {
+	b->pending = false;
+	b->last_wake_us = mono_us();
 	for (size_t i = 0; i < b->nwaiting; i++) {
 		b->waiting[i]->waiting = false;
 		MHD_resume_connection(b->waiting[i]->conn);

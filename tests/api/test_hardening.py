@@ -452,7 +452,9 @@ def test_openapi_says_what_the_server_does():
 def test_stream_subscribers_leave_nothing_behind():
     """Item 19: an open stream holds no reader connection (each held the
     request's until it ended: descriptors on safeguard.db grew with the
-    subscribers), and what is open afterwards is a few idle ones."""
+    subscribers), and what is open afterwards is a few idle ones. Issue 11:
+    nor a thread (each had one: 1,000 subscribers took the server down); the
+    streams are served from the event loops."""
     import os
     import time
     from test_stream import Stream
@@ -467,9 +469,14 @@ def test_stream_subscribers_leave_nothing_behind():
                 except OSError:
                     pass
             return n
+        def threads():
+            with open(f"/proc/{srv.proc.pid}/status") as f:
+                return int(next(x for x in f if x.startswith("Threads:")).split()[1])
+        before = threads()
         streams = [Stream(srv, a.tokens["duty_officer"]) for _ in range(60)]  # under 64 per address
         try:
             check(all(s.status == 200 for s in streams), [s.status for s in streams if s.status != 200][:3])
+            check(threads() <= before + 2, f"{threads() - before} more threads with 60 streams open")
             time.sleep(1)  # each has refreshed its grants meanwhile
             check(db_fds() <= 12, f"{db_fds()} descriptors on safeguard.db with 60 streams open")
         finally:
