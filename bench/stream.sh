@@ -10,6 +10,8 @@
 # of the events (fix time, stamped by the sender, to arrival).
 # The peer is the same server with no subscriber, in the same run.
 # Usage: bench/stream.sh [seconds per run] [rate] [orgs]
+# Environment: SUBS ("0 1000 10000"), FLUSH_MS (stream.flush_ms, 25),
+# SG_BIN (another build's safeguard, e.g. an older commit's, for a before/after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/ingest_server.sh
@@ -17,6 +19,9 @@ DUR=${1:-20}
 RATE=${2:-5000}
 ORGS=${3:-20}
 DEVICES=10000
+BIN=${SG_BIN:-build/safeguard}
+SUBS=${SUBS:-0 1000 10000}
+FLUSH=(); [[ -n "${FLUSH_MS:-}" ]] && FLUSH=(--set "stream.flush_ms=$FLUSH_MS")
 scripts/deps.sh
 scripts/build.sh
 [[ -x build/stream_load ]] || { meson setup --reconfigure build >/dev/null && ninja -C build >/dev/null; }
@@ -30,10 +35,10 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 
 pw="bench passphrase $RANDOM$RANDOM"
-echo "$pw" | build/safeguard init --data-dir "$WORK/data" --admin-password-file - >/dev/null 2>&1
-build/safeguard serve --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --set log.level=warn \
+echo "$pw" | $BIN init --data-dir "$WORK/data" --admin-password-file - >/dev/null 2>&1
+$BIN serve --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" --set log.level=warn \
   --set server.max_connections=12000 --set server.per_ip_connections=12000 \
-  --set "ingest.osmand_listen=127.0.0.1:$OPORT" --set ingest.device_rate_per_s=100000 --set "stream.flush_ms=${FLUSH_MS:-25}" 2>"$WORK/server.log" &
+  --set "ingest.osmand_listen=127.0.0.1:$OPORT" --set ingest.device_rate_per_s=100000 "${FLUSH[@]}" 2>"$WORK/server.log" &
 SG_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
 
@@ -70,9 +75,13 @@ with open(f"{work}/devkeys", "w") as f:
 PY
 
 declare -A R
-for subs in 0 1000 10000; do
+for subs in $SUBS; do
   echo "== $RATE reports/s for ${DUR}s with $subs stream subscribers"
+  t0=$(awk '{print $14 + $15}' /proc/$SG_PID/stat)
   out=$(build/stream_load 127.0.0.1 "$OPORT" "$PORT" "$WORK/devkeys" "$WORK/subkeys" "$RATE" 64 "$subs" "$DUR")
+  t1=$(awk '{print $14 + $15}' /proc/$SG_PID/stat)
+  out="$out
+RESULT server cpu_s=$(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", (b - a) / hz}')"
   echo "$out"
   R[$subs]=$out
   sleep 2
@@ -80,11 +89,12 @@ done
 rows=$(curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^safeguard_positions_stored_total/ {print $2}' || true)
 echo
 echo "== summary ($RATE reports/s paced, 10,000 devices, $ORGS organisations, 2 cores shared with the load tool)"
-printf '%-14s | %-48s | %s\n' "subscribers" "ingest (rate, p50, p99 from due time)" "delivery (events/s, p50, p99, max, lost)"
-for subs in 0 1000 10000; do
+printf '%-12s | %-46s | %-52s | %s\n' "subscribers" "ingest (rate, p50, p99 from due time)" "delivery (events/s, p50, p99, max, lost)" "CPU s: server, load tool"
+for subs in $SUBS; do
   i=$(echo "${R[$subs]}" | grep '^RESULT ingest' | sed 's/RESULT ingest //')
   s=$(echo "${R[$subs]}" | grep '^RESULT stream' | sed 's/RESULT stream //')
-  printf '%-14s | %-48s | %s\n' "$subs" "$(echo "$i" | awk '{print $4, $5, $6}')" "$(echo "$s" | awk '{print $4, $5, $6, $7, $8}')"
+  c=$(echo "${R[$subs]}" | grep -E '^RESULT (server|load_tool)' | sed 's/.*cpu_s=//' | paste -sd' ')
+  printf '%-12s | %-46s | %-52s | %s\n' "$subs" "$(echo "$i" | awk '{print $4, $5, $6}')" "$(echo "$s" | awk '{print $4, $5, $6, $7, $8}')" "$c"
 done
 [[ -n "$rows" ]] && echo "positions stored: $rows"
 grep -c "dropped: too slow" "$WORK/server.log" | sed 's/^/stream readers dropped as too slow: /' || true

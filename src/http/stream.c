@@ -55,14 +55,34 @@ struct broker {
 	 * some 40 times a second and sends what gathered, instead of a system
 	 * call per commit; an event after a quiet spell wakes them at once. */
 	int64_t flush_us, last_wake_us;
+	size_t nreaders; /* open streams: the wakes' spacing grows with them */
 	bool pending; /* events published since the last wake, which the ticker owes */
+	/* The audiences published since the last wake: a sleeping reader that
+	 * sees none of them (decided, not shown) sleeps on; the 1 s tick wakes
+	 * every reader, so one never sleeps past more than a second of events. */
+	uint32_t dirty[AUD_MAX];
+	uint32_t ndirty;
+	bool dirty_all; /* an event outside the audience table */
+	uint8_t is_dirty[AUD_MAX];
 	bool closing;
 	pthread_t ticker;
 	bool ticker_running, ticker_stop;
 	pthread_cond_t tick_cv;
 };
 
-static void wake_locked(struct broker *b);
+static void wake_locked(struct broker *b, bool all);
+
+/* Wakes per second, all readers together, that the loops can afford beside
+ * the ingest on two cores (bench/stream.sh): with more readers than
+ * WAKE_BUDGET x flush, the wakes are spaced further apart (10,000 readers:
+ * 250 ms) and each carries more. */
+#define WAKE_BUDGET 40000
+
+static int64_t flush_of(const struct broker *b)
+{
+	int64_t by_load = (int64_t)b->nreaders * 1000000 / WAKE_BUDGET;
+	return by_load > b->flush_us ? by_load : b->flush_us;
+}
 
 static int64_t mono_us(void)
 {
@@ -79,16 +99,16 @@ static void *ticker_main(void *arg)
 	pthread_mutex_lock(&b->mu);
 	int64_t next_tick = mono_us() + 1000000;
 	while (!b->ticker_stop) {
-		int64_t until = b->pending && b->last_wake_us + b->flush_us < next_tick ? b->last_wake_us + b->flush_us
-											: next_tick;
+		int64_t flush = flush_of(b);
+		int64_t until = b->pending && b->last_wake_us + flush < next_tick ? b->last_wake_us + flush : next_tick;
 		struct timespec ts = {.tv_sec = until / 1000000, .tv_nsec = (until % 1000000) * 1000};
 		pthread_cond_timedwait(&b->tick_cv, &b->mu, &ts);
 		int64_t now = mono_us();
 		if (now >= next_tick) {
 			next_tick = now + 1000000;
-			wake_locked(b);
-		} else if (b->pending && now >= b->last_wake_us + b->flush_us) {
-			wake_locked(b);
+			wake_locked(b, true);
+		} else if (b->pending && now >= b->last_wake_us + flush) {
+			wake_locked(b, false);
 		}
 	}
 	pthread_mutex_unlock(&b->mu);
@@ -181,11 +201,17 @@ int broker_publish(void *ctx, const struct event *e)
 	sg_strlcpy(s->org, e->org_id ? e->org_id : "", sizeof(s->org));
 	sg_strlcpy(s->category, e->category ? e->category : "", sizeof(s->category));
 	s->aud = audience_locked(b, s->org, s->category);
+	if (s->aud == AUD_NONE)
+		b->dirty_all = true;
+	else if (!b->is_dirty[s->aud]) {
+		b->is_dirty[s->aud] = 1;
+		b->dirty[b->ndirty++] = s->aud;
+	}
 	if (seq >= b->next)
 		b->next = seq + 1;
 	if (b->nwaiting && !b->pending) {
-		if (mono_us() - b->last_wake_us >= b->flush_us) {
-			wake_locked(b); /* the first event of a batch wakes the sleepers; the rest find none */
+		if (mono_us() - b->last_wake_us >= flush_of(b)) {
+			wake_locked(b, false); /* the first event of a batch wakes the sleepers; the rest find none */
 		} else {
 			b->pending = true; /* the ticker wakes them flush_us after the last wake */
 			pthread_cond_signal(&b->tick_cv);
@@ -205,7 +231,7 @@ void broker_wake_all(struct broker *b)
 {
 	pthread_mutex_lock(&b->mu);
 	b->closing = true; /* no reader sleeps again: each ends */
-	wake_locked(b);
+	wake_locked(b, true);
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -220,7 +246,6 @@ struct reader {
 	struct grant_set grants;
 	char token_hash[65];
 	bool by_key;          /* authenticated by API key */
-	int64_t grants_at_us; /* when the grants were read */
 	int64_t checked_at_us; /* when the session or key was checked */
 	uint64_t epoch;       /* env->auth_epoch when they were read */
 	int64_t last_write_us;
@@ -233,18 +258,41 @@ struct reader {
 	uint8_t seen[AUD_MAX]; /* per audience: 0 undecided, 1 shown, 2 not */
 };
 
-/* Resumes every sleeping reader (b->mu held). Each was suspended before it
+/* Whether a sleeping reader may see any audience published since the last
+ * wake (undecided counts as may). */
+static bool interested(const struct broker *b, const struct reader *rd)
+{
+	if (b->dirty_all)
+		return true;
+	for (uint32_t i = 0; i < b->ndirty; i++)
+		if (rd->seen[b->dirty[i]] != 2)
+			return true;
+	return false;
+}
+
+/* Resumes the sleeping readers that may see what was published since the
+ * last wake, or all of them (b->mu held). Each was suspended before it
  * joined the list, under the same lock, so a resume never precedes its
  * suspend. */
-static void wake_locked(struct broker *b)
+static void wake_locked(struct broker *b, bool all)
 {
+	size_t keep = 0;
+	for (size_t i = 0; i < b->nwaiting; i++) {
+		struct reader *rd = b->waiting[i];
+		if (!all && !interested(b, rd)) {
+			b->waiting[keep++] = rd;
+			continue;
+		}
+		rd->waiting = false;
+		MHD_resume_connection(rd->conn);
+	}
+	b->nwaiting = keep;
+	for (uint32_t i = 0; i < b->ndirty; i++)
+		b->is_dirty[b->dirty[i]] = 0;
+	b->ndirty = 0;
+	b->dirty_all = false;
 	b->pending = false;
 	b->last_wake_us = mono_us();
-	for (size_t i = 0; i < b->nwaiting; i++) {
-		b->waiting[i]->waiting = false;
-		MHD_resume_connection(b->waiting[i]->conn);
-	}
-	b->nwaiting = 0;
 }
 
 /* Suspends the reader's connection until the next wake (b->mu held). */
@@ -277,29 +325,28 @@ static bool caller_stands(struct reader *rd, struct db *db)
 	       str_eq(s.who.person_id, rd->actor.person_id);
 }
 
-/* Decide with grants at most 200 ms old (from the grant cache, which an
- * agreement change empties) and a session checked within the second, both
- * re-read at once after any account or agreement change in this process
+/* Decide with the grants and the session re-read each second (the grants
+ * from the grant cache, itself at most a second old, as for any request),
+ * and at once after any account or agreement change in this process
  * (auth_epoch): a revocation reaches the stream before its next event. */
 static bool still_allowed(struct reader *rd)
 {
 	int64_t now = clock_mono_us();
 	uint64_t epoch = atomic_load(&rd->env->auth_epoch);
 	bool check = epoch != rd->epoch || now - rd->checked_at_us > 1000000;
-	if (!check && now - rd->grants_at_us <= 200000)
+	if (!check)
 		return true;
 	struct db *db = store_reader(rd->env->store);
 	if (!db)
 		return false;
 	rd->epoch = epoch;
 	bool ok = grant_cache_get(rd->env->grant_cache, db, rd->actor.org_id, clock_now_ms(), &rd->grants) == 0;
-	if (ok && check) {
+	if (ok) {
 		ok = caller_stands(rd, db);
 		rd->checked_at_us = now;
 	}
 	store_reader_put(rd->env->store, db);
 	rd->actor.grants = &rd->grants;
-	rd->grants_at_us = now;
 	memset(rd->seen, 0, sizeof(rd->seen)); /* decide again with these grants */
 	return ok;
 }
@@ -429,6 +476,7 @@ static void reader_free(void *cls)
 {
 	struct reader *rd = cls;
 	pthread_mutex_lock(&rd->b->mu);
+	rd->b->nreaders--;
 	for (size_t i = 0; rd->waiting && i < rd->b->nwaiting; i++)
 		if (rd->b->waiting[i] == rd) { /* closed while it slept */
 			rd->b->waiting[i] = rd->b->waiting[--rd->b->nwaiting];
@@ -457,10 +505,11 @@ void api_stream(struct req *r)
 	if (r->grants)
 		rd->grants = *r->grants;
 	rd->actor.grants = &rd->grants;
-	rd->grants_at_us = rd->checked_at_us = rd->last_write_us = clock_mono_us();
+	rd->checked_at_us = rd->last_write_us = clock_mono_us();
 	rd->epoch = atomic_load(&r->env->auth_epoch);
 	const char *last = req_header(r, "Last-Event-ID");
 	pthread_mutex_lock(&b->mu);
+	b->nreaders++;
 	rd->next = b->next;
 	int64_t id;
 	/* The id is the outbox seq: older than the ring, the reader first reads

@@ -6,13 +6,15 @@
  * a reader with nothing to send suspends its connection until the next event
  * (or the once-a-second tick) resumes it; each event is serialised once, when
  * published, and each reader decides once per (organisation, category) until
- * its grants are re-read. Publishing never waits for a reader: a reader that
+ * its grants are re-read; a sleeping reader is woken only by events it may
+ * see (and by the tick), at most every stream.flush_ms (more apart with many
+ * readers), so it sends what gathered in one write. Publishing never waits for a reader: a reader that
  * falls more than N events behind (stalled, slow) is dropped, and may
  * reconnect with its Last-Event-ID; a slow reader costs only its own buffer.
- * Each reader sees only what the access policy lets its user see, with the
- * grants at most 200 ms old and its session checked each second, both at
- * once after any account or agreement change, so a revocation reaches open
- * streams before their next event. */
+ * Each reader sees only what the access policy lets its user see, with its
+ * grants and its session re-read each second and at once after any account
+ * or agreement change, so a revocation reaches open streams before their
+ * next event. */
 #ifndef SG_STREAM_H
 #define SG_STREAM_H
 
