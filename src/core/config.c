@@ -34,7 +34,7 @@ static const struct cdef defs[] = {
 	{"server.max_connections", C_INT, "4096", 1, 100000, false, "connections in total (the process raises its descriptor limit to fit)"},
 	{"server.per_ip_connections", C_INT, "64", 1, 100000, false, "connections per client address"},
 	{"server.event_threads", C_INT, "0", 0, 64, false, "event-loop threads serving the connections (0 = one per core)"},
-	{"server.workers", C_INT, "16", 1, 1024, false, "threads running requests that may wait (logins, commits, store reads); connections wait in a queue beyond them"},
+	{"server.workers", C_INT, "64", 1, 1024, false, "threads running requests that may wait (logins, commits, store reads); connections wait in a queue beyond them"},
 	{"server.shutdown_grace_s", C_INT, "30", 0, 3600, false, "how long SIGTERM waits for in-flight requests"},
 	{"server.trust_proxy", C_BOOL, "false", 0, 0, false, "take the client address from X-Forwarded-For (behind a proxy only)"},
 	{"store.backend", C_STR, "sqlite", 0, 0, false, "sqlite (embedded, default)"},

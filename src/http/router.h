@@ -15,6 +15,7 @@ typedef void (*route_fn)(struct req *r);
 #define RT_PUBLIC 1u   /* no authentication */
 #define RT_NOAPI 2u    /* operational endpoint, not part of the OpenAPI description */
 #define RT_DEVICE 4u   /* a device protocol: authenticated by the device key */
+#define RT_WORKER 8u   /* a read that may take long (an export): on a worker, not the event loop */
 
 struct route {
 	const char *method;

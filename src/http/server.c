@@ -248,6 +248,19 @@ static void dispatch(struct req *r)
 		BUG("handler for %s %s gave no reply", r->route->method, r->route->pattern);
 }
 
+/* Served on the event loop itself: device reports (they suspend until their
+ * commit), and reads, which answer from memory or one indexed query in well
+ * under a millisecond (a hop through a worker doubled their latency);
+ * writes, logins (argon2id) and exports go to a worker. */
+static bool on_loop(const struct req *r)
+{
+	if (r->route && (r->route->flags & RT_DEVICE))
+		return true;
+	if (r->route && (r->route->flags & RT_WORKER))
+		return false;
+	return str_eq(r->method, "GET") || str_eq(r->method, "HEAD");
+}
+
 /* On the event loop, once the worker resumed the connection. */
 static void queue_deferred(struct req *r)
 {
@@ -418,7 +431,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return r->queued;
 	}
 	route(r);
-	if (srv->nworkers && !(r->route && (r->route->flags & RT_DEVICE)) && to_worker(srv, r))
+	if (srv->nworkers && !on_loop(r) && to_worker(srv, r))
 		return MHD_YES;
 	dispatch(r);
 	return r->replied ? r->queued : MHD_YES; /* not replied: suspended, waiting */
