@@ -38,31 +38,16 @@ static int ins_fn(struct db *db, void *arg)
 	return 0;
 }
 
-static json_t *validated(const struct resource *res, const json_t *body, const char *org_id,
-			 struct verr *e)
-{
-	json_t *rec = json_object();
-	if (resource_apply(res, rec, body, false, e)) {
-		json_decref(rec);
-		return NULL;
-	}
-	char id[ID_MAX];
-	id_new(res->id_prefix, clock_now_ms(), id);
-	json_object_set_new(rec, "id", json_string(id));
-	json_object_set_new(rec, "org_id", json_string(org_id ? org_id : id));
-	return rec;
-}
-
 int cli_create_org(struct store *st, const json_t *org_body, const json_t *user_body, bool root,
 		   struct verr *e, char *org_id_out)
 {
 	struct ins_job j = {.res = {resource_find("organisations"), resource_find("users")}, .e = e};
-	j.rec[0] = validated(j.res[0], org_body, NULL, e);
+	j.rec[0] = resource_new_record(j.res[0], org_body, NULL, e);
 	if (!j.rec[0])
 		return SG_EINVAL;
 	json_object_set_new(j.rec[0], "is_root", json_boolean(root));
 	const char *oid = json_string_value(json_object_get(j.rec[0], "id"));
-	j.rec[1] = validated(j.res[1], user_body, oid, e);
+	j.rec[1] = resource_new_record(j.res[1], user_body, oid, e);
 	if (!j.rec[1]) {
 		json_decref(j.rec[0]);
 		return SG_EINVAL;
@@ -81,7 +66,7 @@ int cli_create(struct store *st, const char *resource, const char *org_id, const
 	struct ins_job j = {.res = {resource_find(resource), NULL}, .e = e};
 	if (!j.res[0])
 		return SG_EINVAL;
-	j.rec[0] = validated(j.res[0], body, org_id, e);
+	j.rec[0] = resource_new_record(j.res[0], body, org_id, e);
 	if (!j.rec[0])
 		return SG_EINVAL;
 	if (extra)

@@ -227,26 +227,16 @@ int osmand_decode_query(const char *query, size_t len, int64_t now_ms, struct re
 	return 0;
 }
 
-/* JSON members: a number or null; -1 is unknown. */
+/* JSON members: a number or null; -1 is unknown (NaN). */
 static int jnum(const json_t *o, const char *k, double min, double max, bool unknown_ok,
 		double *out, bool *present)
 {
-	json_t *v = json_object_get(o, k);
+	int rc = report_json_number(o, k, min, max, unknown_ok, out);
 	if (present)
-		*present = v && !json_is_null(v);
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_number(v))
-		return SG_EINVAL;
-	double d = json_number_value(v);
-	if (unknown_ok && d == -1) {
+		*present = rc != JNUM_ABSENT;
+	if (rc == JNUM_UNKNOWN)
 		*out = (double)NAN;
-		return 0;
-	}
-	if (!isfinite(d) || d < min || d > max)
-		return SG_EINVAL;
-	*out = d;
-	return 0;
+	return rc < 0 ? rc : 0;
 }
 
 int osmand_decode_json(const char *body, size_t len, int64_t now_ms, struct report *out,

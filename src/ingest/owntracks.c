@@ -11,20 +11,12 @@
  * member is left unknown; alt has no such value (-1 m is an altitude). */
 static int num(const json_t *o, const char *k, double min, double max, double *out, struct verr *e)
 {
-	json_t *v = json_object_get(o, k);
-	if (!v || json_is_null(v))
+	if (report_json_number(o, k, min, max, !str_eq(k, "alt"), out) >= 0)
 		return 0;
-	double d = json_number_value(v);
-	if (json_is_number(v) && d == -1 && !str_eq(k, "alt"))
-		return 0;
-	if (!json_is_number(v) || !isfinite(d) || d < min || d > max) {
-		char ptr[40];
-		snprintf(ptr, sizeof(ptr), "/%s", k);
-		verr_set(e, 400, ptr, "%s must be a number from %g to %g", k, min, max);
-		return SG_EINVAL;
-	}
-	*out = d;
-	return 0;
+	char ptr[40];
+	snprintf(ptr, sizeof(ptr), "/%s", k);
+	verr_set(e, 400, ptr, "%s must be a number from %g to %g", k, min, max);
+	return SG_EINVAL;
 }
 
 int owntracks_decode_body(const char *body, size_t len, int64_t now_ms, struct report *out,

@@ -30,6 +30,13 @@ struct report {
 void report_init(struct report *r);
 void report_release(struct report *r);
 
+/* A JSON decoder's optional number member k of o: JNUM_SET (*out set),
+ * JNUM_ABSENT (missing or null), JNUM_UNKNOWN (-1 where unknown_ok: the
+ * clients' "unknown"), or SG_EINVAL (not a finite number in [min, max]).
+ * *out is written only for JNUM_SET. */
+enum { JNUM_SET = 0, JNUM_ABSENT = 1, JNUM_UNKNOWN = 2 };
+int report_json_number(const json_t *o, const char *k, double min, double max, bool unknown_ok, double *out);
+
 /* What a decoder is given: the raw request parts, borrowed. */
 struct ingest_input {
 	const char *query;        /* raw query string (after '?'), may be NULL */

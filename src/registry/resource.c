@@ -430,6 +430,20 @@ int resource_apply(const struct resource *res, json_t *rec, const json_t *body, 
 	return 0;
 }
 
+json_t *resource_new_record(const struct resource *res, const json_t *body, const char *org_id, struct verr *e)
+{
+	json_t *rec = json_object();
+	if (resource_apply(res, rec, body, false, e)) {
+		json_decref(rec);
+		return NULL;
+	}
+	char id[ID_MAX];
+	id_new(res->id_prefix, clock_now_ms(), id);
+	json_object_set_new(rec, "id", json_string(id));
+	json_object_set_new(rec, "org_id", json_string(org_id ? org_id : id));
+	return rec;
+}
+
 /* --- rows ----------------------------------------------------------------- */
 
 static const struct field *field_by_col(const struct resource *res, const char *col)
@@ -640,17 +654,26 @@ int resource_get(struct db *db, const struct resource *res, const char *id, json
 	return rc == DB_ROW ? 0 : rc == DB_DONE ? SG_ENOTFOUND : rc;
 }
 
+/* The record id of org_id, for a change: another organisation's record is
+ * "no such" as much as a missing one (404, nothing learnt). */
+static int own_record(struct db *db, const struct resource *res, const char *org_id, const char *id,
+		      const struct write_ctx *w, json_t **rec)
+{
+	int rc = resource_get(db, res, id, rec);
+	if (rc == SG_ENOTFOUND || (rc == 0 && !str_eq(json_string_value(json_object_get(*rec, "org_id")), org_id))) {
+		if (rc == 0)
+			json_decref(*rec);
+		verr_set(w->err, 404, "", "no such %s", res->type);
+		return SG_ENOTFOUND;
+	}
+	return rc;
+}
+
 int resource_update(struct db *db, const struct resource *res, const char *org_id, const char *id,
 		    const json_t *patch, const struct write_ctx *w, json_t **out)
 {
 	json_t *rec;
-	int rc = resource_get(db, res, id, &rec);
-	if (rc == SG_ENOTFOUND || (rc == 0 && !str_eq(json_string_value(json_object_get(rec, "org_id")), org_id))) {
-		if (rc == 0)
-			json_decref(rec);
-		verr_set(w->err, 404, "", "no such %s", res->type);
-		return SG_ENOTFOUND;
-	}
+	int rc = own_record(db, res, org_id, id, w, &rec);
 	if (rc)
 		return rc;
 	json_t *before = json_deep_copy(rec);
@@ -704,13 +727,7 @@ int resource_delete(struct db *db, const struct resource *res, const char *org_i
 		    const struct write_ctx *w)
 {
 	json_t *rec;
-	int rc = resource_get(db, res, id, &rec);
-	if (rc == SG_ENOTFOUND || (rc == 0 && !str_eq(json_string_value(json_object_get(rec, "org_id")), org_id))) {
-		if (rc == 0)
-			json_decref(rec);
-		verr_set(w->err, 404, "", "no such %s", res->type);
-		return SG_ENOTFOUND;
-	}
+	int rc = own_record(db, res, org_id, id, w, &rec);
 	if (rc)
 		return rc;
 	struct db_stmt *st;

@@ -118,6 +118,10 @@ void resources_release(void);
  * here (argon2id), so call this outside the write transaction. */
 int resource_apply(const struct resource *res, json_t *rec, const json_t *body, bool patch,
 		   struct verr *e);
+/* A new record from a create body (resource_apply), with a fresh id and
+ * org_id (NULL: the record is an organisation, its own org_id). NULL with
+ * e set when the body is invalid. */
+json_t *resource_new_record(const struct resource *res, const json_t *body, const char *org_id, struct verr *e);
 
 /* --- store (call inside store_write; audit entry included) -------------- */
 

@@ -460,20 +460,6 @@ out:
 
 /* --- create, read, update, delete --------------------------------------------- */
 
-static json_t *new_record(struct req *r, const struct resource *res, json_t *body, struct verr *e)
-{
-	json_t *rec = json_object();
-	if (resource_apply(res, rec, body, false, e)) {
-		json_decref(rec);
-		return NULL;
-	}
-	char id[ID_MAX];
-	id_new(res->id_prefix, clock_now_ms(), id);
-	json_object_set_new(rec, "id", json_string(id));
-	json_object_set_new(rec, "org_id", json_string(r->actor.org_id));
-	return rec;
-}
-
 /* Creates a record; when key_prefix is set, also issues a secret key shown once. */
 static void create_with_key(struct req *r, const char *key_prefix)
 {
@@ -482,7 +468,7 @@ static void create_with_key(struct req *r, const char *key_prefix)
 	if (!body)
 		return;
 	struct op_job j = {.op = OP_INSERT, .res = res};
-	j.rec = new_record(r, res, body, &j.err);
+	j.rec = resource_new_record(res, body, r->actor.org_id, &j.err);
 	json_decref(body);
 	if (!j.rec) {
 		reply_verr(r, &j.err);
@@ -637,7 +623,7 @@ void api_org_create(struct req *r)
 			      "/admin");
 		goto out;
 	}
-	j.rec = new_record(r, orgs, body, &j.err);
+	j.rec = resource_new_record(orgs, body, r->actor.org_id, &j.err);
 	if (!j.rec) {
 		reply_verr(r, &j.err);
 		goto out;
@@ -650,7 +636,7 @@ void api_org_create(struct req *r)
 		goto out;
 	}
 	json_object_set_new(admin, "role", json_string("admin"));
-	j.rec2 = new_record(r, users, admin, &j.err);
+	j.rec2 = resource_new_record(users, admin, r->actor.org_id, &j.err);
 	if (!j.rec2) {
 		char ptr[200];
 		snprintf(ptr, sizeof(ptr), "/admin%s", j.err.pointer);

@@ -63,6 +63,25 @@ static void cookie(struct req *r, const char *value, int64_t max_age_s)
 				  r->env->cookie_secure ? "; Secure" : "");
 }
 
+/* The throttle's verdict on the throttle keys (k2 may be NULL), then the
+ * request's reader connection: NULL when a 429 (logged, counted) or a 503
+ * was sent. */
+static struct db *unthrottled_db(struct req *r, const char *k1, const char *k2, int64_t now, const char *user,
+				 const char *title, const char *detail)
+{
+	int64_t wait = throttle_check(r->env->throttle, k1, now);
+	int64_t wait2 = k2 ? throttle_check(r->env->throttle, k2, now) : 0;
+	if (wait2 > wait)
+		wait = wait2;
+	if (wait > 0) {
+		atomic_fetch_add(&r->env->metrics.login_throttled, 1);
+		log_warn("login throttled", "req", r->id, "username", user, "client", r->client, NULL);
+		reply_throttled(r, wait, title, detail);
+		return NULL;
+	}
+	return req_db(r);
+}
+
 void api_session_create(struct req *r)
 {
 	static const char *const members[] = {"username", "password", NULL};
@@ -87,19 +106,8 @@ void api_session_create(struct req *r)
 	char ukey[96], ikey[96];
 	snprintf(ukey, sizeof(ukey), "u:%s", user);
 	snprintf(ikey, sizeof(ikey), "ip:%s", r->client);
-	int64_t wait = throttle_check(r->env->throttle, ukey, now);
-	int64_t wait2 = throttle_check(r->env->throttle, ikey, now);
-	if (wait2 > wait)
-		wait = wait2;
-	if (wait > 0) {
-		atomic_fetch_add(&r->env->metrics.login_throttled, 1);
-		log_warn("login throttled", "req", r->id, "username", user, "client", r->client, NULL);
-		reply_throttled(r, wait, "Too many failed logins",
-				"too many failed logins; wait before trying again (see Retry-After)");
-		json_decref(body);
-		return;
-	}
-	struct db *db = req_db(r);
+	struct db *db = unthrottled_db(r, ukey, ikey, now, user, "Too many failed logins",
+				       "too many failed logins; wait before trying again (see Retry-After)");
 	if (!db) {
 		json_decref(body);
 		return;
@@ -257,13 +265,8 @@ void api_session_password(struct req *r)
 	char ukey[96];
 	int64_t now = clock_now_ms();
 	snprintf(ukey, sizeof(ukey), "u:%s", r->actor.username);
-	int64_t wait = throttle_check(r->env->throttle, ukey, now);
-	if (wait > 0) {
-		reply_throttled(r, wait, "Too many failed attempts", "wait before trying again");
-		json_decref(body);
-		return;
-	}
-	struct db *db = req_db(r);
+	struct db *db = unthrottled_db(r, ukey, NULL, now, r->actor.username, "Too many failed attempts",
+				       "wait before trying again");
 	if (!db) {
 		json_decref(body);
 		return;
