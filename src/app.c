@@ -61,14 +61,9 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 		return SG_EINVAL;
 	}
 	log_set_level(lvl);
-	if (!str_eq(config_str(cfg, "store.backend"), "sqlite")) {
-		snprintf(err, errsz, "store.backend '%s' is not available in this build (sqlite is)",
-			 config_str(cfg, "store.backend"));
-		return SG_EINVAL;
-	}
 	resources_init();
 	const char *dir = config_str(cfg, "store.data_dir");
-	struct store_opts so = {.data_dir = dir, .max_batch = (int)config_int(cfg, "store.max_batch"),
+	struct store_opts so = {.backend = config_str(cfg, "store.backend"), .data_dir = dir, .max_batch = (int)config_int(cfg, "store.max_batch"),
 				.checkpoint_pages = (int)config_int(cfg, "store.checkpoint_pages"),
 				.max_readers = (int)config_int(cfg, "store.max_readers"),
 				.before_commit = before_commit, .hook_ctx = app,

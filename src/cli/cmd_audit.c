@@ -67,7 +67,7 @@ int cmd_audit(int argc, char **argv)
 	}
 	resources_init(); /* the registry's tables the trail vouches for */
 	struct store *store;
-	struct store_opts so = {.data_dir = dir, .read_only = true};
+	struct store_opts so = {.backend = config_str(cfg, "store.backend"), .data_dir = dir, .read_only = true};
 	if (store_open(&so, &store, err, sizeof(err))) {
 		fprintf(stderr, "safeguard audit verify: %s\n", err);
 		config_free(cfg);

@@ -194,7 +194,7 @@ int cmd_export(int argc, char **argv)
 	/* Read-only: an export runs beside a server that holds the store. */
 	struct store *store;
 	char err[512];
-	struct store_opts so = {.data_dir = config_str(cfg, "store.data_dir"), .read_only = true};
+	struct store_opts so = {.backend = config_str(cfg, "store.backend"), .data_dir = config_str(cfg, "store.data_dir"), .read_only = true};
 	resources_init();
 	if (store_open(&so, &store, err, sizeof(err))) {
 		fprintf(stderr, "safeguard export: %s\n", err);

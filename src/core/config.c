@@ -37,7 +37,7 @@ static const struct cdef defs[] = {
 	{"server.workers", C_INT, "64", 1, 1024, false, "threads running requests that may wait (logins, commits, store reads); connections wait in a queue beyond them"},
 	{"server.shutdown_grace_s", C_INT, "30", 0, 3600, false, "how long SIGTERM waits for in-flight requests"},
 	{"server.trust_proxy", C_BOOL, "false", 0, 0, false, "take the client address from X-Forwarded-For (behind a proxy only)"},
-	{"store.backend", C_STR, "sqlite", 0, 0, false, "sqlite (embedded, default)"},
+	{"store.backend", C_STR, "sqlite", 0, 0, false, "the store's engine (src/store/backend.h): sqlite (embedded, default)"},
 	{"store.data_dir", C_STR, "./safeguard-data", 0, 0, false, "directory holding the database and keys"},
 	{"store.postgres_url", C_STR, "", 0, 0, true, "PostgreSQL connection string (shared store)"},
 	{"store.max_batch", C_INT, "512", 1, 100000, false, "most writes sharing one commit"},

@@ -1,6 +1,7 @@
 /* SQLite backend of db.h: WAL, synchronous=FULL, foreign keys, a per-connection
  * statement cache keyed by SQL text address. */
 #include "db.h"
+#include "store/backend.h"
 #include "walbuf.h"
 
 #include "core/err.h"
@@ -262,3 +263,11 @@ const char *db_sqlite_version(void)
 {
 	return sqlite3_libversion();
 }
+
+const struct store_backend store_backend_sqlite = {
+	.name = "sqlite",
+	.migrations = sg_migrations_sqlite,
+	.open = db_sqlite_open,
+	.begin_write = "BEGIN IMMEDIATE",
+	.version = db_sqlite_version,
+};

@@ -3,6 +3,7 @@
 
 #include "core/clock.h"
 #include "core/embed.h"
+#include "store/backend.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -52,14 +53,36 @@ struct store {
 	int open_readers;        /* idle + in use */
 	pthread_cond_t reader_cv; /* a reader was put back */
 	int lock_fd; /* DATA_DIR/safeguard.lock, held while open for writing */
+	const struct store_backend *be;
 };
+
+static const struct store_backend *const backends[] = {&store_backend_sqlite};
+
+const struct store_backend *store_backend_find(const char *name, char *known, size_t knownsz)
+{
+	if (known && knownsz)
+		known[0] = '\0';
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		if (known)
+			snprintf(known + strlen(known), knownsz - strlen(known), "%s%s", i ? ", " : "",
+				 backends[i]->name);
+		if (name && str_eq(name, backends[i]->name))
+			return backends[i];
+	}
+	return NULL;
+}
+
+static int latest_of(const struct store_backend *be)
+{
+	int n = 0;
+	for (const struct embedded_file *f = be->migrations; f->name; f++)
+		n++;
+	return n;
+}
 
 int store_latest_version(void)
 {
-	int n = 0;
-	for (const struct embedded_file *f = sg_migrations_sqlite; f->name; f++)
-		n++;
-	return n;
+	return latest_of(&store_backend_sqlite);
 }
 
 static int schema_version(struct db *db, int *out)
@@ -74,14 +97,14 @@ static int schema_version(struct db *db, int *out)
 	return rc < 0 ? rc : 0;
 }
 
-static int migrate(struct db *db, int *version, char *err, size_t errsz)
+static int migrate(const struct store_backend *be, struct db *db, int *version, char *err, size_t errsz)
 {
 	int have;
 	if (schema_version(db, &have)) {
 		snprintf(err, errsz, "cannot read the schema version: %s", db_errmsg(db));
 		return SG_EIO;
 	}
-	int latest = store_latest_version();
+	int latest = latest_of(be);
 	if (have > latest) {
 		snprintf(err, errsz,
 			 "the database has schema version %d but this binary knows only up to %d; "
@@ -91,9 +114,9 @@ static int migrate(struct db *db, int *version, char *err, size_t errsz)
 	}
 	/* Migrations are numbered files, applied in order, each in its own transaction. */
 	for (int v = have + 1; v <= latest; v++) {
-		const struct embedded_file *f = &sg_migrations_sqlite[v - 1];
+		const struct embedded_file *f = &be->migrations[v - 1];
 		struct db_stmt *st;
-		if (db_exec(db, "BEGIN IMMEDIATE") || db_exec(db, f->data) ||
+		if (db_exec(db, be->begin_write) || db_exec(db, f->data) ||
 		    db_prepare(db, "INSERT INTO schema_version (version) VALUES (?)", &st)) {
 			snprintf(err, errsz, "migration %s failed: %s", f->name, db_errmsg(db));
 			db_exec(db, "ROLLBACK");
@@ -115,7 +138,7 @@ static void run_batch(struct store *st, struct wjob *batch)
 {
 	struct db *db = st->writer;
 	int ok = 0, n = 0;
-	int began_rc = db_exec(db, "BEGIN IMMEDIATE");
+	int began_rc = db_exec(db, st->be->begin_write);
 	bool began = began_rc == 0;
 	for (struct wjob *j = batch; j; j = j->next) {
 		n++;
@@ -339,16 +362,16 @@ static int open_writer(struct store *st, char *err, size_t errsz)
 	}
 	free(lock);
 	if (!rc)
-		rc = db_sqlite_open(st->path, true, &st->writer, err, errsz);
+		rc = st->be->open(st->path, true, &st->writer, err, errsz);
 	if (!rc)
-		rc = migrate(st->writer, &st->version, err, errsz);
+		rc = migrate(st->be, st->writer, &st->version, err, errsz);
 	return rc;
 }
 
 static int open_read_only(struct store *st, char *err, size_t errsz)
 {
 	struct db *db;
-	int rc = db_sqlite_open(st->path, false, &db, err, errsz);
+	int rc = st->be->open(st->path, false, &db, err, errsz);
 	if (rc)
 		return rc;
 	struct db_stmt *q;
@@ -374,6 +397,13 @@ static int open_read_only(struct store *st, char *err, size_t errsz)
 
 int store_open(const struct store_opts *opts, struct store **out, char *err, size_t errsz)
 {
+	char known[64];
+	const struct store_backend *be = store_backend_find(opts->backend ? opts->backend : "sqlite", known, sizeof(known));
+	if (!be) {
+		snprintf(err, errsz, "store.backend '%s' is not available in this build (%s %s)", opts->backend,
+			 strchr(known, ',') ? "these are:" : "this one is:", known);
+		return SG_EINVAL;
+	}
 	if (mkdir_p(opts->data_dir)) {
 		snprintf(err, errsz, "cannot create data directory %s: %s", opts->data_dir,
 			 strerror(errno));
@@ -382,6 +412,7 @@ int store_open(const struct store_opts *opts, struct store **out, char *err, siz
 	struct store *st = xcalloc(1, sizeof(*st));
 	st->opts = *opts;
 	st->lock_fd = -1;
+	st->be = be;
 	if (st->opts.max_batch < 1)
 		st->opts.max_batch = 512;
 	if (st->opts.checkpoint_pages < 1)
@@ -392,7 +423,7 @@ int store_open(const struct store_opts *opts, struct store **out, char *err, siz
 		st->opts.reader_wait_ms = 2000;
 	if (st->opts.reader_idle_ms < 1)
 		st->opts.reader_idle_ms = 10000;
-	log_info("store opening", "path", opts->data_dir, "sqlite", db_sqlite_version(), NULL);
+	log_info("store opening", "path", opts->data_dir, "backend", be->name, "version", be->version(), NULL);
 	st->path = xasprintf("%s/safeguard.db", opts->data_dir);
 	int rc = opts->read_only ? open_read_only(st, err, errsz) : open_writer(st, err, errsz);
 	if (rc) {
@@ -466,7 +497,7 @@ struct db *store_reader(struct store *st)
 	pthread_mutex_unlock(&st->mu);
 	struct db *db;
 	char err[512];
-	if (db_sqlite_open(st->path, false, &db, err, sizeof(err))) {
+	if (st->be->open(st->path, false, &db, err, sizeof(err))) {
 		log_error("cannot open a reader connection", "error", err, NULL);
 		pthread_mutex_lock(&st->mu);
 		st->open_readers--;
@@ -559,7 +590,10 @@ void store_snapshot_end(struct db *db)
 
 const char *store_engine(void)
 {
-	static char name[48];
-	snprintf(name, sizeof(name), "sqlite %s", db_sqlite_version());
+	static char name[96];
+	name[0] = '\0';
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		snprintf(name + strlen(name), sizeof(name) - strlen(name), "%s%s %s", i ? ", " : "", backends[i]->name,
+			 backends[i]->version());
 	return name;
 }

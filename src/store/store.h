@@ -47,6 +47,7 @@ typedef int (*store_write_fn)(struct db *db, void *arg);
 typedef int (*store_commit_hook)(struct db *db, void *ctx);
 
 struct store_opts {
+	const char *backend;  /* store.backend (store/backend.h); NULL: sqlite */
 	const char *data_dir;
 	int max_batch;
 	int checkpoint_pages; /* checkpoint once the log holds this many pages; default 1000 */

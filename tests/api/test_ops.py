@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
 
 from harness import BIN, ROOT, SECRETS, Server, check, free_port, run
@@ -77,6 +78,13 @@ def test_print_config_layers_and_hides_secrets():
     check("topsecret" not in p.stdout and "postgres_url = (hidden)" in p.stdout, p.stdout)
     p = run("serve", "--set", "server.max_body_bytes=huge", check_rc=False)
     check(p.returncode == 2 and "max_body_bytes" in p.stderr, p.stderr)
+    # The store's backend is chosen by name (src/store/backend.h); an unknown
+    # one is refused naming those this build has, before anything is created.
+    d = os.path.join(tempfile.mkdtemp(prefix="sg-backend-"), "data")
+    p = run("serve", "--data-dir", d, "--set", "store.backend=oracle", check_rc=False)
+    check(p.returncode != 0 and "store.backend 'oracle' is not available" in p.stderr and "sqlite" in p.stderr,
+          p.stderr)
+    check(not os.path.exists(d), "nothing created for an unknown backend")
     for cmd in ("init", "serve", "user", "import", "export", "audit", "demo"):
         p = run(cmd, "--help")
         check("usage: safeguard" in p.stdout, f"{cmd} --help: {p.stdout}")

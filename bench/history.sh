@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Ingest against a large history (issue 11, "costs that stay flat"): the same
+# paced OsmAnd load (RATE reports/s from 10,000 devices, 64 keep-alive
+# connections, build/stream_load with no subscriber) on an empty store and on
+# one whose history already holds ROWS positions of the same devices (one per
+# device every 30 s before now), side by side in one run. Also times the
+# server's start on each (the live index is rebuilt from the history).
+# The history is written straight into SQLite in key order (device, time):
+# its B-tree is packed, as a real one of that size would not be, which
+# flatters the large store if anything.
+# Usage: bench/history.sh [seconds per run] [rows] [rate]   (defaults 60, 50000000, 5000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-60}
+ROWS=${2:-50000000}
+RATE=${3:-5000}
+DEVICES=10000
+scripts/deps.sh
+scripts/build.sh
+[[ -x build/stream_load ]] || { meson setup --reconfigure build >/dev/null && ninja -C build >/dev/null; }
+BIN=${SG_BIN:-build/safeguard}
+WORK=$(mktemp -d /tmp/sg-bench-XXXXXX)
+PORT=$((20000 + RANDOM % 20000)); OPORT=$((PORT + 1))
+SG_PID=
+cleanup() {
+  [[ -n "$SG_PID" ]] && kill "$SG_PID" 2>/dev/null && wait "$SG_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+serve() { # data-dir log; sets SG_PID, prints the seconds until /healthz answers
+  local t0; t0=$(date +%s.%N)
+  $BIN serve --data-dir "$1" --listen "127.0.0.1:$PORT" --set log.level=warn \
+    --set "ingest.osmand_listen=127.0.0.1:$OPORT" --set ingest.device_rate_per_s=100000 2>>"$2" &
+  SG_PID=$!
+  for _ in $(seq 6000); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
+  awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }'
+}
+stop() { kill "$SG_PID"; wait "$SG_PID" 2>/dev/null || true; SG_PID=; }
+
+declare -A R
+for store in empty full; do
+  d="$WORK/$store"
+  pw="bench passphrase $RANDOM$RANDOM"
+  echo "$pw" | $BIN init --data-dir "$d" --admin-password-file - >/dev/null 2>&1
+  serve "$d" "$WORK/$store.log" >/dev/null
+  echo "== $store: enrolling $DEVICES devices"
+  python3 - "$PORT" "$pw" "$DEVICES" "$WORK/$store.keys" <<'PY'
+import json, sys, urllib.parse, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+port, pw, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+def call(path, body, token=None):
+    h = {"Content-Type": "application/json"}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), headers=h)
+    return json.load(urllib.request.urlopen(req))
+tok = call("/api/v1/session", {"username": "admin", "password": pw})["token"]
+with ThreadPoolExecutor(16) as ex:
+    keys = list(ex.map(lambda i: urllib.parse.quote(call("/api/v1/devices",
+        {"name": f"bench {i}", "kind": "phone", "protocol": "osmand"}, tok)["key"]), range(n)))
+open(out, "w").write("\n".join(keys) + "\n")
+PY
+  stop
+  if [[ $store == full ]]; then
+    per=$((ROWS / DEVICES))
+    t0=$(( ($(date +%s) - per * 30 - 3600) * 1000 ))
+    echo "== full: writing $((per * DEVICES)) positions ($per per device, one each 30 s)"
+    s=$(date +%s)
+    sqlite3 "$d/safeguard.db" <<SQL
+PRAGMA synchronous = OFF;
+PRAGMA cache_size = -1000000;
+DROP INDEX positions_time;
+WITH RECURSIVE s(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM s WHERE k < $per - 1)
+INSERT INTO positions (device_id, time_ms, org_id, lat, lon, attrs, received_ms, batch)
+SELECT d.id, $t0 + s.k * 30000, d.org_id, 30 + (abs(random()) % 100000) / 10000.0,
+       70 + (abs(random()) % 100000) / 10000.0, '{}', $t0 + s.k * 30000, 0
+FROM (SELECT id, org_id FROM devices ORDER BY id) d CROSS JOIN s;
+CREATE INDEX positions_time ON positions(time_ms);
+PRAGMA wal_checkpoint(TRUNCATE);
+SQL
+    echo "   $(( $(date +%s) - s )) s; database $(du -sh "$d/safeguard.db" | cut -f1)"
+  fi
+  start=$(serve "$d" "$WORK/$store.log")
+  echo "== $store: server answered ${start} s after its start; $RATE reports/s for ${DUR}s"
+  out=$(build/stream_load 127.0.0.1 "$OPORT" "$PORT" "$WORK/$store.keys" "$WORK/$store.keys" "$RATE" 64 0 "$DUR")
+  echo "$out" | grep 'RESULT ingest'
+  R[$store]="$(echo "$out" | grep 'RESULT ingest' | sed 's/RESULT ingest //') start_s=$start"
+  stop
+done
+echo
+echo "== summary: $RATE reports/s paced from $DEVICES devices, ${DUR} s, 2 cores shared with the load tool"
+for store in empty full; do printf '%-6s %s\n' "$store" "${R[$store]}"; done
