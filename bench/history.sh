@@ -28,13 +28,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-serve() { # data-dir log; sets SG_PID, prints the seconds until /healthz answers
+serve() { # data-dir log; sets SG_PID and START_S (seconds until /healthz answers)
   local t0; t0=$(date +%s.%N)
   $BIN serve --data-dir "$1" --listen "127.0.0.1:$PORT" --set log.level=warn \
-    --set "ingest.osmand_listen=127.0.0.1:$OPORT" --set ingest.device_rate_per_s=100000 2>>"$2" &
+    --set "ingest.osmand_listen=127.0.0.1:$OPORT" --set ingest.device_rate_per_s=100000 >/dev/null 2>>"$2" &
   SG_PID=$!
   for _ in $(seq 6000); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
-  awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }'
+  START_S=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
 }
 stop() { kill "$SG_PID"; wait "$SG_PID" 2>/dev/null || true; SG_PID=; }
 
@@ -43,7 +43,7 @@ for store in empty full; do
   d="$WORK/$store"
   pw="bench passphrase $RANDOM$RANDOM"
   echo "$pw" | $BIN init --data-dir "$d" --admin-password-file - >/dev/null 2>&1
-  serve "$d" "$WORK/$store.log" >/dev/null
+  serve "$d" "$WORK/$store.log"
   echo "== $store: enrolling $DEVICES devices"
   python3 - "$PORT" "$pw" "$DEVICES" "$WORK/$store.keys" <<'PY'
 import json, sys, urllib.parse, urllib.request
@@ -81,7 +81,8 @@ PRAGMA wal_checkpoint(TRUNCATE);
 SQL
     echo "   $(( $(date +%s) - s )) s; database $(du -sh "$d/safeguard.db" | cut -f1)"
   fi
-  start=$(serve "$d" "$WORK/$store.log")
+  serve "$d" "$WORK/$store.log"
+  start=$START_S
   echo "== $store: server answered ${start} s after its start; $RATE reports/s for ${DUR}s"
   out=$(build/stream_load 127.0.0.1 "$OPORT" "$PORT" "$WORK/$store.keys" "$WORK/$store.keys" "$RATE" 64 0 "$DUR")
   echo "$out" | grep 'RESULT ingest'
