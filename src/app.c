@@ -106,7 +106,8 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	}
 	env->pipeline = app->pipeline;
 	env->grant_cache = grant_cache_new();
-	app->broker = broker_new((size_t)config_int(cfg, "stream.buffer_events"), (int)config_int(cfg, "stream.flush_ms"));
+	app->broker = broker_new((size_t)config_int(cfg, "stream.buffer_events"), (int)config_int(cfg, "stream.flush_ms"),
+				 (int)config_int(cfg, "stream.tick_ms"));
 	env->broker = app->broker;
 	/* The event path: the outbox's dispatcher hands every committed event to
 	 * the stream's broker (and, later, to durable subscribers). */

@@ -60,6 +60,7 @@ static const struct cdef defs[] = {
 	{"retention.interval_s", C_INT, "3600", 1, 86400, false, "how often the purge runs"},
 	{"events.retention_s", C_INT, "3600", 60, 31536000, false, "events kept in the outbox for streams resuming with Last-Event-ID (older ones go once every durable subscriber has passed them)"},
 	{"stream.flush_ms", C_INT, "25", 0, 1000, false, "the least time between two deliveries to an open stream: events gather meanwhile (fewer, larger writes under load; an event after a quiet spell goes at once)"},
+	{"stream.tick_ms", C_INT, "1000", 100, 600000, false, "how often every open stream wakes without events (heartbeats, re-checking its session)"},
 	{"stream.buffer_events", C_INT, "65536", 16, 10000000, false, "events kept for resuming streams; a reader further behind is dropped"},
 	{"sharing.summary_grid_m", C_INT, "1000", 10, 100000, false, "positions shared as summary are rounded to this grid"},
 	{"sharing.summary_delay_s", C_INT, "900", 0, 86400, false, "positions shared as summary are at least this old"},

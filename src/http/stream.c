@@ -55,6 +55,7 @@ struct broker {
 	 * some 40 times a second and sends what gathered, instead of a system
 	 * call per commit; an event after a quiet spell wakes them at once. */
 	int64_t flush_us, last_wake_us;
+	int64_t tick_us; /* every reader is woken this often (heartbeats, session checks) */
 	size_t nreaders; /* open streams: the wakes' spacing grows with them */
 	bool pending; /* events published since the last wake, which the ticker owes */
 	/* The audiences published since the last wake: a sleeping reader that
@@ -97,7 +98,7 @@ static void *ticker_main(void *arg)
 {
 	struct broker *b = arg;
 	pthread_mutex_lock(&b->mu);
-	int64_t next_tick = mono_us() + 1000000;
+	int64_t next_tick = mono_us() + b->tick_us;
 	while (!b->ticker_stop) {
 		int64_t flush = flush_of(b);
 		int64_t until = b->pending && b->last_wake_us + flush < next_tick ? b->last_wake_us + flush : next_tick;
@@ -105,7 +106,7 @@ static void *ticker_main(void *arg)
 		pthread_cond_timedwait(&b->tick_cv, &b->mu, &ts);
 		int64_t now = mono_us();
 		if (now >= next_tick) {
-			next_tick = now + 1000000;
+			next_tick = now + b->tick_us;
 			wake_locked(b, true);
 		} else if (b->pending && now >= b->last_wake_us + flush) {
 			wake_locked(b, false);
@@ -115,7 +116,7 @@ static void *ticker_main(void *arg)
 	return NULL;
 }
 
-struct broker *broker_new(size_t capacity, int flush_ms)
+struct broker *broker_new(size_t capacity, int flush_ms, int tick_ms)
 {
 	struct broker *b = xcalloc(1, sizeof(*b));
 	pthread_mutex_init(&b->mu, NULL);
@@ -128,6 +129,7 @@ struct broker *broker_new(size_t capacity, int flush_ms)
 	b->ring = xcalloc(b->cap, sizeof(*b->ring));
 	b->next = b->first = 1;
 	b->flush_us = (int64_t)(flush_ms > 0 ? flush_ms : 0) * 1000;
+	b->tick_us = (int64_t)(tick_ms > 0 ? tick_ms : 1000) * 1000;
 	b->ticker_running = pthread_create(&b->ticker, NULL, ticker_main, b) == 0;
 	if (b->ticker_running)
 		pthread_setname_np(b->ticker, "sg-stream-tick");

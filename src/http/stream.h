@@ -25,8 +25,9 @@
 struct broker;
 
 /* capacity: events kept; flush_ms: the least time between two wakes of the
- * sleeping readers (events gather meanwhile: fewer, larger writes). */
-struct broker *broker_new(size_t capacity, int flush_ms);
+ * sleeping readers (events gather meanwhile: fewer, larger writes); tick_ms:
+ * every reader is woken this often (heartbeats, session checks). */
+struct broker *broker_new(size_t capacity, int flush_ms, int tick_ms);
 void broker_free(struct broker *b);
 struct event;
 /* Before the first event: the outbox's head when the server starts. */

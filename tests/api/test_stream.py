@@ -138,6 +138,36 @@ def test_stream_delivers_by_access_and_resumes():
         srv.stop()
 
 
+def test_a_sleeping_reader_is_woken_by_the_event_not_the_tick():
+    """Issue 11: an open stream with nothing to send sleeps (its connection
+    suspended) until an event it may see wakes it. With the periodic tick set
+    to ten minutes, events must still arrive at once: were readers woken only
+    by the tick, they would wait for it. A partner with no grant is not woken
+    by them and sees nothing."""
+    srv = Server(extra_args=["--set", "stream.tick_ms=600000"]).start()
+    streams = []
+    try:
+        root = srv.admin()
+        me = srv.request("GET", "/api/v1/session", token=root).json
+        a = Org(srv, root, me["org_id"])
+        stranger = Org.new(srv, root)
+        dev = srv.create(a.admin, "devices", device_body())
+        key = urllib.parse.quote(dev["key"])
+        mine, theirs = Stream(srv, a.tokens["duty_officer"]), Stream(srv, stranger.tokens["liaison"])
+        streams += [mine, theirs]
+        time.sleep(0.5)  # both asleep now
+        t0 = int(time.time()) - 60
+        for i in range(3):
+            r = srv.request("GET", f"/ingest/osmand?id={key}&lat={24 + i / 100}&lon=67.0&timestamp={t0 + i}")
+            check(r.status == 200, r)
+            check(wait(lambda: len(mine.events) == i + 1, 5), f"event {i + 1} not delivered: {mine.kinds()}")
+        check(theirs.events == [] and not theirs.closed, theirs.kinds())
+    finally:
+        for x in streams:
+            x.close()
+        srv.stop()
+
+
 def test_stalled_reader_is_dropped_and_never_slows_ingest():
     srv = Server(extra_args=("--set", "stream.buffer_events=100", "--set", "ingest.device_burst=100000",
                              "--set", "ingest.device_rate_per_s=100000")).start()
