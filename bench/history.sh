@@ -9,6 +9,9 @@
 # its B-tree is packed, as a real one of that size would not be, which
 # flatters the large store if anything.
 # Usage: bench/history.sh [seconds per run] [rows] [rate]   (defaults 60, 50000000, 5000)
+# HISTORY_KEEP=dir keeps the full store (its data directory and device keys)
+# in dir and reuses it on the next run (it takes minutes to write); the run
+# then writes into a copy of it, so every run starts from the same store.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-60}
@@ -39,8 +42,24 @@ serve() { # data-dir log; sets SG_PID and START_S (seconds until /healthz answer
 stop() { kill "$SG_PID"; wait "$SG_PID" 2>/dev/null || true; SG_PID=; }
 
 declare -A R
+load() { # data-dir store: start the server, pace the load, record the result
+  serve "$1" "$WORK/$2.log"
+  local start=$START_S out
+  echo "== $2: server answered ${start} s after its start; $RATE reports/s for ${DUR}s"
+  out=$(build/stream_load 127.0.0.1 "$OPORT" "$PORT" "$WORK/$2.keys" "$WORK/$2.keys" "$RATE" 64 0 "$DUR")
+  echo "$out" | grep 'RESULT ingest'
+  R[$2]="$(echo "$out" | grep 'RESULT ingest' | sed 's/RESULT ingest //') start_s=$start"
+  stop
+}
+KEEP=${HISTORY_KEEP:-}
 for store in empty full; do
   d="$WORK/$store"
+  if [[ $store == full && -n "$KEEP" && -f "$KEEP/data/safeguard.db" ]]; then
+    echo "== full: copying the kept store from $KEEP"
+    cp -r "$KEEP/data" "$d"; cp "$KEEP/keys" "$WORK/$store.keys"
+    load "$d" "$store"
+    continue
+  fi
   pw="bench passphrase $RANDOM$RANDOM"
   echo "$pw" | $BIN init --data-dir "$d" --admin-password-file - >/dev/null 2>&1
   serve "$d" "$WORK/$store.log"
@@ -80,14 +99,11 @@ CREATE INDEX positions_time ON positions(time_ms);
 PRAGMA wal_checkpoint(TRUNCATE);
 SQL
     echo "   $(( $(date +%s) - s )) s; database $(du -sh "$d/safeguard.db" | cut -f1)"
+    if [[ -n "$KEEP" ]]; then
+      mkdir -p "$KEEP"; rm -rf "$KEEP/data"; cp -r "$d" "$KEEP/data"; cp "$WORK/$store.keys" "$KEEP/keys"
+    fi
   fi
-  serve "$d" "$WORK/$store.log"
-  start=$START_S
-  echo "== $store: server answered ${start} s after its start; $RATE reports/s for ${DUR}s"
-  out=$(build/stream_load 127.0.0.1 "$OPORT" "$PORT" "$WORK/$store.keys" "$WORK/$store.keys" "$RATE" 64 0 "$DUR")
-  echo "$out" | grep 'RESULT ingest'
-  R[$store]="$(echo "$out" | grep 'RESULT ingest' | sed 's/RESULT ingest //') start_s=$start"
-  stop
+  load "$d" "$store"
 done
 echo
 echo "== summary: $RATE reports/s paced from $DEVICES devices, ${DUR} s, 2 cores shared with the load tool"

@@ -568,7 +568,6 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 		opts->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT, opts->max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opts->per_ip_connections,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, opts->max_header_bytes,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 #if MHD_VERSION >= 0x00097700
 		/* also bare LF line ends and folded header lines: 400 */
 		MHD_OPTION_CLIENT_DISCIPLINE_LVL, 1,

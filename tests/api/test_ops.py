@@ -53,6 +53,24 @@ def test_security_headers_request_ids_and_errors():
         srv.stop()
 
 
+def test_a_port_in_use_is_refused_not_shared():
+    """A second server (another data directory) on a port in use must fail
+    at its start, not share the port: with SO_REUSEPORT the kernel spread the
+    devices' reports over both stores."""
+    srv = Server().start()
+    other = Server()
+    try:
+        for listen, extra in ((f"127.0.0.1:{srv.port}", []),
+                              (f"127.0.0.1:{free_port()}", ["--set", f"ingest.osmand_listen=127.0.0.1:{srv.port}"])):
+            p = subprocess.run([BIN, "serve", "--data-dir", other.dir, "--listen", listen, *extra],
+                               capture_output=True, text=True, timeout=30)
+            check(p.returncode != 0, f"a second server started on port {srv.port} in use: {p.stderr}")
+            check(f"127.0.0.1:{srv.port}" in p.stderr and "in use" in p.stderr, p.stderr)
+        check(srv.request("GET", "/healthz").status == 200, "the first server kept its port")
+    finally:
+        srv.stop()
+
+
 def test_health_ready_and_metrics():
     srv = Server().start()
     try:
