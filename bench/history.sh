@@ -5,9 +5,10 @@
 # one whose history already holds ROWS positions of the same devices (one per
 # device every 30 s before now), side by side in one run. Also times the
 # server's start on each (the live index is rebuilt from the history).
-# The history is written straight into SQLite in key order (device, time):
-# its B-tree is packed, as a real one of that size would not be, which
-# flatters the large store if anything.
+# The history is written straight into SQLite, one table per hour of fix
+# time as the server lays it out, each in key order (device, time): packed
+# B-trees, as real ones would not be. Before the partitions (schema 8) this
+# script wrote one table, positions.
 # Usage: bench/history.sh [seconds per run] [rows] [rate]   (defaults 60, 50000000, 5000)
 # HISTORY_KEEP=dir keeps the full store (its data directory and device keys)
 # in dir and reuses it on the next run (it takes minutes to write); the run
@@ -43,6 +44,7 @@ stop() { kill "$SG_PID"; wait "$SG_PID" 2>/dev/null || true; SG_PID=; }
 
 declare -A R
 load() { # data-dir store: start the server, pace the load, record the result
+  sync # the setup's writes reach the disk before, not during, the measurement
   serve "$1" "$WORK/$2.log"
   local start=$START_S out
   echo "== $2: server answered ${start} s after its start; $RATE reports/s for ${DUR}s"
@@ -86,18 +88,37 @@ PY
     t0=$(( ($(date +%s) - per * 30 - 3600) * 1000 ))
     echo "== full: writing $((per * DEVICES)) positions ($per per device, one each 30 s)"
     s=$(date +%s)
-    sqlite3 "$d/safeguard.db" <<SQL
-PRAGMA synchronous = OFF;
-PRAGMA cache_size = -1000000;
-DROP INDEX positions_time;
-WITH RECURSIVE s(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM s WHERE k < $per - 1)
-INSERT INTO positions (device_id, time_ms, org_id, lat, lon, attrs, received_ms, batch)
-SELECT d.id, $t0 + s.k * 30000, d.org_id, 30 + (abs(random()) % 100000) / 10000.0,
-       70 + (abs(random()) % 100000) / 10000.0, '{}', $t0 + s.k * 30000, 0
-FROM (SELECT id, org_id FROM devices ORDER BY id) d CROSS JOIN s;
-CREATE INDEX positions_time ON positions(time_ms);
-PRAGMA wal_checkpoint(TRUNCATE);
-SQL
+    # One partition per hour of fix time, as the server lays them out
+    # (src/pipeline/parts.h; retention.partition_hours = 1): the catalog row,
+    # the table, its rows in key order; then each device's latest partition.
+    python3 - "$t0" "$per" <<'PY' | sqlite3 "$d/safeguard.db"
+import sys
+t0, per = int(sys.argv[1]), int(sys.argv[2])
+H = 3600000
+print("PRAGMA synchronous = OFF; PRAGMA cache_size = -1000000; BEGIN;")
+first, last = t0 // H, (t0 + (per - 1) * 30000) // H
+pid = 1
+for h in range(first, last + 1):
+    lo_k = max(0, -(-(h * H - t0) // 30000))
+    hi_k = min(per - 1, -(-((h + 1) * H - t0) // 30000) - 1)
+    if lo_k > hi_k:
+        continue
+    pid += 1
+    tbl = f"positions_p{pid}"
+    print(f"INSERT INTO history_parts (id, tbl, t0, t1) VALUES ({pid}, '{tbl}', {h * H}, {(h + 1) * H});")
+    print(f"CREATE TABLE {tbl} (device_id TEXT NOT NULL, time_ms INTEGER NOT NULL, org_id TEXT NOT NULL,"
+          " lat REAL NOT NULL, lon REAL NOT NULL, speed_mps REAL, course_deg REAL, altitude_m REAL,"
+          " accuracy_m REAL, battery_pct INTEGER, charging INTEGER, attrs TEXT NOT NULL,"
+          " received_ms INTEGER NOT NULL, pinned INTEGER NOT NULL DEFAULT 0,"
+          " batch INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (device_id, time_ms)) STRICT, WITHOUT ROWID;")
+    print(f"WITH RECURSIVE s(k) AS (SELECT {lo_k} UNION ALL SELECT k + 1 FROM s WHERE k < {hi_k})"
+          f" INSERT INTO {tbl} (device_id, time_ms, org_id, lat, lon, attrs, received_ms)"
+          f" SELECT d.id, {t0} + s.k * 30000, d.org_id, 30 + (abs(random()) % 100000) / 10000.0,"
+          f" 70 + (abs(random()) % 100000) / 10000.0, '{{}}', {t0} + s.k * 30000"
+          " FROM (SELECT id, org_id FROM devices ORDER BY id) d CROSS JOIN s;")
+print(f"INSERT INTO history_latest (device_id, part) SELECT id, {pid} FROM devices;")
+print("COMMIT; PRAGMA wal_checkpoint(TRUNCATE);")
+PY
     echo "   $(( $(date +%s) - s )) s; database $(du -sh "$d/safeguard.db" | cut -f1)"
     if [[ -n "$KEEP" ]]; then
       mkdir -p "$KEEP"; rm -rf "$KEEP/data"; cp -r "$d" "$KEEP/data"; cp "$WORK/$store.keys" "$KEEP/keys"

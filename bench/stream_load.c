@@ -334,6 +334,10 @@ static int response_done(struct conn *c)
 	return status ? status : -1;
 }
 
+/* The slowest report of each second of the load (printed with TRACE=1). */
+#define MAX_SECONDS 3600
+static double sec_max[MAX_SECONDS];
+
 static void *ingest_main(void *arg)
 {
 	(void)arg;
@@ -405,6 +409,9 @@ static void *ingest_main(void *arg)
 					ing_failed++;
 				if (c->due >= t_measure)
 					add_sample(&ing_lat, (t - c->due) * 1000.0);
+				int sec = (int)(c->due - t0);
+				if (sec >= 0 && sec < MAX_SECONDS && (t - c->due) * 1000.0 > sec_max[sec])
+					sec_max[sec] = (t - c->due) * 1000.0;
 				c->busy = false;
 			}
 		}
@@ -458,6 +465,9 @@ int main(int argc, char **argv)
 	qsort(sub_lat.v, sub_lat.n, sizeof(double), cmp_d);
 	printf("RESULT ingest sent=%ld ok=%ld failed=%ld rate=%.0f p50_ms=%.2f p99_ms=%.2f\n", ing_sent, ing_ok,
 	       ing_failed, (double)ing_lat.n / measured, pct(&ing_lat, 0.5), pct(&ing_lat, 0.99));
+	if (getenv("TRACE"))
+		for (int i = 0; i < seconds && i < MAX_SECONDS; i++)
+			printf("# second %d: slowest report %.1f ms\n", i, sec_max[i]);
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
 	printf("RESULT load_tool cpu_s=%.1f\n", (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +

@@ -93,6 +93,7 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 		.device_burst = (double)config_int(cfg, "ingest.device_burst"),
 		.max_attrs = (int)config_int(cfg, "ingest.max_attributes"),
 		.max_attrs_bytes = (int)config_int(cfg, "ingest.max_attributes_bytes"),
+		.partition_ms = config_int(cfg, "retention.partition_hours") * 3600000,
 	};
 	app->pipeline = pipeline_new(app->store, &po);
 	atomic_store(&app->sealer, app->pipeline);

@@ -429,6 +429,12 @@ static void note_purge(struct walk *w, const char *changes)
 	w->hx.first_batch = json_integer_value(json_object_get(c, "first_batch"));
 	const char *fp = json_string_value(json_object_get(c, "first_prev"));
 	sg_strlcpy(w->hx.first_prev, fp ? fp : "", sizeof(w->hx.first_prev));
+	size_t i;
+	json_t *id;
+	json_array_foreach(json_object_get(c, "partitions"), i, id) {
+		w->hx.dropped = xrealloc(w->hx.dropped, (w->hx.ndropped + 1) * sizeof(*w->hx.dropped));
+		w->hx.dropped[w->hx.ndropped++] = json_integer_value(id);
+	}
 	json_decref(c);
 }
 
@@ -580,15 +586,17 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 	if (!rc)
 		rc = verify_rows(db, &vs, &w);
 	json_decref(w.last);
-	if (rc)
+	if (rc) {
+		free(w.hx.dropped);
 		return SG_EIO;
+	}
 	if (vs.problems == 0)
 		fprintf(report, "audit trail intact: %lld entries, every registry row matches its last entry\n",
 			(long long)w.entries);
 	/* Position history and geofence events: every commit against its seal. */
-	if (evidence_verify(db, &w.hx, history_problem, &vs, report) < 0)
-		return SG_EIO;
-	return vs.problems;
+	rc = evidence_verify(db, &w.hx, history_problem, &vs, report);
+	free(w.hx.dropped);
+	return rc < 0 ? SG_EIO : vs.problems;
 }
 
 int audit_list(struct db *db, const char *org_id, int64_t before, int64_t limit, json_t *items, bool *more,

@@ -82,29 +82,40 @@ static void row_hash(char kind, int64_t time_ms, const unsigned char rest[HLEN],
 	crypto_generichash_final(&h, out, HLEN);
 }
 
-static void push(struct evidence *e, const unsigned char h[HLEN])
+static void push(struct evidence *e, uint32_t seal, const unsigned char h[HLEN])
 {
 	if (e->n == e->cap) {
 		e->cap = e->cap ? 2 * e->cap : 64;
-		e->h = xrealloc(e->h, e->cap * HLEN);
+		e->rows = xrealloc(e->rows, e->cap * sizeof(*e->rows));
 	}
-	memcpy(e->h[e->n++], h, HLEN);
+	e->rows[e->n].seal = seal;
+	memcpy(e->rows[e->n++].h, h, HLEN);
 }
 
-static void add_row(struct evidence *e, char kind, struct db_stmt *st, int first)
+/* The seal open for part (evidence_batch opened it). */
+static uint32_t seal_of(const struct evidence *e, int64_t part)
+{
+	for (size_t i = 0; i < e->nseals; i++)
+		if (e->seals[i].part == part)
+			return (uint32_t)i;
+	BUG("a row added to a partition with no seal open");
+}
+
+static void add_row(struct evidence *e, uint32_t seal, char kind, struct db_stmt *st, int first)
 {
 	unsigned char rest[HLEN], h[HLEN];
 	rest_hash(st, first + 1, rest);
 	row_hash(kind, db_col_int(st, first), rest, h);
-	push(e, h);
+	push(e, seal, h);
 }
 
-void evidence_add(struct evidence *e, char kind, struct db_stmt *st)
+void evidence_add(struct evidence *e, int64_t part, char kind, struct db_stmt *st)
 {
-	add_row(e, kind, st, 0);
+	add_row(e, seal_of(e, part), kind, st, 0);
 }
 
-void evidence_add_values(struct evidence *e, char kind, int64_t time_ms, const struct evidence_value *v, int n)
+void evidence_add_values(struct evidence *e, int64_t part, char kind, int64_t time_ms,
+			 const struct evidence_value *v, int n)
 {
 	unsigned char rest[HLEN], h[HLEN];
 	struct evidence_value t[32];
@@ -118,44 +129,70 @@ void evidence_add_values(struct evidence *e, char kind, int64_t time_ms, const s
 	}
 	rest_hash_values(t, n, rest);
 	row_hash(kind, time_ms, rest, h);
-	push(e, h);
+	push(e, seal_of(e, part), h);
 }
 
-int evidence_batch(struct db *db, struct evidence *e, int64_t *batch)
+int evidence_batch(struct db *db, struct evidence *e, int64_t part, int64_t *batch)
 {
-	if (e->n == 0) {
-		char link[65];
-		if (evidence_head(db, &e->batch, link))
-			return SG_EIO;
-		e->batch++;
+	if (e->n == 0)
+		e->nseals = 0; /* the commit's first row: what was opened before is void */
+	for (size_t i = 0; i < e->nseals; i++) {
+		if (e->seals[i].part == part) {
+			*batch = e->seals[i].batch;
+			return 0;
+		}
 	}
-	*batch = e->batch;
+	int64_t next;
+	if (e->nseals) {
+		next = e->seals[e->nseals - 1].batch + 1;
+	} else {
+		char link[65];
+		if (evidence_head(db, &next, link))
+			return SG_EIO;
+		next++;
+	}
+	if (e->nseals == e->seals_cap) {
+		e->seals_cap = e->seals_cap ? 2 * e->seals_cap : 4;
+		e->seals = xrealloc(e->seals, e->seals_cap * sizeof(*e->seals));
+	}
+	e->seals[e->nseals++] = (struct evidence_open){.part = part, .batch = next};
+	*batch = next;
 	return 0;
 }
 
 void evidence_free(struct evidence *e)
 {
-	free(e->h);
+	free(e->rows);
+	free(e->seals);
 	*e = (struct evidence){0};
 }
 
-static int by_bytes(const void *a, const void *b)
+static int by_seal_then_bytes(const void *a, const void *b)
 {
-	return memcmp(a, b, HLEN);
+	const struct evidence_row *x = a, *y = b;
+	if (x->seal != y->seal)
+		return x->seal < y->seal ? -1 : 1;
+	return memcmp(x->h, y->h, HLEN);
 }
 
-static void digest_of(struct evidence *e, char out[65])
+/* The digest of n rows sorted by seal and bytes (one seal's). */
+static void digest_of(const struct evidence_row *r, size_t n, char out[65])
 {
 	crypto_generichash_state h;
 	unsigned char d[HLEN];
-	qsort(e->h, e->n, HLEN, by_bytes);
 	crypto_generichash_init(&h, NULL, 0, HLEN);
 	crypto_generichash_update(&h, (const unsigned char *)"sg-commit-1", 11);
-	put64(&h, e->n);
-	for (size_t i = 0; i < e->n; i++)
-		crypto_generichash_update(&h, e->h[i], HLEN);
+	put64(&h, n);
+	for (size_t i = 0; i < n; i++)
+		crypto_generichash_update(&h, r[i].h, HLEN);
 	crypto_generichash_final(&h, d, HLEN);
 	hex_encode(d, HLEN, out);
+}
+
+static void digest_all(struct evidence *e, char out[65])
+{
+	qsort(e->rows, e->n, sizeof(*e->rows), by_seal_then_bytes);
+	digest_of(e->rows, e->n, out);
 }
 
 static void link_of(const char *prev, int64_t batch, int64_t rows, const char *digest, int64_t at_ms,
@@ -192,35 +229,57 @@ int evidence_head(struct db *db, int64_t *batch, char link[65])
 	return rc < 0 ? SG_EIO : 0;
 }
 
-int evidence_seal(struct db *db, struct evidence *e, int64_t now_ms)
+static int write_link(struct db *db, int64_t batch, int64_t part, int64_t rows, const char *digest,
+		      int64_t now_ms, char prev[65])
 {
-	if (e->n == 0)
-		return 0;
-	int64_t head;
-	char prev[65], digest[65], link[65];
-	int rc = evidence_head(db, &head, prev);
-	int64_t rows = (int64_t)e->n;
-	digest_of(e, digest);
-	e->n = 0;
-	if (rc)
-		return rc;
-	if (head + 1 != e->batch)
-		return SG_EIO; /* the rows carry another number: refuse the commit */
-	if (!prev[0])
-		memcpy(prev, ZERO_LINK, sizeof(ZERO_LINK));
-	link_of(prev, head + 1, rows, digest, now_ms, link);
+	char link[65];
+	link_of(prev, batch, rows, digest, now_ms, link);
 	struct db_stmt *st;
 	if (db_prepare(db,
-		       "INSERT INTO history_chain (batch, rows, digest, at_ms, prev, link) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		       "INSERT INTO history_chain (batch, rows, digest, at_ms, prev, link, part)"
+		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 		       &st))
 		return SG_EIO;
-	db_bind_int(st, 1, head + 1);
+	db_bind_int(st, 1, batch);
 	db_bind_int(st, 2, rows);
 	db_bind_text(st, 3, digest);
 	db_bind_int(st, 4, now_ms);
 	db_bind_text(st, 5, prev);
 	db_bind_text(st, 6, link);
-	return db_run(st) ? SG_EIO : 0;
+	db_bind_int(st, 7, part);
+	if (db_run(st))
+		return SG_EIO;
+	memcpy(prev, link, 65);
+	return 0;
+}
+
+int evidence_seal(struct db *db, struct evidence *e, int64_t now_ms)
+{
+	if (e->n == 0)
+		return 0;
+	int64_t head;
+	char prev[65];
+	int rc = evidence_head(db, &head, prev);
+	size_t n = e->n;
+	e->n = 0;
+	if (rc)
+		return rc;
+	if (e->nseals == 0 || e->seals[0].batch != head + 1)
+		return SG_EIO; /* the rows carry another number: refuse the commit */
+	if (!prev[0])
+		memcpy(prev, ZERO_LINK, sizeof(ZERO_LINK));
+	qsort(e->rows, n, sizeof(*e->rows), by_seal_then_bytes);
+	for (size_t i = 0; i < n && !rc;) {
+		size_t j = i;
+		while (j < n && e->rows[j].seal == e->rows[i].seal)
+			j++;
+		const struct evidence_open *o = &e->seals[e->rows[i].seal];
+		char digest[65];
+		digest_of(e->rows + i, j - i, digest);
+		rc = write_link(db, o->batch, o->part, (int64_t)(j - i), digest, now_ms, prev);
+		i = j;
+	}
+	return rc;
 }
 
 /* Retention ---------------------------------------------------------------- */
@@ -304,39 +363,56 @@ static int delete_doomed(struct db *db, const struct doomed *d)
 }
 
 /* Drops the chain rows (and their pruned rows) of the oldest commits whose
- * every row is gone, never the last one (the next commit links to it).
- * *first/prev: the first chain row left. */
-static int compact(struct db *db, int64_t *first, char prev[65], bool *dropped)
+ * every row is gone (purged row by row, or in a dropped partition), at most
+ * COMPACT_MAX per call and never the last one (the next commit links to
+ * it). *first/prev: the first chain row left; *more: there may be more. */
+#define COMPACT_MAX 20000
+
+static int compact(struct db *db, int64_t *first, char prev[65], bool *dropped, bool *more)
 {
 	struct db_stmt *st, *cnt;
 	int64_t upto = 0, last = 0;
-	*dropped = false;
+	*dropped = *more = false;
 	if (evidence_head(db, &last, prev))
 		return SG_EIO;
-	if (db_prepare(db, "SELECT batch, rows FROM history_chain ORDER BY batch LIMIT 1000", &st))
+	if (db_prepare(db,
+		       "SELECT c.batch, c.rows, c.part, coalesce(p.dropped_ms, 0) FROM history_chain c"
+		       " LEFT JOIN history_parts p ON p.id = c.part ORDER BY c.batch LIMIT ?1",
+		       &st))
 		return SG_EIO;
-	struct {
-		int64_t batch, rows;
-	} c[1000];
+	db_bind_int(st, 1, COMPACT_MAX);
+	struct link_row {
+		int64_t batch, rows, part, dropped_ms;
+	} *c = xmalloc(COMPACT_MAX * sizeof(*c));
 	int n = 0, rc;
-	while ((rc = db_step(st)) == DB_ROW && n < 1000) {
-		c[n].batch = db_col_int(st, 0);
-		c[n].rows = db_col_int(st, 1);
+	while (n < COMPACT_MAX && (rc = db_step(st)) == DB_ROW) {
+		c[n] = (struct link_row){db_col_int(st, 0), db_col_int(st, 1), db_col_int(st, 2), db_col_int(st, 3)};
 		n++;
 	}
 	db_reset(st);
+	if (n == COMPACT_MAX)
+		rc = DB_DONE;
+	for (int i = 0; rc >= 0 && i < n && c[i].batch != last; i++) {
+		if (c[i].part != EVIDENCE_ROWWISE) {
+			if (!c[i].dropped_ms)
+				break;
+		} else {
+			if (db_prepare(db, "SELECT count(*) FROM history_pruned WHERE batch = ?1", &cnt)) {
+				rc = SG_EIO;
+				break;
+			}
+			db_bind_int(cnt, 1, c[i].batch);
+			int64_t gone = db_step(cnt) == DB_ROW ? db_col_int(cnt, 0) : -1;
+			db_reset(cnt);
+			if (gone != c[i].rows)
+				break;
+		}
+		upto = c[i].batch;
+		*more = i == n - 1 && n == COMPACT_MAX;
+	}
+	free(c);
 	if (rc < 0)
 		return SG_EIO;
-	for (int i = 0; i < n && c[i].batch != last; i++) {
-		if (db_prepare(db, "SELECT count(*) FROM history_pruned WHERE batch = ?1", &cnt))
-			return SG_EIO;
-		db_bind_int(cnt, 1, c[i].batch);
-		int64_t gone = db_step(cnt) == DB_ROW ? db_col_int(cnt, 0) : -1;
-		db_reset(cnt);
-		if (gone != c[i].rows)
-			break;
-		upto = c[i].batch;
-	}
 	if (upto) {
 		if (db_prepare(db, "DELETE FROM history_pruned WHERE batch <= ?1", &st))
 			return SG_EIO;
@@ -360,10 +436,25 @@ static int compact(struct db *db, int64_t *first, char prev[65], bool *dropped)
 	return rc < 0 ? SG_EIO : 0;
 }
 
-int evidence_purge(struct db *db, int64_t cutoff_ms, int limit, int64_t now_ms, long *deleted)
+/* The rows the chain sealed in a partition. */
+static int sealed_rows(struct db *db, int64_t part, int64_t *rows)
+{
+	struct db_stmt *st;
+	if (db_prepare(db, "SELECT coalesce(sum(rows), 0) FROM history_chain WHERE part = ?1", &st))
+		return SG_EIO;
+	db_bind_int(st, 1, part);
+	int rc = db_step(st);
+	*rows = rc == DB_ROW ? db_col_int(st, 0) : 0;
+	db_reset(st);
+	return rc == DB_ROW ? 0 : SG_EIO;
+}
+
+int evidence_purge(struct db *db, int64_t cutoff_ms, int limit, const int64_t *dropped, size_t ndropped,
+		   int64_t now_ms, long *deleted)
 {
 	struct doomed *d = xmalloc((size_t)limit * sizeof(*d));
 	int n = 0, positions;
+	int64_t part_rows = 0;
 	int rc = collect(db,
 			 "SELECT batch, device_id, " EVIDENCE_POSITION_COLS
 			 " FROM positions WHERE time_ms < ?1 AND pinned = 0 LIMIT ?2",
@@ -378,16 +469,29 @@ int evidence_purge(struct db *db, int64_t cutoff_ms, int limit, int64_t now_ms, 
 	for (int i = 0; i < n; i++)
 		free(d[i].device);
 	free(d);
-	*deleted = rc ? 0 : n;
-	if (rc || n == 0)
+	for (size_t i = 0; i < ndropped && !rc; i++) {
+		int64_t r;
+		rc = sealed_rows(db, dropped[i], &r);
+		part_rows += r;
+	}
+	*deleted = rc ? 0 : n + (long)part_rows;
+	if (rc)
 		return rc;
 	int64_t first;
 	char prev[65];
-	bool dropped;
-	if (compact(db, &first, prev, &dropped))
+	bool compacted, more;
+	if (compact(db, &first, prev, &compacted, &more))
 		return SG_EIO;
-	json_t *changes = json_pack("{s:I,s:i,s:i,s:I,s:s}", "cutoff_ms", (json_int_t)cutoff_ms, "positions",
-				    positions, "geofence_events", n - positions, "first_batch", (json_int_t)first,
+	if (n == 0 && ndropped == 0 && !compacted)
+		return 0;
+	if (more && *deleted < limit)
+		*deleted = limit; /* the caller comes back for the rest */
+	json_t *ids = json_array();
+	for (size_t i = 0; i < ndropped; i++)
+		json_array_append_new(ids, json_integer(dropped[i]));
+	json_t *changes = json_pack("{s:I,s:i,s:i,s:o,s:I,s:I,s:s}", "cutoff_ms", (json_int_t)cutoff_ms, "positions",
+				    positions, "geofence_events", n - positions, "partitions", ids,
+				    "partition_rows", (json_int_t)part_rows, "first_batch", (json_int_t)first,
 				    "first_prev", prev);
 	struct audit_entry e = {.actor = "retention", .action = "purge", .object_type = "history",
 				.changes = changes};
@@ -438,30 +542,134 @@ static void orphans(struct vctx *v, struct cursor *c, int64_t below, const char 
 	}
 }
 
+/* The partitions the catalog lists. */
+struct vpart {
+	int64_t id;
+	bool legacy, dropped;
+	char tbl[32];
+};
+
+static int load_parts(struct db *db, struct vpart **out, size_t *n)
+{
+	struct db_stmt *st;
+	size_t cap = 0;
+	int rc;
+	*out = NULL;
+	*n = 0;
+	if (db_prepare(db, "SELECT id, tbl, legacy, dropped_ms FROM history_parts ORDER BY id", &st))
+		return SG_EIO;
+	while ((rc = db_step(st)) == DB_ROW) {
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			*out = xrealloc(*out, cap * sizeof(**out));
+		}
+		struct vpart *p = &(*out)[(*n)++];
+		const char *tbl = db_col_text(st, 1);
+		*p = (struct vpart){.id = db_col_int(st, 0), .legacy = db_col_int(st, 2) != 0,
+				    .dropped = db_col_int(st, 3) != 0};
+		sg_strlcpy(p->tbl, tbl ? tbl : "", sizeof(p->tbl));
+	}
+	db_reset(st);
+	return rc < 0 ? SG_EIO : 0;
+}
+
+static const struct vpart *find_part(const struct vpart *ps, size_t n, int64_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ps[i].id == id)
+			return &ps[i];
+	return NULL;
+}
+
+/* One partition's rows against the chain rows naming it. */
+static int verify_part(struct db *db, struct vctx *v, const struct vpart *p, int64_t *rows_total)
+{
+	char sql[256];
+	struct cursor pos = {0};
+	struct db_stmt *chain;
+	snprintf(sql, sizeof(sql), "SELECT batch, " EVIDENCE_POSITION_COLS " FROM %s ORDER BY batch", p->tbl);
+	if (db_prepare_text(db, sql, &pos.st)) {
+		say(v, xasprintf("history partition %lld (%s) is listed but its table is gone: its positions were"
+				 " deleted behind the server's back",
+				 (long long)p->id, p->tbl));
+		return 0;
+	}
+	if (db_prepare(db, "SELECT batch, rows, digest FROM history_chain WHERE part = ?1 ORDER BY batch", &chain))
+		return SG_EIO;
+	db_bind_int(chain, 1, p->id);
+	advance(&pos);
+	struct evidence e = {0};
+	int rc;
+	while ((rc = db_step(chain)) == DB_ROW) {
+		int64_t batch = db_col_int(chain, 0), rows = db_col_int(chain, 1), found = 0;
+		const char *digest = db_col_text(chain, 2);
+		orphans(v, &pos, batch, "positions");
+		for (; pos.rc == DB_ROW && pos.batch == batch; advance(&pos), found++)
+			add_row(&e, 0, EVIDENCE_POSITION, pos.st, 1);
+		*rows_total += found;
+		if (found != rows) {
+			say(v, xasprintf("history commit #%lld sealed %lld rows of partition %lld, %lld are stored:"
+					 " positions were %s behind the server's back",
+					 (long long)batch, (long long)rows, (long long)p->id, (long long)found,
+					 found < rows ? "deleted" : "added"));
+		} else {
+			char want[65];
+			digest_all(&e, want);
+			if (!str_eq(want, digest ? digest : ""))
+				say(v, xasprintf("history commit #%lld no longer matches its seal: a stored position was"
+						 " changed behind the server's back",
+						 (long long)batch));
+		}
+		e.n = 0;
+	}
+	db_reset(chain);
+	if (rc >= 0)
+		orphans(v, &pos, INT64_MAX, "positions");
+	db_reset(pos.st);
+	evidence_free(&e);
+	return rc < 0 || pos.rc < 0 ? SG_EIO : 0;
+}
+
+static bool was_dropped(const struct evidence_expect *x, int64_t id)
+{
+	for (size_t i = 0; i < x->ndropped; i++)
+		if (x->dropped[i] == id)
+			return true;
+	return false;
+}
+
 int evidence_verify(struct db *db, const struct evidence_expect *x, void (*problem)(void *ctx, const char *msg),
 		    void *ctx, FILE *out)
 {
 	struct vctx v = {.problem = problem, .ctx = ctx};
 	struct cursor pos = {0}, ev = {0}, pr = {0};
 	struct db_stmt *chain, *legacy;
+	struct vpart *parts;
+	size_t nparts;
+	if (load_parts(db, &parts, &nparts))
+		return SG_EIO;
 	/* A separate statement each: they are stepped side by side. */
 	if (db_prepare(db, "SELECT batch, " EVIDENCE_POSITION_COLS " FROM positions WHERE batch > 0 ORDER BY batch",
 		       &pos.st) ||
 	    db_prepare(db, "SELECT batch, " EVIDENCE_EVENT_COLS " FROM geofence_events WHERE batch > 0 ORDER BY batch",
 		       &ev.st) ||
 	    db_prepare(db, "SELECT batch, kind, time_ms, rest FROM history_pruned ORDER BY batch", &pr.st) ||
-	    db_prepare(db, "SELECT batch, rows, digest, at_ms, prev, link FROM history_chain ORDER BY batch", &chain))
+	    db_prepare(db, "SELECT batch, rows, digest, at_ms, prev, link, part FROM history_chain ORDER BY batch",
+		       &chain)) {
+		free(parts);
 		return SG_EIO;
+	}
 	advance(&pos);
 	advance(&ev);
 	advance(&pr);
 	struct evidence e = {0};
 	char prev[65] = "", last_link[65] = "";
-	int64_t last_batch = 0, commits = 0, rows_total = 0, pruned_total = 0;
+	int64_t last_batch = 0, commits = 0, rows_total = 0, pruned_total = 0, dropped_rows = 0;
 	bool first = true;
 	int rc;
 	while ((rc = db_step(chain)) == DB_ROW) {
 		int64_t batch = db_col_int(chain, 0), rows = db_col_int(chain, 1), at_ms = db_col_int(chain, 3);
+		int64_t part = db_col_int(chain, 6);
 		const char *digest = db_col_text(chain, 2), *sprev = db_col_text(chain, 4), *slink = db_col_text(chain, 5);
 		char want[65], link[65];
 		digest = digest ? digest : "";
@@ -483,13 +691,27 @@ int evidence_verify(struct db *db, const struct evidence_expect *x, void (*probl
 		link_of(sprev, batch, rows, digest, at_ms, link);
 		if (!str_eq(link, slink))
 			say(&v, xasprintf("history commit #%lld's seal has been edited", (long long)batch));
+		sg_strlcpy(prev, slink, sizeof(prev));
+		sg_strlcpy(last_link, slink, sizeof(last_link));
+		last_batch = batch;
+		if (part != EVIDENCE_ROWWISE) {
+			/* a partition's rows: checked partition by partition below */
+			const struct vpart *vp = find_part(parts, nparts, part);
+			if (!vp || vp->legacy)
+				say(&v, xasprintf("history commit #%lld names partition %lld, which the catalog does not"
+						  " list",
+						  (long long)batch, (long long)part));
+			else if (vp->dropped)
+				dropped_rows += rows;
+			continue;
+		}
 		orphans(&v, &pos, batch, "positions");
 		orphans(&v, &ev, batch, "geofence events");
 		int64_t found = 0, gone = 0;
 		for (; pos.rc == DB_ROW && pos.batch == batch; advance(&pos), found++)
-			add_row(&e, EVIDENCE_POSITION, pos.st, 1);
+			add_row(&e, 0, EVIDENCE_POSITION, pos.st, 1);
 		for (; ev.rc == DB_ROW && ev.batch == batch; advance(&ev), found++)
-			add_row(&e, EVIDENCE_EVENT, ev.st, 1);
+			add_row(&e, 0, EVIDENCE_EVENT, ev.st, 1);
 		while (pr.rc == DB_ROW && pr.batch < batch) {
 			say(&v, xasprintf("purged rows are recorded for commit #%lld, which the chain does not hold",
 					  (long long)pr.batch));
@@ -508,7 +730,7 @@ int evidence_verify(struct db *db, const struct evidence_expect *x, void (*probl
 			if (len != HLEN || !kind)
 				continue; /* the digest below fails */
 			row_hash(kind[0], t, rest, h);
-			push(&e, h);
+			push(&e, 0, h);
 		}
 		rows_total += found;
 		pruned_total += gone;
@@ -518,16 +740,13 @@ int evidence_verify(struct db *db, const struct evidence_expect *x, void (*probl
 					  (long long)batch, (long long)rows, (long long)found, (long long)gone,
 					  found + gone < rows ? "deleted" : "added"));
 		else {
-			digest_of(&e, want);
+			digest_all(&e, want);
 			if (!str_eq(want, digest))
 				say(&v, xasprintf("history commit #%lld no longer matches its seal: a stored position or"
 						  " geofence event was changed behind the server's back",
 						  (long long)batch));
 		}
 		e.n = 0;
-		sg_strlcpy(prev, slink, sizeof(prev));
-		sg_strlcpy(last_link, slink, sizeof(last_link));
-		last_batch = batch;
 	}
 	db_reset(chain);
 	orphans(&v, &pos, INT64_MAX, "positions");
@@ -539,6 +758,22 @@ int evidence_verify(struct db *db, const struct evidence_expect *x, void (*probl
 	db_reset(ev.st);
 	db_reset(pr.st);
 	evidence_free(&e);
+	size_t dropped = 0;
+	for (size_t i = 0; i < nparts && rc >= 0; i++) {
+		if (parts[i].legacy)
+			continue;
+		if (parts[i].dropped) {
+			dropped++;
+			if (!was_dropped(x, parts[i].id))
+				say(&v, xasprintf("history partition %lld is marked dropped but no retention entry in the"
+						  " audit trail dropped it: its positions were deleted behind the server's back",
+						  (long long)parts[i].id));
+			continue;
+		}
+		if (verify_part(db, &v, &parts[i], &rows_total))
+			rc = SG_EIO;
+	}
+	free(parts);
 	if (rc < 0)
 		return SG_EIO;
 	if (x->signed_batch >= 0 && (x->signed_batch != last_batch || !str_eq(x->signed_link, last_link)))
@@ -554,8 +789,11 @@ int evidence_verify(struct db *db, const struct evidence_expect *x, void (*probl
 		old = db_col_int(legacy, 0);
 	db_reset(legacy);
 	if (v.problems == 0) {
-		fprintf(out, "history intact: %lld commits sealed, %lld rows stored, %lld purged by retention\n",
-			(long long)commits, (long long)rows_total, (long long)pruned_total);
+		fprintf(out,
+			"history intact: %lld commits sealed, %lld rows stored, %lld purged by retention row by row,"
+			" %zu partitions dropped whole (%lld rows)\n",
+			(long long)commits, (long long)rows_total, (long long)pruned_total, dropped,
+			(long long)dropped_rows);
 		if (old)
 			fprintf(out, "note: %lld rows were stored before the history chain (schema 7) and are not covered\n",
 				(long long)old);

@@ -57,6 +57,7 @@ static const struct cdef defs[] = {
 	{"ingest.max_attributes_bytes", C_INT, "4096", 64, 1048576, false, "bytes of JSON the extra attributes of one report may take"},
 	{"ingest.device_burst", C_INT, "1000", 1, 1000000, false, "reports a device may send at once (a phone catching up)"},
 	{"retention.history_days", C_INT, "90", 0, 36500, false, "position history older than this is purged (0 = keep forever), pinned reports excepted"},
+	{"retention.partition_hours", C_INT, "1", 1, 168, false, "the position history is kept in one table per this many hours of fix time; retention drops a table once all of it is older than history_days (so a report lives at most this much longer)"},
 	{"retention.interval_s", C_INT, "3600", 1, 86400, false, "how often the purge runs"},
 	{"events.retention_s", C_INT, "3600", 60, 31536000, false, "events kept in the outbox for streams resuming with Last-Event-ID (older ones go once every durable subscriber has passed them)"},
 	{"stream.flush_ms", C_INT, "25", 0, 1000, false, "the least time between two deliveries to an open stream: events gather meanwhile (fewer, larger writes under load; an event after a quiet spell goes at once)"},

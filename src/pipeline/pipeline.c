@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "events/events.h"
+#include "pipeline/parts.h"
 #include "registry/resource.h"
 
 #include <math.h>
@@ -50,6 +51,8 @@ struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts
 		p->o.max_attrs = 64;
 	if (p->o.max_attrs_bytes <= 0)
 		p->o.max_attrs_bytes = 4096;
+	if (p->o.partition_ms <= 0)
+		p->o.partition_ms = 3600000;
 	p->live = live_new();
 	pthread_mutex_init(&p->mu, NULL);
 	p->bcap = 1024;
@@ -244,23 +247,22 @@ static bool has(const json_t *a, const char *s)
 	return false;
 }
 
-int pipeline_rebuild(struct pipeline *p, struct db *db)
+/* The device's latest report in one partition into the live index and
+ * its tags. */
+static int rebuild_device(struct pipeline *p, struct db *db, const char *dev, const char *tbl)
 {
+	char sql[160];
 	struct db_stmt *st;
-	if (db_prepare(db,
-		       "SELECT p.device_id, p.org_id, p.lat, p.lon, p.time_ms FROM positions p"
-		       " JOIN (SELECT device_id, max(time_ms) AS t FROM positions GROUP BY device_id) m"
-		       " ON m.device_id = p.device_id AND m.t = p.time_ms",
-		       &st))
+	snprintf(sql, sizeof(sql),
+		 "SELECT org_id, lat, lon, time_ms FROM %s WHERE device_id = ?1 ORDER BY time_ms DESC LIMIT 1", tbl);
+	if (db_prepare_text(db, sql, &st))
 		return SG_EIO;
-	int rc;
-	if (pipeline_reload_fences(p, db))
-		return SG_EIO;
-	while ((rc = db_step(st)) == DB_ROW) {
-		const char *dev = db_col_text(st, 0);
-		double lat = db_col_real(st, 2), lon = db_col_real(st, 3);
-		int64_t t = db_col_int(st, 4);
-		live_update(p->live, dev, org_index(p, db_col_text(st, 1)), lat, lon, t);
+	db_bind_text(st, 1, dev);
+	int rc = db_step(st);
+	if (rc == DB_ROW) {
+		double lat = db_col_real(st, 1), lon = db_col_real(st, 2);
+		int64_t t = db_col_int(st, 3);
+		live_update(p->live, dev, org_index(p, db_col_text(st, 0)), lat, lon, t);
 		/* The tags are a function of the latest position and the fences:
 		 * recomputed, not stored, and no event is replayed. */
 		struct fence_hit hits[MAX_TAGS];
@@ -269,7 +271,30 @@ int pipeline_rebuild(struct pipeline *p, struct db *db)
 							    tags_at(p, lat, lon, t, hits, &n)));
 	}
 	db_reset(st);
-	return rc < 0 ? rc : 0;
+	return rc < 0 ? SG_EIO : 0;
+}
+
+int pipeline_rebuild(struct pipeline *p, struct db *db)
+{
+	struct db_stmt *st;
+	/* one seek per device, in the partition its latest report is in */
+	if (db_prepare(db,
+		       "SELECT l.device_id, p.tbl FROM history_latest l"
+		       " JOIN history_parts p ON p.id = l.part AND p.dropped_ms = 0",
+		       &st))
+		return SG_EIO;
+	int rc;
+	if (pipeline_reload_fences(p, db))
+		return SG_EIO;
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *dev = db_col_text(st, 0), *tbl = db_col_text(st, 1);
+		if (dev && tbl && rebuild_device(p, db, dev, tbl)) {
+			rc = SG_EIO;
+			break;
+		}
+	}
+	db_reset(st);
+	return rc < 0 ? SG_EIO : 0;
 }
 
 struct store_job {
@@ -293,13 +318,13 @@ struct pipeline_job {
 };
 
 /* Steps an INSERT ... RETURNING: 1 with the stored row added to the commit's
- * seal, 0 when nothing was inserted (a duplicate), or an error. */
+ * row-wise seal, 0 when nothing was inserted (a duplicate), or an error. */
 static int returning(struct db_stmt *st, char kind, struct evidence *e)
 {
 	int rc = db_step(st);
 	bool row = rc == DB_ROW;
 	if (row) {
-		evidence_add(e, kind, st);
+		evidence_add(e, EVIDENCE_ROWWISE, kind, st);
 		rc = db_step(st);
 	}
 	db_reset(st);
@@ -355,7 +380,12 @@ static int geofence_fn(struct db *db, struct store_job *j)
 			db_bind_int(st, 7, r->time_ms);
 			db_bind_real(st, 8, r->lat);
 			db_bind_real(st, 9, r->lon);
-			db_bind_int(st, 10, p->sealed.batch); /* set by the report's own row */
+			int64_t batch;
+			if (evidence_batch(db, &p->sealed, EVIDENCE_ROWWISE, &batch)) {
+				rc = SG_EIO;
+				break;
+			}
+			db_bind_int(st, 10, batch);
 			if ((rc = returning(st, EVIDENCE_EVENT, &p->sealed)) != 1) {
 				rc = rc ? rc : SG_EIO;
 				break;
@@ -403,20 +433,45 @@ static void bind_value(struct db_stmt *st, int i, const struct evidence_value *v
 	}
 }
 
+/* A device's first report in a partition newer than its latest one's moves
+ * its entry in history_latest (what the rebuild at start reads). */
+static int note_latest(struct db *db, struct pipeline *p, const char *dev, int64_t t, const struct part *part)
+{
+	json_t *prev = json_object_get(p->tags, dev);
+	int64_t prev_t = prev ? json_integer_value(json_object_get(prev, "t")) : INT64_MIN;
+	if (prev && (t <= prev_t || prev_t >= part->t0))
+		return 0; /* older, or in the same partition */
+	struct db_stmt *st;
+	if (db_prepare(db,
+		       "INSERT INTO history_latest (device_id, part) VALUES (?1, ?2)"
+		       " ON CONFLICT (device_id) DO UPDATE SET part = excluded.part",
+		       &st))
+		return SG_EIO;
+	db_bind_text(st, 1, dev);
+	db_bind_int(st, 2, part->id);
+	return db_run(st) ? SG_EIO : 0;
+}
+
 static int store_fn(struct db *db, void *arg)
 {
 	struct store_job *j = arg;
 	const struct report *r = j->r;
 	struct pipeline *p = j->p;
 	struct db_stmt *st;
+	struct part part;
 	int64_t batch;
-	if (evidence_batch(db, &p->sealed, &batch) ||
-	    db_prepare(db,
-		       "INSERT INTO positions (time_ms, device_id, org_id, lat, lon, speed_mps, course_deg,"
-		       " altitude_m, accuracy_m, battery_pct, charging, attrs, received_ms, batch)"
-		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-		       " ON CONFLICT (device_id, time_ms) DO NOTHING",
-		       &st))
+	char sql[400];
+	if (parts_for_write(db, p->o.partition_ms, r->time_ms, &part))
+		return SG_EIO;
+	/* the legacy table's rows are purged row by row: the row-wise seal */
+	int64_t seal = part.legacy ? EVIDENCE_ROWWISE : part.id;
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO %s (time_ms, device_id, org_id, lat, lon, speed_mps, course_deg,"
+		 " altitude_m, accuracy_m, battery_pct, charging, attrs, received_ms, batch)"
+		 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+		 " ON CONFLICT (device_id, time_ms) DO NOTHING",
+		 part.tbl);
+	if (evidence_batch(db, &p->sealed, seal, &batch) || db_prepare_text(db, sql, &st))
 		return SG_EIO;
 	/* The row as stored, in EVIDENCE_POSITION_COLS order after the time:
 	 * bound and sealed from the same values. */
@@ -442,7 +497,10 @@ static int store_fn(struct db *db, void *arg)
 	int rc = db_run(st);
 	j->inserted = rc == 0 && db_changes(db) > 0;
 	if (j->inserted) {
-		evidence_add_values(&p->sealed, EVIDENCE_POSITION, r->time_ms, v, 12);
+		evidence_add_values(&p->sealed, seal, EVIDENCE_POSITION, r->time_ms, v, 12);
+		rc = note_latest(db, p, j->dev->device_id, r->time_ms, &part);
+	}
+	if (j->inserted && !rc) {
 		rc = events_append_text(db, j->dev->org_id, "positions", "position", j->event, j->now);
 		if (!rc)
 			rc = geofence_fn(db, j);
@@ -635,10 +693,42 @@ struct purge_job {
 	long deleted;
 };
 
+/* Partitions dropped by one purge write: each a DROP TABLE on the writer. */
+#define DROPS_PER_WRITE 4
+
 static int purge_fn(struct db *db, void *arg)
 {
 	struct purge_job *j = arg;
-	return evidence_purge(db, j->cutoff, 5000, clock_now_ms(), &j->deleted);
+	struct part *ps;
+	size_t n, nd = 0;
+	int64_t ids[DROPS_PER_WRITE], now = clock_now_ms();
+	if (parts_expired(db, j->cutoff, 64, &ps, &n))
+		return SG_EIO;
+	int rc = 0;
+	for (size_t i = 0; i < n && nd < DROPS_PER_WRITE && !rc; i++) {
+		/* A pinned report (incidents, alarms) keeps its partition whole:
+		 * whoever pins must move it out first to let the rest go. */
+		char sql[96];
+		struct db_stmt *st;
+		snprintf(sql, sizeof(sql), "SELECT 1 FROM %s WHERE pinned != 0 LIMIT 1", ps[i].tbl);
+		if (db_prepare_text(db, sql, &st)) {
+			rc = SG_EIO;
+			break;
+		}
+		int pinned = db_step(st);
+		db_reset(st);
+		if (pinned < 0)
+			rc = SG_EIO;
+		else if (pinned == DB_DONE && !(rc = parts_drop(db, &ps[i], now)))
+			ids[nd++] = ps[i].id;
+	}
+	free(ps);
+	if (rc)
+		return rc;
+	rc = evidence_purge(db, j->cutoff, 5000, ids, nd, now, &j->deleted);
+	if (!rc && nd == DROPS_PER_WRITE && j->deleted < 5000)
+		j->deleted = 5000; /* more may have expired: the caller comes back */
+	return rc;
 }
 
 int pipeline_seal(struct db *db, struct pipeline *p)

@@ -27,6 +27,7 @@ struct pipeline_opts {
 	double device_burst;      /* and the burst above it */
 	int max_attrs;            /* a report keeps at most this many extra attributes */
 	int max_attrs_bytes;      /* whose JSON takes at most this many bytes */
+	int64_t partition_ms;     /* the history's partition period (parts.h) */
 };
 
 struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts);
@@ -92,7 +93,8 @@ void pipeline_forget_devices(struct pipeline *p);
 /* Extra attributes dropped since start (beyond max_attrs / max_attrs_bytes). */
 uint64_t pipeline_attrs_dropped(struct pipeline *p);
 
-/* Deletes unpinned history older than cutoff_ms, in batches; returns the
+/* Deletes unpinned history older than cutoff_ms, in batches (dropping the
+ * partitions wholly before it, row by row in the legacy table); returns the
  * number of reports deleted or a negative code. */
 long pipeline_purge(struct pipeline *p, int64_t cutoff_ms);
 

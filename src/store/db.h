@@ -24,6 +24,7 @@ enum db_type { DB_NULL, DB_INT, DB_REAL, DB_TEXT, DB_BLOB };
 
 struct db_ops {
 	int (*prepare)(struct db *db, const char *sql, struct db_stmt **out);
+	int (*prepare_text)(struct db *db, const char *sql, struct db_stmt **out);
 	void (*bind_null)(struct db_stmt *st, int i);
 	void (*bind_int)(struct db_stmt *st, int i, int64_t v);
 	void (*bind_real)(struct db_stmt *st, int i, double v);
@@ -54,6 +55,12 @@ struct db {
 static inline int db_prepare(struct db *db, const char *sql, struct db_stmt **out)
 {
 	return db->ops->prepare(db, sql, out);
+}
+/* The same for SQL built at run time (it names a history partition): the
+ * cache is keyed by the text, not its address, and keeps the 64 used last. */
+static inline int db_prepare_text(struct db *db, const char *sql, struct db_stmt **out)
+{
+	return db->ops->prepare_text(db, sql, out);
 }
 /* Executes SQL without parameters or results (DDL, BEGIN, COMMIT). */
 static inline int db_exec(struct db *db, const char *sql) { return db->ops->exec(db, sql); }

@@ -27,6 +27,8 @@ struct sq_db {
 	sqlite3 *h;
 	int wal_pages; /* the writer's: pages in the log after its last commit */
 	struct sq_stmt *cache[64];
+	struct sq_stmt *texts; /* db_prepare_text's, most recently used first */
+	int ntexts;
 };
 
 static const struct db_ops sq_ops;
@@ -63,6 +65,50 @@ static int sq_prepare(struct db *d, const char *sql, struct db_stmt **out)
 	s->key = sql;
 	s->next = db->cache[b];
 	db->cache[b] = s;
+	*out = &s->base;
+	return 0;
+}
+
+#define TEXTS_MAX 64
+
+static int sq_prepare_text(struct db *d, const char *sql, struct db_stmt **out)
+{
+	struct sq_db *db = (struct sq_db *)d;
+	struct sq_stmt **pp = &db->texts, *s;
+	for (; (s = *pp); pp = &s->next) {
+		if (strcmp(s->key, sql) == 0) {
+			*pp = s->next; /* to the front */
+			s->next = db->texts;
+			db->texts = s;
+			sqlite3_reset(s->st);
+			sqlite3_clear_bindings(s->st);
+			s->bind_failed = false;
+			*out = &s->base;
+			return 0;
+		}
+	}
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		log_error("sql prepare failed", "error", sqlite3_errmsg(db->h), "sql", sql, NULL);
+		return SG_EIO;
+	}
+	if (db->ntexts == TEXTS_MAX) { /* forget the one used longest ago */
+		for (pp = &db->texts; (*pp)->next; pp = &(*pp)->next)
+			;
+		sqlite3_finalize((*pp)->st);
+		free((char *)(*pp)->key);
+		free(*pp);
+		*pp = NULL;
+		db->ntexts--;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->base.ops = &sq_ops;
+	s->st = st;
+	s->db = db;
+	s->key = xstrdup(sql);
+	s->next = db->texts;
+	db->texts = s;
+	db->ntexts++;
 	*out = &s->base;
 	return 0;
 }
@@ -205,12 +251,18 @@ static void sq_close(struct db *d)
 			s = n;
 		}
 	}
+	for (struct sq_stmt *s = db->texts, *n; s; s = n) {
+		n = s->next;
+		sqlite3_finalize(s->st);
+		free((char *)s->key);
+		free(s);
+	}
 	sqlite3_close(db->h);
 	free(db);
 }
 
 static const struct db_ops sq_ops = {
-	.prepare = sq_prepare, .bind_null = sq_bind_null, .bind_int = sq_bind_int,
+	.prepare = sq_prepare, .prepare_text = sq_prepare_text, .bind_null = sq_bind_null, .bind_int = sq_bind_int,
 	.bind_real = sq_bind_real, .bind_text = sq_bind_text, .bind_blob = sq_bind_blob,
 	.step = sq_step, .reset = sq_reset, .col_count = sq_col_count, .col_name = sq_col_name,
 	.col_type = sq_col_type, .col_int = sq_col_int, .col_real = sq_col_real,

@@ -59,6 +59,18 @@ class Response:
         return f"<{self.status} {self.raw[:300]!r}>"
 
 
+def history_view(con):
+    """A temporary view `positions` over every history partition, so tests
+    read the history as one table (the legacy table is main.positions)."""
+    try:
+        tables = [t for (t,) in con.execute(
+            "SELECT tbl FROM history_parts WHERE dropped_ms = 0 AND legacy = 0 ORDER BY t0")]
+    except sqlite3.OperationalError:
+        return  # a store before schema 9
+    parts = " UNION ALL ".join(["SELECT * FROM main.positions"] + [f"SELECT * FROM main.{t}" for t in tables])
+    con.execute(f"CREATE TEMP VIEW positions AS {parts}")
+
+
 class Server:
     """A safeguard data directory and, while started, its server process."""
 
@@ -156,14 +168,25 @@ class Server:
         return r.json
 
     def sql(self, query, args=()):
+        """Runs one statement on the store. `positions` reads every history
+        partition (a temporary view over them); to change a stored report,
+        name its partition's table (part_of)."""
         con = sqlite3.connect(self.db_path, timeout=30)
         try:
+            history_view(con)
             cur = con.execute(query, args)
             rows = cur.fetchall()
             con.commit()
             return rows
         finally:
             con.close()
+
+    def part_of(self, time_ms):
+        """The table holding the reports at time_ms (src/pipeline/parts.h)."""
+        rows = self.sql("SELECT tbl FROM history_parts WHERE dropped_ms = 0 AND t0 <= ? AND ? < t1",
+                        (time_ms, time_ms))
+        check(len(rows) == 1, f"no partition holds time {time_ms}")
+        return rows[0][0]
 
     def log(self):
         with open(self.log_path, errors="replace") as f:

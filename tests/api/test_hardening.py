@@ -588,7 +588,9 @@ def test_history_is_evidence_in_the_chain():
             check(r.status == 200, r)
         # A pinned report outlives the purge, its geofence event does not:
         # its commit is then part purged.
-        srv.sql("UPDATE positions SET pinned = 1 WHERE time_ms = ?", ((now - 35 * 86400) * 1000,))
+        pinned = (now - 35 * 86400) * 1000
+        srv.sql(f"UPDATE {srv.part_of(pinned)} SET pinned = 1 WHERE time_ms = ?", (pinned,))
+        oldest = srv.part_of((now - 40 * 86400) * 1000)
     finally:
         srv.stop()
     srv = Server(init=False, data_dir=srv.dir,
@@ -600,6 +602,12 @@ def test_history_is_evidence_in_the_chain():
         check(srv.sql("SELECT count(*) FROM positions")[0][0] == 5, "the old unpinned report was purged")
         check(srv.sql("SELECT count(*) FROM history_pruned")[0][0] == 1, "the pinned report's event was purged")
         check(srv.sql("SELECT count(*) FROM geofence_events")[0][0] >= 3, "recent enter/exit events kept")
+        # The old report's partition went whole; the pinned one's stays.
+        check(srv.sql("SELECT dropped_ms > 0 FROM history_parts WHERE tbl = ?", (oldest,)) == [(1,)],
+              "the expired partition was dropped")
+        check(srv.sql("SELECT count(*) FROM sqlite_schema WHERE name = ?", (oldest,)) == [(0,)], "its table is gone")
+        check(srv.sql("SELECT dropped_ms FROM history_parts WHERE tbl = ?", (srv.part_of(pinned),)) == [(0,)],
+              "a partition holding a pinned report is kept")
     finally:
         srv.stop()
     r = verify(srv.dir)
@@ -607,19 +615,24 @@ def test_history_is_evidence_in_the_chain():
     recent = srv.sql("SELECT time_ms FROM positions ORDER BY time_ms DESC LIMIT 1")[0][0]
     ev = srv.sql("SELECT max(seq) FROM geofence_events")[0][0]
     first, last = srv.sql("SELECT min(batch), max(batch) FROM history_chain")[0]
+    tbl = srv.part_of(recent)
     cases = [
-        (f"UPDATE positions SET lat = lat + 0.001 WHERE time_ms = {recent}", "no longer matches its seal"),
-        (f"UPDATE positions SET attrs = attrs || ' ' WHERE time_ms = {recent}", "no longer matches its seal"),
-        (f"UPDATE positions SET time_ms = time_ms + 1 WHERE time_ms = {recent}", "no longer matches its seal"),
-        (f"DELETE FROM positions WHERE time_ms = {recent}", "were deleted behind the server's back"),
-        (f"UPDATE positions SET batch = 0 WHERE time_ms = {recent}", "were deleted behind the server's back"),
-        (f"INSERT INTO positions SELECT device_id, time_ms + 7, org_id, lat, lon, speed_mps, course_deg, altitude_m,"
-         f" accuracy_m, battery_pct, charging, attrs, received_ms, pinned, batch FROM positions WHERE time_ms = {recent}",
+        (f"UPDATE {tbl} SET lat = lat + 0.001 WHERE time_ms = {recent}", "no longer matches its seal"),
+        (f"UPDATE {tbl} SET attrs = attrs || ' ' WHERE time_ms = {recent}", "no longer matches its seal"),
+        (f"UPDATE {tbl} SET time_ms = time_ms + 1 WHERE time_ms = {recent}", "no longer matches its seal"),
+        (f"DELETE FROM {tbl} WHERE time_ms = {recent}", "were deleted behind the server's back"),
+        (f"UPDATE {tbl} SET batch = 0 WHERE time_ms = {recent}", "were deleted behind the server's back"),
+        (f"INSERT INTO {tbl} SELECT device_id, time_ms + 7, org_id, lat, lon, speed_mps, course_deg, altitude_m,"
+         f" accuracy_m, battery_pct, charging, attrs, received_ms, pinned, batch FROM {tbl} WHERE time_ms = {recent}",
          "were added behind the server's back"),
+        # a partition: its table dropped, dropped and marked so without retention, or unlisted
+        (f"DROP TABLE {tbl}", "its table is gone"),
+        (f"DROP TABLE {tbl}; UPDATE history_parts SET dropped_ms = 1 WHERE tbl = '{tbl}'", "no retention entry"),
+        (f"DELETE FROM history_parts WHERE tbl = '{tbl}'", "which the catalog does not list"),
         (f"DELETE FROM geofence_events WHERE seq = {ev}", "were deleted behind the server's back"),
         (f"UPDATE geofence_events SET event = CASE event WHEN 'enter' THEN 'exit' ELSE 'enter' END WHERE seq = {ev}",
          "no longer matches its seal"),
-        (f"DELETE FROM positions WHERE batch = {last}; DELETE FROM geofence_events WHERE batch = {last};"
+        (f"DELETE FROM {tbl} WHERE batch = {last}; DELETE FROM geofence_events WHERE batch = {last};"
          f" DELETE FROM history_chain WHERE batch = {last}", "the signed checkpoint names history commit"),
         (f"DELETE FROM history_chain WHERE batch = {first}", "starts at commit"),
         (f"UPDATE history_chain SET at_ms = at_ms + 1 WHERE batch = {last}", "seal has been edited"),
@@ -631,7 +644,7 @@ def test_history_is_evidence_in_the_chain():
         r = verify(d)
         check(r.returncode != 0 and words in r.stdout, f"{sql}: {r.stdout}{r.stderr}")
     # Pinning a report (incidents will) is no tampering.
-    r = verify(tampered(srv, f"UPDATE positions SET pinned = 1 WHERE time_ms = {recent}"))
+    r = verify(tampered(srv, f"UPDATE {tbl} SET pinned = 1 WHERE time_ms = {recent}"))
     check(r.returncode == 0, r.stdout + r.stderr)
 
 
