@@ -244,18 +244,9 @@ int audit_append(struct db *db, const struct audit_entry *e, int64_t now_ms)
 			" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 			&st);
 	if (!rc) {
-		db_bind_int(st, 1, seq);
-		db_bind_text(st, 2, at);
-		db_bind_text(st, 3, e->actor);
-		db_bind_text(st, 4, e->org_id);
-		db_bind_text(st, 5, e->action);
-		db_bind_text(st, 6, e->object_type);
-		db_bind_text(st, 7, e->object_id);
-		db_bind_text(st, 8, changes);
-		db_bind_text(st, 9, row_hash);
-		db_bind_text(st, 10, e->request_id);
-		db_bind_text(st, 11, prev);
-		db_bind_text(st, 12, hash);
+		db_bind_all(st, DB_I(seq), DB_T(at), DB_T(e->actor), DB_T(e->org_id), DB_T(e->action),
+		                DB_T(e->object_type), DB_T(e->object_id), DB_T(changes), DB_T(row_hash),
+		                DB_T(e->request_id), DB_T(prev), DB_T(hash));
 		rc = db_run(st);
 	}
 	free(changes);
@@ -366,13 +357,8 @@ int audit_checkpoint(struct db *db, void *ctx)
 		       " history_batch = excluded.history_batch, history_link = excluded.history_link",
 		       &st))
 		return SG_EIO;
-	db_bind_int(st, 1, seq);
-	db_bind_text(st, 2, hash);
-	db_bind_text(st, 3, sighex);
-	db_bind_text(st, 4, pkhex);
-	db_bind_text(st, 5, at);
-	db_bind_int(st, 6, hbatch);
-	db_bind_text(st, 7, hlink);
+	db_bind_all(st, DB_I(seq), DB_T(hash), DB_T(sighex), DB_T(pkhex), DB_T(at), DB_I(hbatch),
+	                DB_T(hlink));
 	if (db_run(st))
 		return SG_EIO;
 	/* Should this commit fail, the store stops writing, or (disk full) the
@@ -608,9 +594,7 @@ int audit_list(struct db *db, const char *org_id, int64_t before, int64_t limit,
 		       " FROM audit WHERE org_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
 		       &st))
 		return SG_EIO;
-	db_bind_text(st, 1, org_id);
-	db_bind_int(st, 2, before);
-	db_bind_int(st, 3, limit + 1);
+	db_bind_all(st, DB_T(org_id), DB_I(before), DB_I(limit + 1));
 	int n = 0, rc;
 	*more = false;
 	*last = 0;

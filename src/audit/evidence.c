@@ -24,7 +24,7 @@ static void put64(crypto_generichash_state *h, uint64_t v)
 
 /* The values of a row but its time: type, then the stored value (integers
  * and reals as 8 bytes, text and blobs with their length). */
-static void rest_hash_values(const struct evidence_value *v, int n, unsigned char out[HLEN])
+static void rest_hash_values(const struct db_value *v, int n, unsigned char out[HLEN])
 {
 	crypto_generichash_state h;
 	crypto_generichash_init(&h, NULL, 0, HLEN);
@@ -51,12 +51,12 @@ static void rest_hash_values(const struct evidence_value *v, int n, unsigned cha
 /* Columns first..n-1 of the row under st, as they are stored. */
 static void rest_hash(struct db_stmt *st, int first, unsigned char out[HLEN])
 {
-	struct evidence_value v[32];
+	struct db_value v[32];
 	int n = db_col_count(st) - first;
 	n = n < 32 ? n : 32;
 	for (int i = 0; i < n; i++) {
 		int c = first + i;
-		v[i] = (struct evidence_value){.type = db_col_type(st, c)};
+		v[i] = (struct db_value){.type = db_col_type(st, c)};
 		if (v[i].type == DB_INT) {
 			v[i].i = db_col_int(st, c);
 		} else if (v[i].type == DB_REAL) {
@@ -115,10 +115,10 @@ void evidence_add(struct evidence *e, int64_t part, char kind, struct db_stmt *s
 }
 
 void evidence_add_values(struct evidence *e, int64_t part, char kind, int64_t time_ms,
-			 const struct evidence_value *v, int n)
+			 const struct db_value *v, int n)
 {
 	unsigned char rest[HLEN], h[HLEN];
-	struct evidence_value t[32];
+	struct db_value t[32];
 	n = n < 32 ? n : 32;
 	for (int i = 0; i < n; i++) {
 		t[i] = v[i];
@@ -240,13 +240,8 @@ static int write_link(struct db *db, int64_t batch, int64_t part, int64_t rows, 
 		       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 		       &st))
 		return SG_EIO;
-	db_bind_int(st, 1, batch);
-	db_bind_int(st, 2, rows);
-	db_bind_text(st, 3, digest);
-	db_bind_int(st, 4, now_ms);
-	db_bind_text(st, 5, prev);
-	db_bind_text(st, 6, link);
-	db_bind_int(st, 7, part);
+	db_bind_all(st, DB_I(batch), DB_I(rows), DB_T(digest), DB_I(now_ms), DB_T(prev), DB_T(link),
+	                DB_I(part));
 	if (db_run(st))
 		return SG_EIO;
 	memcpy(prev, link, 65);
@@ -335,9 +330,7 @@ static int collect(struct db *db, const char *sql, char kind, int64_t cutoff, in
 			break;
 		}
 		char ks[2] = {kind, 0};
-		db_bind_int(ins, 1, p[i].batch);
-		db_bind_text(ins, 2, ks);
-		db_bind_int(ins, 3, p[i].time_ms);
+		db_bind_all(ins, DB_I(p[i].batch), DB_T(ks), DB_I(p[i].time_ms));
 		db_bind_blob(ins, 4, p[i].rest, HLEN);
 		rc = db_run(ins) ? SG_EIO : 0;
 	}

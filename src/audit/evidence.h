@@ -70,18 +70,11 @@ struct evidence {
  * read afresh). 0 or SG_EIO. */
 int evidence_batch(struct db *db, struct evidence *e, int64_t part, int64_t *batch);
 
-/* One column's value, as stored. */
-struct evidence_value {
-	enum db_type type;
-	int64_t i;
-	double d;
-	const char *s; /* text: NUL-terminated */
-};
 /* Adds a row to part's seal (opened by evidence_batch) from the values
  * written (columns as EVIDENCE_*_COLS after time), or from the row under st
  * (all of them, time first). */
 void evidence_add_values(struct evidence *e, int64_t part, char kind, int64_t time_ms,
-			 const struct evidence_value *v, int n);
+			 const struct db_value *v, int n);
 void evidence_add(struct evidence *e, int64_t part, char kind, struct db_stmt *st);
 /* Forgets what was added after mark (e->n before a write that was rolled
  * back to its savepoint). A seal left empty writes no chain row: batch

@@ -40,11 +40,7 @@ int events_append_text(struct db *db, const char *org_id, const char *category, 
 	if (!body || db_prepare(db, "INSERT INTO events (at_ms, org_id, category, type, body) VALUES (?1, ?2, ?3, ?4, ?5)",
 				&st))
 		return SG_EIO;
-	db_bind_int(st, 1, now_ms);
-	db_bind_text(st, 2, org_id);
-	db_bind_text(st, 3, category);
-	db_bind_text(st, 4, type);
-	db_bind_text(st, 5, body);
+	db_bind_all(st, DB_I(now_ms), DB_T(org_id), DB_T(category), DB_T(type), DB_T(body));
 	return db_run(st);
 }
 
@@ -159,9 +155,7 @@ static int save_fn(struct db *db, void *arg)
 			       " ON CONFLICT (subscriber) DO UPDATE SET seq = excluded.seq, updated_ms = excluded.updated_ms",
 			       &st))
 			return SG_EIO;
-		db_bind_text(st, 1, s->name);
-		db_bind_int(st, 2, j->cursors[i]);
-		db_bind_int(st, 3, now);
+		db_bind_all(st, DB_T(s->name), DB_I(j->cursors[i]), DB_I(now));
 		if (db_run(st))
 			return SG_EIO;
 	}

@@ -33,10 +33,7 @@ static int read_part(struct db *db, const struct part *pt, const char *device, i
 		 pt->tbl);
 	if (db_prepare_text(db, sql, &st))
 		return SG_EIO;
-	db_bind_text(st, 1, device);
-	db_bind_int(st, 2, t0);
-	db_bind_int(st, 3, t1);
-	db_bind_int(st, 4, *left);
+	db_bind_all(st, DB_T(device), DB_I(t0), DB_I(t1), DB_I(*left));
 	int rc, stop = 0;
 	while ((rc = db_step(st)) == DB_ROW) {
 		const char *attrs = db_col_text(st, 9);

@@ -102,39 +102,36 @@ int parts_for_write(struct db *db, int64_t period_ms, int64_t t, struct part *ou
 		 out->tbl);
 	if (db_prepare(db, "INSERT INTO history_parts (id, tbl, t0, t1) VALUES (?1, ?2, ?3, ?4)", &st))
 		return SG_EIO;
-	db_bind_int(st, 1, id);
-	db_bind_text(st, 2, out->tbl);
-	db_bind_int(st, 3, lo);
-	db_bind_int(st, 4, hi);
+	db_bind_all(st, DB_I(id), DB_T(out->tbl), DB_I(lo), DB_I(hi));
 	if (db_run(st) || db_exec(db, ddl))
 		return SG_EIO;
 	return 0;
 }
 
-int parts_between(struct db *db, int64_t t0, int64_t t1, struct part **out, size_t *n)
+/* The partitions a catalog query bound with a and b answers. */
+static int query(struct db *db, const char *sql, int64_t a, int64_t b, struct part **out, size_t *n)
 {
 	struct db_stmt *st;
-	if (db_prepare(db,
-		       "SELECT " PART_COLS " FROM history_parts WHERE dropped_ms = 0 AND t0 < ?2 AND t1 > ?1"
-		       " AND t0 < t1 ORDER BY t0",
-		       &st))
+	if (db_prepare(db, sql, &st))
 		return SG_EIO;
-	db_bind_int(st, 1, t0);
-	db_bind_int(st, 2, t1);
+	db_bind_all(st, DB_I(a), DB_I(b));
 	return collect(st, out, n);
+}
+
+int parts_between(struct db *db, int64_t t0, int64_t t1, struct part **out, size_t *n)
+{
+	return query(db,
+		     "SELECT " PART_COLS " FROM history_parts WHERE dropped_ms = 0 AND t0 < ?2 AND t1 > ?1"
+		     " AND t0 < t1 ORDER BY t0",
+		     t0, t1, out, n);
 }
 
 int parts_expired(struct db *db, int64_t cutoff_ms, size_t max, struct part **out, size_t *n)
 {
-	struct db_stmt *st;
-	if (db_prepare(db,
-		       "SELECT " PART_COLS " FROM history_parts WHERE dropped_ms = 0 AND legacy = 0 AND t1 <= ?1"
-		       " ORDER BY t0 LIMIT ?2",
-		       &st))
-		return SG_EIO;
-	db_bind_int(st, 1, cutoff_ms);
-	db_bind_int(st, 2, (int64_t)max);
-	return collect(st, out, n);
+	return query(db,
+		     "SELECT " PART_COLS " FROM history_parts WHERE dropped_ms = 0 AND legacy = 0 AND t1 <= ?1"
+		     " ORDER BY t0 LIMIT ?2",
+		     cutoff_ms, (int64_t)max, out, n);
 }
 
 int parts_drop(struct db *db, const struct part *p, int64_t now_ms)

@@ -371,15 +371,9 @@ static int geofence_fn(struct db *db, struct store_job *j)
 				break;
 			}
 			const char *type = key[0] == 's' ? "site" : "zone", *event = pass ? "enter" : "exit";
-			db_bind_text(st, 1, dev);
-			db_bind_text(st, 2, j->dev->org_id);
-			db_bind_text(st, 3, type);
-			db_bind_text(st, 4, key + 2);
-			db_bind_text(st, 5, fence_org);
-			db_bind_text(st, 6, event);
-			db_bind_int(st, 7, r->time_ms);
-			db_bind_real(st, 8, r->lat);
-			db_bind_real(st, 9, r->lon);
+			db_bind_all(st, DB_T(dev), DB_T(j->dev->org_id), DB_T(type), DB_T(key + 2),
+			                DB_T(fence_org), DB_T(event), DB_I(r->time_ms), DB_R(r->lat),
+			                DB_R(r->lon));
 			int64_t batch;
 			if (evidence_batch(db, &p->sealed, EVIDENCE_ROWWISE, &batch)) {
 				rc = SG_EIO;
@@ -413,24 +407,14 @@ static int geofence_fn(struct db *db, struct store_job *j)
 }
 
 /* A column that may be unknown: NaN or a negative count binds NULL. */
-static struct evidence_value opt_real(double v)
+static struct db_value opt_real(double v)
 {
-	return isnan(v) ? (struct evidence_value){.type = DB_NULL} : (struct evidence_value){.type = DB_REAL, .d = v};
+	return isnan(v) ? (struct db_value){.type = DB_NULL} : DB_R(v);
 }
 
-static struct evidence_value opt_int(int v)
+static struct db_value opt_int(int v)
 {
-	return v < 0 ? (struct evidence_value){.type = DB_NULL} : (struct evidence_value){.type = DB_INT, .i = v};
-}
-
-static void bind_value(struct db_stmt *st, int i, const struct evidence_value *v)
-{
-	switch (v->type) {
-	case DB_INT: db_bind_int(st, i, v->i); break;
-	case DB_REAL: db_bind_real(st, i, v->d); break;
-	case DB_TEXT: db_bind_text(st, i, v->s); break;
-	default: db_bind_null(st, i);
-	}
+	return v < 0 ? (struct db_value){.type = DB_NULL} : DB_I(v);
 }
 
 /* A device's first report in a partition newer than its latest one's moves
@@ -475,7 +459,7 @@ static int store_fn(struct db *db, void *arg)
 		return SG_EIO;
 	/* The row as stored, in EVIDENCE_POSITION_COLS order after the time:
 	 * bound and sealed from the same values. */
-	const struct evidence_value v[12] = {
+	const struct db_value v[12] = {
 		{.type = DB_TEXT, .s = j->dev->device_id},
 		{.type = DB_TEXT, .s = j->dev->org_id},
 		{.type = DB_REAL, .d = r->lat},
@@ -489,10 +473,10 @@ static int store_fn(struct db *db, void *arg)
 		{.type = DB_TEXT, .s = j->attrs ? j->attrs : "{}"},
 		{.type = DB_INT, .i = j->now},
 	};
-	db_bind_int(st, 1, r->time_ms);
-	for (int i = 0; i < 12; i++)
-		bind_value(st, i + 2, &v[i]);
-	db_bind_int(st, 14, batch);
+	struct db_value row[14] = {DB_I(r->time_ms)};
+	memcpy(row + 1, v, sizeof(v));
+	row[13] = DB_I(batch);
+	db_bind_values(st, row, 14);
 	size_t mark = p->sealed.n;
 	int rc = db_run(st);
 	j->inserted = rc == 0 && db_changes(db) > 0;

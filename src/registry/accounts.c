@@ -114,11 +114,7 @@ int session_insert(struct db *db, const char *token_hash, const char *user_id, c
 		       " VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
 		       &st))
 		return SG_EIO;
-	db_bind_text(st, 1, token_hash);
-	db_bind_text(st, 2, user_id);
-	db_bind_text(st, 3, csrf);
-	db_bind_int(st, 4, now_ms);
-	db_bind_int(st, 5, expires_ms);
+	db_bind_all(st, DB_T(token_hash), DB_T(user_id), DB_T(csrf), DB_I(now_ms), DB_I(expires_ms));
 	return db_run(st);
 }
 

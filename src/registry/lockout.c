@@ -57,10 +57,7 @@ int lockout_fail_fn(struct db *db, void *arg)
 		       " ON CONFLICT (user_id) DO UPDATE SET failures = ?2, first_ms = ?3, locked_until_ms = ?4",
 		       &st))
 		return SG_EIO;
-	db_bind_text(st, 1, j->user_id);
-	db_bind_int(st, 2, failures);
-	db_bind_int(st, 3, first);
-	db_bind_int(st, 4, until);
+	db_bind_all(st, DB_T(j->user_id), DB_I(failures), DB_I(first), DB_I(until));
 	return db_run(st);
 }
 

@@ -756,10 +756,8 @@ int resource_list(struct db *db, const struct resource *res, const struct list_q
 	struct db_stmt *st;
 	if (db_prepare(db, q->org_id ? res->sql->list : res->sql->list_all, &st))
 		return SG_EIO;
-	db_bind_text(st, 1, q->org_id);
-	db_bind_text(st, 2, q->after ? q->after : "");
-	db_bind_text(st, 3, q->only_id);
-	db_bind_int(st, 4, q->limit + 1);
+	db_bind_all(st, DB_T(q->org_id), DB_T(q->after ? q->after : ""), DB_T(q->only_id),
+	                DB_I(q->limit + 1));
 	for (unsigned i = 0; i < res->nfields; i++) {
 		if (!(res->fields[i].flags & FF_FILTER))
 			continue;

@@ -289,9 +289,7 @@ static int give_pseudonym(struct db *db, const char *person, const char *partner
 			 (unsigned)(r % 10000));
 		if (db_prepare(db, "INSERT INTO pseudonyms (person_id, partner_id, code) VALUES (?1, ?2, ?3)", &st))
 			return SG_EIO;
-		db_bind_text(st, 1, person);
-		db_bind_text(st, 2, partner);
-		db_bind_text(st, 3, code);
+		db_bind_all(st, DB_T(person), DB_T(partner), DB_T(code));
 		rc = db_run(st);
 		if (rc != SG_EEXIST)
 			return rc;
@@ -299,20 +297,27 @@ static int give_pseudonym(struct db *db, const char *person, const char *partner
 	return SG_EIO;
 }
 
+/* A pseudonym for each pair: one person towards every partner in list, or
+ * every person in list towards one partner. Frees list. */
+static int give_each(struct db *db, const char *person, json_t *list, const char *partner)
+{
+	size_t i;
+	json_t *v;
+	int rc = 0;
+	json_array_foreach(list, i, v) {
+		if (rc >= 0)
+			rc = give_pseudonym(db, person ? person : json_string_value(v),
+					    partner ? partner : json_string_value(v));
+	}
+	json_decref(list);
+	return rc < 0 ? rc : 0;
+}
+
 int sharing_pseudonyms_for_person(struct db *db, const char *person_id, const char *org_id)
 {
 	json_t *partners;
 	int rc = column(db, PARTNERS_SQL, org_id, NULL, &partners);
-	if (rc)
-		return rc;
-	size_t i;
-	json_t *p;
-	json_array_foreach(partners, i, p) {
-		if (rc >= 0)
-			rc = give_pseudonym(db, person_id, json_string_value(p));
-	}
-	json_decref(partners);
-	return rc < 0 ? rc : 0;
+	return rc ? rc : give_each(db, person_id, partners, NULL);
 }
 
 /* Pseudonyms for every person of owner towards partner. */
@@ -321,16 +326,7 @@ static int pseudonyms_for_org(struct db *db, const char *owner, const char *part
 	json_t *ids;
 	int rc = column(db, "SELECT id FROM people WHERE org_id = ?1 AND id NOT IN"
 			    " (SELECT person_id FROM pseudonyms WHERE partner_id = ?2)", owner, partner, &ids);
-	if (rc)
-		return rc;
-	size_t i;
-	json_t *id;
-	json_array_foreach(ids, i, id) {
-		if (rc >= 0)
-			rc = give_pseudonym(db, json_string_value(id), partner);
-	}
-	json_decref(ids);
-	return rc < 0 ? rc : 0;
+	return rc ? rc : give_each(db, NULL, ids, partner);
 }
 
 /* The first column of the first row of sql (two text parameters) into out. */
@@ -416,16 +412,12 @@ static int insert_grants(struct db *db, const struct agreement_write *w, const c
 			       " valid_from, valid_to, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 			       &st))
 			return SG_EIO;
-		db_bind_text(st, 1, gid);
-		db_bind_text(st, 2, agreement);
-		db_bind_text(st, 3, w->actor_org);
-		db_bind_text(st, 4, grantee);
-		db_bind_text(st, 5, json_string_value(json_object_get(g, "category")));
-		db_bind_text(st, 6, json_string_value(json_object_get(g, "level")));
-		db_bind_text(st, 7, json_string_value(json_object_get(g, "condition")));
-		db_bind_text(st, 8, json_string_value(json_object_get(g, "from")));
-		db_bind_text(st, 9, json_string_value(json_object_get(g, "to")));
-		db_bind_text(st, 10, ts);
+		db_bind_all(st, DB_T(gid), DB_T(agreement), DB_T(w->actor_org), DB_T(grantee),
+		                DB_T(json_string_value(json_object_get(g, "category"))),
+		                DB_T(json_string_value(json_object_get(g, "level"))),
+		                DB_T(json_string_value(json_object_get(g, "condition"))),
+		                DB_T(json_string_value(json_object_get(g, "from"))),
+		                DB_T(json_string_value(json_object_get(g, "to"))), DB_T(ts));
 		int rc = db_run(st);
 		if (!rc)
 			rc = audit(db, w, "create", "grant", gid, g);
@@ -486,11 +478,7 @@ int sharing_create(struct db *db, const struct agreement_write *w, const char *p
 		       " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?4)",
 		       &st))
 		return SG_EIO;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, w->actor_org);
-	db_bind_text(st, 3, partner);
-	db_bind_text(st, 4, ts);
-	db_bind_text(st, 5, w->actor);
+	db_bind_all(st, DB_T(id), DB_T(w->actor_org), DB_T(partner), DB_T(ts), DB_T(w->actor));
 	if ((rc = db_run(st)))
 		return rc;
 	json_t *ch = json_pack("{s:s,s:O}", "partner_id", partner, "grants", grants);
@@ -512,16 +500,26 @@ static int party(const struct agreement *ag, const char *org)
 	return str_eq(ag->a, org) ? 0 : str_eq(ag->b, org) ? 1 : -1;
 }
 
+/* The agreement id as one of its parties (*side 0 or 1) sees it; 404 for
+ * anyone else, as for an agreement that does not exist. */
+static int load_own(struct db *db, const struct agreement_write *w, const char *id, struct agreement *ag, int *side)
+{
+	int rc = load(db, id, ag);
+	*side = rc ? -1 : party(ag, w->actor_org);
+	if (rc == SG_ENOTFOUND || (rc == 0 && *side < 0)) {
+		verr_set(w->err, 404, "", "no such agreement");
+		return SG_ENOTFOUND;
+	}
+	return rc;
+}
+
 int sharing_set_grants(struct db *db, const struct agreement_write *w, const char *id,
 		       const json_t *grants)
 {
 	struct agreement ag;
-	int rc = load(db, id, &ag);
-	int side = rc ? -1 : party(&ag, w->actor_org);
-	if (rc == SG_ENOTFOUND || side < 0) {
-		verr_set(w->err, 404, "", "no such agreement");
-		return SG_ENOTFOUND;
-	}
+	int side, rc = load_own(db, w, id, &ag, &side);
+	if (rc)
+		return rc;
 	if (str_eq(side ? ag.b_state : ag.a_state, "revoked")) {
 		verr_set(w->err, 409, "", "your side of this agreement is revoked; propose a new agreement");
 		return SG_ECONFLICT;
@@ -562,12 +560,9 @@ int sharing_set_grants(struct db *db, const struct agreement_write *w, const cha
 int sharing_act(struct db *db, const struct agreement_write *w, const char *id, const char *action)
 {
 	struct agreement ag;
-	int rc = load(db, id, &ag);
-	int side = rc ? -1 : party(&ag, w->actor_org);
-	if (rc == SG_ENOTFOUND || side < 0) {
-		verr_set(w->err, 404, "", "no such agreement");
-		return SG_ENOTFOUND;
-	}
+	int side, rc = load_own(db, w, id, &ag, &side);
+	if (rc)
+		return rc;
 	if (rc)
 		return rc;
 	const char *state = side ? ag.b_state : ag.a_state;
@@ -601,10 +596,7 @@ int sharing_act(struct db *db, const struct agreement_write *w, const char *id, 
 	struct db_stmt *st;
 	if (db_prepare(db, sql, &st))
 		return SG_EIO;
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, ts);
-	db_bind_text(st, 3, w->actor);
-	db_bind_text(st, 4, new_state);
+	db_bind_all(st, DB_T(id), DB_T(ts), DB_T(w->actor), DB_T(new_state));
 	if ((rc = db_run(st)))
 		return rc;
 	json_t *ch = json_pack("{s:s}", "side", side ? ag.b : ag.a);

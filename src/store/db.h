@@ -101,6 +101,26 @@ static inline const void *db_col_blob(struct db_stmt *s, int i, size_t *n) { ret
 /* Runs a statement expected to return no rows; returns 0 or a negative code. */
 int db_run(struct db_stmt *st);
 
+/* One value to bind, or one column's value as stored (audit/evidence.h). */
+struct db_value {
+	enum db_type type;
+	int64_t i;     /* DB_INT; the length of a DB_TEXT (where known) or DB_BLOB */
+	double d;      /* DB_REAL */
+	const char *s; /* DB_TEXT (NUL-terminated; NULL binds NULL), DB_BLOB */
+};
+#define DB_I(v) ((struct db_value){.type = DB_INT, .i = (v)})
+#define DB_R(v) ((struct db_value){.type = DB_REAL, .d = (v)})
+#define DB_T(v) ((struct db_value){.type = DB_TEXT, .s = (v)})
+#define DB_VALUES(...) (const struct db_value[]){__VA_ARGS__}
+#define DB_NVALUES(...) (sizeof(DB_VALUES(__VA_ARGS__)) / sizeof(struct db_value))
+/* Binds v[0..n-1] to parameters 1..n. */
+void db_bind_values(struct db_stmt *st, const struct db_value *v, size_t n);
+#define db_bind_all(st, ...) db_bind_values((st), DB_VALUES(__VA_ARGS__), DB_NVALUES(__VA_ARGS__))
+/* Prepares sql (a constant, as db_prepare), binds the values, runs it:
+ * 0 or a negative code (SG_EIO when it cannot be prepared). */
+int db_run_values(struct db *db, const char *sql, const struct db_value *v, size_t n);
+#define db_run_all(db, sql, ...) db_run_values((db), (sql), DB_VALUES(__VA_ARGS__), DB_NVALUES(__VA_ARGS__))
+
 /* Opens a SQLite connection (sqlite backend). writer: the one connection that
  * writes (WAL, synchronous=FULL); readers get query_only. 0 or SG_EIO with a
  * message in err. */

@@ -33,11 +33,30 @@ struct sq_db {
 
 static const struct db_ops sq_ops;
 
-int db_run(struct db_stmt *st)
+/* A cached statement, reset and with its bindings cleared. */
+static int reuse(struct sq_stmt *s, struct db_stmt **out)
 {
-	int rc = db_step(st);
-	db_reset(st);
-	return rc == DB_ROW || rc == DB_DONE ? 0 : rc;
+	sqlite3_reset(s->st);
+	sqlite3_clear_bindings(s->st);
+	s->bind_failed = false;
+	*out = &s->base;
+	return 0;
+}
+
+/* A new statement for the cache under key, or NULL (logged). */
+static struct sq_stmt *fresh(struct sq_db *db, const char *sql, const char *key)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		log_error("sql prepare failed", "error", sqlite3_errmsg(db->h), "sql", sql, NULL);
+		return NULL;
+	}
+	struct sq_stmt *s = xcalloc(1, sizeof(*s));
+	s->base.ops = &sq_ops;
+	s->st = st;
+	s->db = db;
+	s->key = key;
+	return s;
 }
 
 static int sq_prepare(struct db *d, const char *sql, struct db_stmt **out)
@@ -45,24 +64,12 @@ static int sq_prepare(struct db *d, const char *sql, struct db_stmt **out)
 	struct sq_db *db = (struct sq_db *)d;
 	size_t b = ((uintptr_t)sql >> 4) % ARRAY_LEN(db->cache);
 	for (struct sq_stmt *s = db->cache[b]; s; s = s->next) {
-		if (s->key == sql) {
-			sqlite3_reset(s->st);
-			sqlite3_clear_bindings(s->st);
-			s->bind_failed = false;
-			*out = &s->base;
-			return 0;
-		}
+		if (s->key == sql)
+			return reuse(s, out);
 	}
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-		log_error("sql prepare failed", "error", sqlite3_errmsg(db->h), "sql", sql, NULL);
+	struct sq_stmt *s = fresh(db, sql, sql);
+	if (!s)
 		return SG_EIO;
-	}
-	struct sq_stmt *s = xcalloc(1, sizeof(*s));
-	s->base.ops = &sq_ops;
-	s->st = st;
-	s->db = db;
-	s->key = sql;
 	s->next = db->cache[b];
 	db->cache[b] = s;
 	*out = &s->base;
@@ -80,16 +87,13 @@ static int sq_prepare_text(struct db *d, const char *sql, struct db_stmt **out)
 			*pp = s->next; /* to the front */
 			s->next = db->texts;
 			db->texts = s;
-			sqlite3_reset(s->st);
-			sqlite3_clear_bindings(s->st);
-			s->bind_failed = false;
-			*out = &s->base;
-			return 0;
+			return reuse(s, out);
 		}
 	}
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-		log_error("sql prepare failed", "error", sqlite3_errmsg(db->h), "sql", sql, NULL);
+	char *key = xstrdup(sql);
+	s = fresh(db, sql, key);
+	if (!s) {
+		free(key);
 		return SG_EIO;
 	}
 	if (db->ntexts == TEXTS_MAX) { /* forget the one used longest ago */
@@ -101,11 +105,6 @@ static int sq_prepare_text(struct db *d, const char *sql, struct db_stmt **out)
 		*pp = NULL;
 		db->ntexts--;
 	}
-	s = xcalloc(1, sizeof(*s));
-	s->base.ops = &sq_ops;
-	s->st = st;
-	s->db = db;
-	s->key = xstrdup(sql);
 	s->next = db->texts;
 	db->texts = s;
 	db->ntexts++;

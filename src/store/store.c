@@ -276,25 +276,36 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int store_write(struct store *st, store_write_fn fn, void *arg)
+/* Queues a write for the writer: 0 with st->mu held, or SG_EIO (broken) /
+ * SG_EBUSY (stopping) without. */
+static int enqueue(struct store *st, struct wjob *job)
 {
-	struct wjob job = {.fn = fn, .arg = arg};
-	pthread_cond_init(&job.cv, NULL);
 	if (st->opts.read_only)
 		BUG("a write on a read-only store");
 	pthread_mutex_lock(&st->mu);
 	if (st->broken || st->stopping) {
 		int rc = st->broken ? SG_EIO : SG_EBUSY;
 		pthread_mutex_unlock(&st->mu);
-		pthread_cond_destroy(&job.cv);
 		return rc;
 	}
 	if (st->tail)
-		st->tail->next = &job;
+		st->tail->next = job;
 	else
-		st->head = &job;
-	st->tail = &job;
+		st->head = job;
+	st->tail = job;
 	pthread_cond_signal(&st->work_cv);
+	return 0;
+}
+
+int store_write(struct store *st, store_write_fn fn, void *arg)
+{
+	struct wjob job = {.fn = fn, .arg = arg};
+	pthread_cond_init(&job.cv, NULL);
+	int rc = enqueue(st, &job);
+	if (rc) {
+		pthread_cond_destroy(&job.cv);
+		return rc;
+	}
 	while (!job.done)
 		pthread_cond_wait(&job.cv, &st->mu);
 	pthread_mutex_unlock(&st->mu);
@@ -308,21 +319,11 @@ int store_write_async(struct store *st, store_write_fn fn, void *arg, store_done
 	job->fn = fn;
 	job->arg = arg;
 	job->done_fn = done;
-	if (st->opts.read_only)
-		BUG("a write on a read-only store");
-	pthread_mutex_lock(&st->mu);
-	if (st->broken || st->stopping) {
-		int rc = st->broken ? SG_EIO : SG_EBUSY;
-		pthread_mutex_unlock(&st->mu);
+	int rc = enqueue(st, job);
+	if (rc) {
 		free(job);
 		return rc;
 	}
-	if (st->tail)
-		st->tail->next = job;
-	else
-		st->head = job;
-	st->tail = job;
-	pthread_cond_signal(&st->work_cv);
 	pthread_mutex_unlock(&st->mu);
 	return 0;
 }
