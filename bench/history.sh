@@ -92,7 +92,7 @@ PY
     # (src/pipeline/parts.h; retention.partition_hours = 1): the catalog row,
     # the table, its rows in key order; then each device's latest partition.
     python3 - "$t0" "$per" <<'PY' | sqlite3 "$d/safeguard.db"
-import sys
+import subprocess, sys
 t0, per = int(sys.argv[1]), int(sys.argv[2])
 H = 3600000
 print("PRAGMA synchronous = OFF; PRAGMA cache_size = -1000000; BEGIN;")
@@ -104,15 +104,9 @@ for h in range(first, last + 1):
     if lo_k > hi_k:
         continue
     pid += 1
-    tbl = f"positions_p{pid}"
-    print(f"INSERT INTO history_parts (id, tbl, t0, t1) VALUES ({pid}, '{tbl}', {h * H}, {(h + 1) * H});")
-    print(f"CREATE TABLE {tbl} (device_id TEXT NOT NULL, time_ms INTEGER NOT NULL, org_id TEXT NOT NULL,"
-          " lat REAL NOT NULL, lon REAL NOT NULL, speed_mps REAL, course_deg REAL, altitude_m REAL,"
-          " accuracy_m REAL, battery_pct INTEGER, charging INTEGER, attrs TEXT NOT NULL,"
-          " received_ms INTEGER NOT NULL, pinned INTEGER NOT NULL DEFAULT 0,"
-          " batch INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (device_id, time_ms)) STRICT, WITHOUT ROWID;")
+    print(subprocess.check_output(["bench/history_part.py", str(pid), str(h * H), str((h + 1) * H)], text=True))
     print(f"WITH RECURSIVE s(k) AS (SELECT {lo_k} UNION ALL SELECT k + 1 FROM s WHERE k < {hi_k})"
-          f" INSERT INTO {tbl} (device_id, time_ms, org_id, lat, lon, attrs, received_ms)"
+          f" INSERT INTO positions_p{pid} (device_id, time_ms, org_id, lat, lon, attrs, received_ms)"
           f" SELECT d.id, {t0} + s.k * 30000, d.org_id, 30 + (abs(random()) % 100000) / 10000.0,"
           f" 70 + (abs(random()) % 100000) / 10000.0, '{{}}', {t0} + s.k * 30000"
           " FROM (SELECT id, org_id FROM devices ORDER BY id) d CROSS JOIN s;")

@@ -70,7 +70,13 @@ ingest() { # port path time-base
 }
 INGEST_SG=$(ingest "$OPORT" / 1700000000)
 INGEST_MAIN=$(ingest "$PORT" /ingest/osmand 1710000000)
-STORED=$(sqlite3 "$WORK/sg/safeguard.db" "SELECT count(*) FROM positions")
+STORED=$(python3 - "$WORK/sg/safeguard.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+print(sum(c.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+          for (t,) in c.execute("SELECT tbl FROM history_parts WHERE dropped_ms = 0")))
+PY
+)
 kill "$SG_PID"; wait "$SG_PID" 2>/dev/null || true; SG_PID=
 INGEST_PG=$(pg pg_positions.sql 64)
 
@@ -80,13 +86,18 @@ echo "$PW" | build/safeguard init --data-dir "$WORK/sg2" --admin-password-file -
 ORG=$(sqlite3 "$WORK/sg2/safeguard.db" "SELECT id FROM organisations LIMIT 1")
 # The same 1,000,000 positions as Redis holds, as history: the server builds
 # its live index from them at start, as after any restart.
-sqlite3 "$WORK/sg2/safeguard.db" <<SQL
+# (one partition, the hour an hour ago, as the server lays it out)
+T=$(( ($(date +%s) - 3600) * 1000 ))
+{ bench/history_part.py 2 $(( T / 3600000 * 3600000 )) $(( T / 3600000 * 3600000 + 3600000 ))
+  cat <<SQL
 CREATE TEMP TABLE d (id TEXT, lat REAL, lon REAL);
 .mode tabs
 .import $WORK/devices.tsv d
-INSERT INTO positions (device_id, time_ms, org_id, lat, lon, attrs, received_ms)
-  SELECT id, CAST(strftime('%s', 'now') AS INTEGER) * 1000 - 3600000, '$ORG', lat, lon, '{}', 0 FROM d;
+INSERT INTO positions_p2 (device_id, time_ms, org_id, lat, lon, attrs, received_ms)
+  SELECT id, $T, '$ORG', lat, lon, '{}', 0 FROM d;
+INSERT INTO history_latest (device_id, part) SELECT id, 2 FROM d;
 SQL
+} | sqlite3 "$WORK/sg2/safeguard.db"
 build/safeguard serve --data-dir "$WORK/sg2" --listen "127.0.0.1:$PORT" --set log.level=warn \
   --set server.per_ip_connections=1000 2>"$WORK/sg2.log" &
 SG_PID=$!

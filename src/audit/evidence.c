@@ -631,145 +631,174 @@ static bool was_dropped(const struct evidence_expect *x, int64_t id)
 	return false;
 }
 
+/* The row-wise rows (legacy table, geofence events, what retention kept of
+ * them), stepped side by side in batch order against the chain. */
+struct rowwise {
+	struct cursor pos, ev, pr;
+	struct evidence e;
+	int64_t rows, pruned;
+};
+
+/* One row-wise commit's rows against its seal. */
+static void check_rowwise(struct vctx *v, const struct evidence_expect *x, struct rowwise *w, int64_t batch,
+			  int64_t rows, const char *digest)
+{
+	orphans(v, &w->pos, batch, "positions");
+	orphans(v, &w->ev, batch, "geofence events");
+	int64_t found = 0, gone = 0;
+	for (; w->pos.rc == DB_ROW && w->pos.batch == batch; advance(&w->pos), found++)
+		add_row(&w->e, 0, EVIDENCE_POSITION, w->pos.st, 1);
+	for (; w->ev.rc == DB_ROW && w->ev.batch == batch; advance(&w->ev), found++)
+		add_row(&w->e, 0, EVIDENCE_EVENT, w->ev.st, 1);
+	while (w->pr.rc == DB_ROW && w->pr.batch < batch) {
+		say(v, xasprintf("purged rows are recorded for commit #%lld, which the chain does not hold",
+				 (long long)w->pr.batch));
+		advance(&w->pr);
+	}
+	for (; w->pr.rc == DB_ROW && w->pr.batch == batch; advance(&w->pr), gone++) {
+		const char *kind = db_col_text(w->pr.st, 1);
+		int64_t t = db_col_int(w->pr.st, 2);
+		size_t len = 0;
+		const void *rest = db_col_blob(w->pr.st, 3, &len);
+		unsigned char h[HLEN];
+		if (t >= x->max_cutoff_ms)
+			say(v, xasprintf("commit #%lld: a row recorded as purged (time %lld) is newer than any"
+					 " retention cutoff in the audit trail",
+					 (long long)batch, (long long)t));
+		if (len != HLEN || !kind)
+			continue; /* the digest below fails */
+		row_hash(kind[0], t, rest, h);
+		push(&w->e, 0, h);
+	}
+	w->rows += found;
+	w->pruned += gone;
+	if (found + gone != rows) {
+		say(v, xasprintf("history commit #%lld sealed %lld rows, %lld are stored and %lld purged:"
+				 " positions or geofence events were %s behind the server's back",
+				 (long long)batch, (long long)rows, (long long)found, (long long)gone,
+				 found + gone < rows ? "deleted" : "added"));
+	} else {
+		char want[65];
+		digest_all(&w->e, want);
+		if (!str_eq(want, digest))
+			say(v, xasprintf("history commit #%lld no longer matches its seal: a stored position or"
+					 " geofence event was changed behind the server's back",
+					 (long long)batch));
+	}
+	w->e.n = 0;
+}
+
+/* Every partition in the catalog: its rows against its seals, or, dropped,
+ * the retention entry that dropped it. */
+static int check_parts(struct db *db, struct vctx *v, const struct evidence_expect *x, const struct vpart *parts,
+		       size_t nparts, int64_t *rows, size_t *dropped)
+{
+	for (size_t i = 0; i < nparts; i++) {
+		if (parts[i].legacy)
+			continue;
+		if (parts[i].dropped) {
+			++*dropped;
+			if (!was_dropped(x, parts[i].id))
+				say(v, xasprintf("history partition %lld is marked dropped but no retention entry in the"
+						 " audit trail dropped it: its positions were deleted behind the server's back",
+						 (long long)parts[i].id));
+		} else if (verify_part(db, v, &parts[i], rows)) {
+			return SG_EIO;
+		}
+	}
+	return 0;
+}
+
+/* The chain's first link where the last purge left it, every other linked
+ * to the one before, each link as computed. */
+static void check_link(struct vctx *v, const struct evidence_expect *x, bool first, const char *prev,
+		       int64_t batch, int64_t rows, const char *digest, int64_t at_ms, const char *sprev,
+		       const char *slink)
+{
+	char link[65];
+	if (first) {
+		const char *anchor = x->first_batch ? x->first_prev : ZERO_LINK;
+		if ((x->first_batch && batch != x->first_batch) || !str_eq(sprev, anchor))
+			say(v, xasprintf("the history chain starts at commit #%lld, not where the last purge left it"
+					 " (#%lld): sealed commits were deleted from its start",
+					 (long long)batch, (long long)(x->first_batch ? x->first_batch : 1)));
+	} else if (!str_eq(sprev, prev)) {
+		say(v, xasprintf("history commit #%lld does not follow the commit before it"
+				 " (its seal was deleted, inserted or reordered)",
+				 (long long)batch));
+	}
+	link_of(sprev, batch, rows, digest, at_ms, link);
+	if (!str_eq(link, slink))
+		say(v, xasprintf("history commit #%lld's seal has been edited", (long long)batch));
+}
+
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
 int evidence_verify(struct db *db, const struct evidence_expect *x, void (*problem)(void *ctx, const char *msg),
 		    void *ctx, FILE *out)
 {
 	struct vctx v = {.problem = problem, .ctx = ctx};
-	struct cursor pos = {0}, ev = {0}, pr = {0};
+	struct rowwise w = {0};
 	struct db_stmt *chain, *legacy;
 	struct vpart *parts;
-	size_t nparts;
+	size_t nparts, dropped = 0;
 	if (load_parts(db, &parts, &nparts))
 		return SG_EIO;
 	/* A separate statement each: they are stepped side by side. */
 	if (db_prepare(db, "SELECT batch, " EVIDENCE_POSITION_COLS " FROM positions WHERE batch > 0 ORDER BY batch",
-		       &pos.st) ||
+		       &w.pos.st) ||
 	    db_prepare(db, "SELECT batch, " EVIDENCE_EVENT_COLS " FROM geofence_events WHERE batch > 0 ORDER BY batch",
-		       &ev.st) ||
-	    db_prepare(db, "SELECT batch, kind, time_ms, rest FROM history_pruned ORDER BY batch", &pr.st) ||
+		       &w.ev.st) ||
+	    db_prepare(db, "SELECT batch, kind, time_ms, rest FROM history_pruned ORDER BY batch", &w.pr.st) ||
 	    db_prepare(db, "SELECT batch, rows, digest, at_ms, prev, link, part FROM history_chain ORDER BY batch",
 		       &chain)) {
 		free(parts);
 		return SG_EIO;
 	}
-	advance(&pos);
-	advance(&ev);
-	advance(&pr);
-	struct evidence e = {0};
-	char prev[65] = "", last_link[65] = "";
-	int64_t last_batch = 0, commits = 0, rows_total = 0, pruned_total = 0, dropped_rows = 0;
-	bool first = true;
+	advance(&w.pos);
+	advance(&w.ev);
+	advance(&w.pr);
+	char prev[65] = "";
+	int64_t last_batch = 0, commits = 0, dropped_rows = 0;
 	int rc;
 	while ((rc = db_step(chain)) == DB_ROW) {
-		int64_t batch = db_col_int(chain, 0), rows = db_col_int(chain, 1), at_ms = db_col_int(chain, 3);
-		int64_t part = db_col_int(chain, 6);
-		const char *digest = db_col_text(chain, 2), *sprev = db_col_text(chain, 4), *slink = db_col_text(chain, 5);
-		char want[65], link[65];
-		digest = digest ? digest : "";
-		sprev = sprev ? sprev : "";
-		slink = slink ? slink : "";
-		commits++;
-		if (first) {
-			const char *anchor = x->first_batch ? x->first_prev : ZERO_LINK;
-			if ((x->first_batch && batch != x->first_batch) || !str_eq(sprev, anchor))
-				say(&v, xasprintf("the history chain starts at commit #%lld, not where the last purge left it"
-						  " (#%lld): sealed commits were deleted from its start",
-						  (long long)batch, (long long)(x->first_batch ? x->first_batch : 1)));
-			first = false;
-		} else if (!str_eq(sprev, prev)) {
-			say(&v, xasprintf("history commit #%lld does not follow the commit before it"
-					  " (its seal was deleted, inserted or reordered)",
-					  (long long)batch));
-		}
-		link_of(sprev, batch, rows, digest, at_ms, link);
-		if (!str_eq(link, slink))
-			say(&v, xasprintf("history commit #%lld's seal has been edited", (long long)batch));
+		int64_t batch = db_col_int(chain, 0), rows = db_col_int(chain, 1), part = db_col_int(chain, 6);
+		const char *digest = or_empty(db_col_text(chain, 2)), *slink = or_empty(db_col_text(chain, 5));
+		check_link(&v, x, commits++ == 0, prev, batch, rows, digest, db_col_int(chain, 3),
+			   or_empty(db_col_text(chain, 4)), slink);
 		sg_strlcpy(prev, slink, sizeof(prev));
-		sg_strlcpy(last_link, slink, sizeof(last_link));
 		last_batch = batch;
-		if (part != EVIDENCE_ROWWISE) {
-			/* a partition's rows: checked partition by partition below */
-			const struct vpart *vp = find_part(parts, nparts, part);
-			if (!vp || vp->legacy)
-				say(&v, xasprintf("history commit #%lld names partition %lld, which the catalog does not"
-						  " list",
-						  (long long)batch, (long long)part));
-			else if (vp->dropped)
-				dropped_rows += rows;
+		if (part == EVIDENCE_ROWWISE) {
+			check_rowwise(&v, x, &w, batch, rows, digest);
 			continue;
 		}
-		orphans(&v, &pos, batch, "positions");
-		orphans(&v, &ev, batch, "geofence events");
-		int64_t found = 0, gone = 0;
-		for (; pos.rc == DB_ROW && pos.batch == batch; advance(&pos), found++)
-			add_row(&e, 0, EVIDENCE_POSITION, pos.st, 1);
-		for (; ev.rc == DB_ROW && ev.batch == batch; advance(&ev), found++)
-			add_row(&e, 0, EVIDENCE_EVENT, ev.st, 1);
-		while (pr.rc == DB_ROW && pr.batch < batch) {
-			say(&v, xasprintf("purged rows are recorded for commit #%lld, which the chain does not hold",
-					  (long long)pr.batch));
-			advance(&pr);
-		}
-		for (; pr.rc == DB_ROW && pr.batch == batch; advance(&pr), gone++) {
-			const char *kind = db_col_text(pr.st, 1);
-			int64_t t = db_col_int(pr.st, 2);
-			size_t len = 0;
-			const void *rest = db_col_blob(pr.st, 3, &len);
-			unsigned char h[HLEN];
-			if (t >= x->max_cutoff_ms)
-				say(&v, xasprintf("commit #%lld: a row recorded as purged (time %lld) is newer than any"
-						  " retention cutoff in the audit trail",
-						  (long long)batch, (long long)t));
-			if (len != HLEN || !kind)
-				continue; /* the digest below fails */
-			row_hash(kind[0], t, rest, h);
-			push(&e, 0, h);
-		}
-		rows_total += found;
-		pruned_total += gone;
-		if (found + gone != rows)
-			say(&v, xasprintf("history commit #%lld sealed %lld rows, %lld are stored and %lld purged:"
-					  " positions or geofence events were %s behind the server's back",
-					  (long long)batch, (long long)rows, (long long)found, (long long)gone,
-					  found + gone < rows ? "deleted" : "added"));
-		else {
-			digest_all(&e, want);
-			if (!str_eq(want, digest))
-				say(&v, xasprintf("history commit #%lld no longer matches its seal: a stored position or"
-						  " geofence event was changed behind the server's back",
-						  (long long)batch));
-		}
-		e.n = 0;
+		/* a partition's rows: checked partition by partition below */
+		const struct vpart *vp = find_part(parts, nparts, part);
+		if (!vp || vp->legacy)
+			say(&v, xasprintf("history commit #%lld names partition %lld, which the catalog does not list",
+					  (long long)batch, (long long)part));
+		else if (vp->dropped)
+			dropped_rows += rows;
 	}
 	db_reset(chain);
-	orphans(&v, &pos, INT64_MAX, "positions");
-	orphans(&v, &ev, INT64_MAX, "geofence events");
-	if (pr.rc == DB_ROW)
+	orphans(&v, &w.pos, INT64_MAX, "positions");
+	orphans(&v, &w.ev, INT64_MAX, "geofence events");
+	if (w.pr.rc == DB_ROW)
 		say(&v, xasprintf("purged rows are recorded for commit #%lld, which the chain does not hold",
-				  (long long)pr.batch));
-	db_reset(pos.st);
-	db_reset(ev.st);
-	db_reset(pr.st);
-	evidence_free(&e);
-	size_t dropped = 0;
-	for (size_t i = 0; i < nparts && rc >= 0; i++) {
-		if (parts[i].legacy)
-			continue;
-		if (parts[i].dropped) {
-			dropped++;
-			if (!was_dropped(x, parts[i].id))
-				say(&v, xasprintf("history partition %lld is marked dropped but no retention entry in the"
-						  " audit trail dropped it: its positions were deleted behind the server's back",
-						  (long long)parts[i].id));
-			continue;
-		}
-		if (verify_part(db, &v, &parts[i], &rows_total))
-			rc = SG_EIO;
-	}
+				  (long long)w.pr.batch));
+	db_reset(w.pos.st);
+	db_reset(w.ev.st);
+	db_reset(w.pr.st);
+	evidence_free(&w.e);
+	if (rc >= 0 && check_parts(db, &v, x, parts, nparts, &w.rows, &dropped))
+		rc = SG_EIO;
 	free(parts);
 	if (rc < 0)
 		return SG_EIO;
-	if (x->signed_batch >= 0 && (x->signed_batch != last_batch || !str_eq(x->signed_link, last_link)))
+	if (x->signed_batch >= 0 && (x->signed_batch != last_batch || !str_eq(x->signed_link, prev)))
 		say(&v, xasprintf("the signed checkpoint names history commit #%lld but the chain ends at #%lld:"
 				  " sealed commits were deleted from or added to its end",
 				  (long long)x->signed_batch, (long long)last_batch));
@@ -785,8 +814,7 @@ int evidence_verify(struct db *db, const struct evidence_expect *x, void (*probl
 		fprintf(out,
 			"history intact: %lld commits sealed, %lld rows stored, %lld purged by retention row by row,"
 			" %zu partitions dropped whole (%lld rows)\n",
-			(long long)commits, (long long)rows_total, (long long)pruned_total, dropped,
-			(long long)dropped_rows);
+			(long long)commits, (long long)w.rows, (long long)w.pruned, dropped, (long long)dropped_rows);
 		if (old)
 			fprintf(out, "note: %lld rows were stored before the history chain (schema 7) and are not covered\n",
 				(long long)old);
