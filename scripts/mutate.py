@@ -57,7 +57,7 @@ MUTATIONS = [
      "else if (pinned == DB_DONE && ", "else if ((pinned == DB_DONE || 1) && ",
      ["api:retention_purges_old_history"]),
     ("rebuild: a device's move to a newer partition not noted", "src/pipeline/pipeline.c",
-     "if (prev && (t <= prev_t || prev_t >= part->t0))", "if (prev || t)",
+     "if (prev && (t <= prev_t || prev_t >= part->t0))", "if (prev && (t <= prev_t || prev_t >= INT64_MIN))",
      ["api:history_spans_partitions"]),
     ("evidence: geofence events left out of the seal", "src/pipeline/pipeline.c",
      "returning(st, EVIDENCE_EVENT, &p->sealed)", "returning(st, EVIDENCE_EVENT, &(struct evidence){0})",
