@@ -4,6 +4,7 @@
 #include "audit/audit.h"
 #include "core/err.h"
 #include "core/util.h"
+#include "pipeline/parts.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -549,7 +550,7 @@ static int load_parts(struct db *db, struct vpart **out, size_t *n)
 	int rc;
 	*out = NULL;
 	*n = 0;
-	if (db_prepare(db, "SELECT id, tbl, legacy, dropped_ms FROM history_parts ORDER BY id", &st))
+	if (db_prepare(db, "SELECT id, legacy, dropped_ms FROM history_parts ORDER BY id", &st))
 		return SG_EIO;
 	while ((rc = db_step(st)) == DB_ROW) {
 		if (*n == cap) {
@@ -557,10 +558,9 @@ static int load_parts(struct db *db, struct vpart **out, size_t *n)
 			*out = xrealloc(*out, cap * sizeof(**out));
 		}
 		struct vpart *p = &(*out)[(*n)++];
-		const char *tbl = db_col_text(st, 1);
-		*p = (struct vpart){.id = db_col_int(st, 0), .legacy = db_col_int(st, 2) != 0,
-				    .dropped = db_col_int(st, 3) != 0};
-		sg_strlcpy(p->tbl, tbl ? tbl : "", sizeof(p->tbl));
+		*p = (struct vpart){.id = db_col_int(st, 0), .legacy = db_col_int(st, 1) != 0,
+				    .dropped = db_col_int(st, 2) != 0};
+		parts_table(p->id, p->legacy, p->tbl);
 	}
 	db_reset(st);
 	return rc < 0 ? SG_EIO : 0;

@@ -8,14 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PART_COLS "id, tbl, t0, t1, legacy"
+#define PART_COLS "id, t0, t1, legacy"
+
+void parts_table(int64_t id, bool legacy, char out[32])
+{
+	if (legacy)
+		sg_strlcpy(out, "positions", 32);
+	else
+		snprintf(out, 32, "positions_p%lld", (long long)id);
+}
 
 static void read_part(struct db_stmt *st, struct part *p)
 {
-	const char *tbl = db_col_text(st, 1);
-	*p = (struct part){.id = db_col_int(st, 0), .t0 = db_col_int(st, 2), .t1 = db_col_int(st, 3),
-			   .legacy = db_col_int(st, 4) != 0};
-	sg_strlcpy(p->tbl, tbl ? tbl : "", sizeof(p->tbl));
+	*p = (struct part){.id = db_col_int(st, 0), .t0 = db_col_int(st, 1), .t1 = db_col_int(st, 2),
+			   .legacy = db_col_int(st, 3) != 0};
+	parts_table(p->id, p->legacy, p->tbl);
 }
 
 /* The rows of st as parts; 0 or SG_EIO. */
@@ -91,7 +98,7 @@ int parts_for_write(struct db *db, int64_t period_ms, int64_t t, struct part *ou
 	if (one_int(db, "SELECT max(id) + ?1 FROM history_parts", 1, 1, &id))
 		return SG_EIO;
 	*out = (struct part){.id = id, .t0 = lo, .t1 = hi};
-	snprintf(out->tbl, sizeof(out->tbl), "positions_p%lld", (long long)id);
+	parts_table(id, false, out->tbl);
 	char ddl[768];
 	snprintf(ddl, sizeof(ddl),
 		 "CREATE TABLE %s (device_id TEXT NOT NULL, time_ms INTEGER NOT NULL, org_id TEXT NOT NULL,"

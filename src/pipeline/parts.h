@@ -32,6 +32,10 @@ struct part {
 	char tbl[32];
 };
 
+/* A partition's table name, from its id: never read back from the store, so
+ * no text from the database goes into SQL. */
+void parts_table(int64_t id, bool legacy, char out[32]);
+
 /* The partition for a report at time t, created (in the caller's write
  * transaction) when none covers it. 0 or SG_EIO. */
 int parts_for_write(struct db *db, int64_t period_ms, int64_t t, struct part *out);

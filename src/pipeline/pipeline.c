@@ -279,7 +279,7 @@ int pipeline_rebuild(struct pipeline *p, struct db *db)
 	struct db_stmt *st;
 	/* one seek per device, in the partition its latest report is in */
 	if (db_prepare(db,
-		       "SELECT l.device_id, p.tbl FROM history_latest l"
+		       "SELECT l.device_id, p.id, p.legacy FROM history_latest l"
 		       " JOIN history_parts p ON p.id = l.part AND p.dropped_ms = 0",
 		       &st))
 		return SG_EIO;
@@ -287,8 +287,10 @@ int pipeline_rebuild(struct pipeline *p, struct db *db)
 	if (pipeline_reload_fences(p, db))
 		return SG_EIO;
 	while ((rc = db_step(st)) == DB_ROW) {
-		const char *dev = db_col_text(st, 0), *tbl = db_col_text(st, 1);
-		if (dev && tbl && rebuild_device(p, db, dev, tbl)) {
+		const char *dev = db_col_text(st, 0);
+		char tbl[32];
+		parts_table(db_col_int(st, 1), db_col_int(st, 2) != 0, tbl);
+		if (dev && rebuild_device(p, db, dev, tbl)) {
 			rc = SG_EIO;
 			break;
 		}
@@ -425,15 +427,12 @@ static int note_latest(struct db *db, struct pipeline *p, const char *dev, int64
 	int64_t prev_t = prev ? json_integer_value(json_object_get(prev, "t")) : INT64_MIN;
 	if (prev && (t <= prev_t || prev_t >= part->t0))
 		return 0; /* older, or in the same partition */
-	struct db_stmt *st;
-	if (db_prepare(db,
-		       "INSERT INTO history_latest (device_id, part) VALUES (?1, ?2)"
-		       " ON CONFLICT (device_id) DO UPDATE SET part = excluded.part",
-		       &st))
-		return SG_EIO;
-	db_bind_text(st, 1, dev);
-	db_bind_int(st, 2, part->id);
-	return db_run(st) ? SG_EIO : 0;
+	return db_run_all(db,
+			  "INSERT INTO history_latest (device_id, part) VALUES (?1, ?2)"
+			  " ON CONFLICT (device_id) DO UPDATE SET part = excluded.part",
+			  DB_T(dev), DB_I(part->id))
+		       ? SG_EIO
+		       : 0;
 }
 
 static int store_fn(struct db *db, void *arg)
