@@ -13,6 +13,7 @@
 #include "registry/resource.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <sys/resource.h>
 #include <signal.h>
 #include <unistd.h>
@@ -51,6 +52,30 @@ static void after_commit(void *ctx)
 		events_committed(ev);
 }
 
+/* The console's Content-Security-Policy: its own origin only, and the tile
+ * server's origin for images when one is configured (console.tile_url). */
+static int console_csp(const char *tile_url, char *csp, size_t cap, char *err, size_t errsz)
+{
+	char origin[256] = "";
+	if (*tile_url) {
+		const char *p = str_startswith(tile_url, "https://") ? tile_url + 8
+				: str_startswith(tile_url, "http://") ? tile_url + 7 : NULL;
+		size_t host = p ? strcspn(p, "/") : 0;
+		if (!p || !host || host >= 200 || strcspn(tile_url, " \t\"';,<>\\") != strlen(tile_url) ||
+		    !strstr(tile_url, "{z}") || !strstr(tile_url, "{x}") || !strstr(tile_url, "{y}")) {
+			snprintf(err, errsz, "console.tile_url must be an http(s) URL with {z}, {x} and {y}, "
+					     "without spaces, quotes, commas or semicolons");
+			return SG_EINVAL;
+		}
+		snprintf(origin, sizeof(origin), " %.*s", (int)(p - tile_url + (ptrdiff_t)host), tile_url);
+	}
+	snprintf(csp, cap,
+		 "default-src 'self'; img-src 'self' data:%s; style-src 'self'; "
+		 "script-src 'self'; connect-src 'self'; object-src 'none'; "
+		 "frame-ancestors 'none'; base-uri 'none'; form-action 'self'", origin);
+	return 0;
+}
+
 int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 {
 	memset(app, 0, sizeof(*app));
@@ -61,6 +86,8 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 		return SG_EINVAL;
 	}
 	log_set_level(lvl);
+	if (console_csp(config_str(cfg, "console.tile_url"), app->env.csp, sizeof(app->env.csp), err, errsz))
+		return SG_EINVAL;
 	resources_init();
 	const char *dir = config_str(cfg, "store.data_dir");
 	struct store_opts so = {.backend = config_str(cfg, "store.backend"), .data_dir = dir, .max_batch = (int)config_int(cfg, "store.max_batch"),

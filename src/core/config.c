@@ -27,6 +27,9 @@ struct cdef {
 static const struct cdef defs[] = {
 	{"server.listen", C_STR, "127.0.0.1:8080", 0, 0, false, "address:port of the HTTP API and console"},
 	{"server.web_root", C_STR, SG_WEB_ROOT, 0, 0, false, "a directory to serve the console from instead of the copy compiled into the binary (development)"},
+	{"console.tile_url", C_STR, "", 0, 0, false, "a raster tile server for the console's map, e.g. https://tiles.example.org/{z}/{x}/{y}.png (empty: the offline basemap compiled in; no request leaves the server's origin)"},
+	{"console.tile_attribution", C_STR, "", 0, 0, false, "the attribution the tile server requires, shown on the map"},
+	{"console.stale_after_s", C_INT, "900", 10, 604800, false, "a latest position older than this is drawn as stale, with its age"},
 	{"server.max_body_bytes", C_INT, "1048576", 1024, 1 << 30, false, "largest request body accepted"},
 	{"server.max_header_bytes", C_INT, "32768", 4096, 1 << 20, false, "memory for one request's headers"},
 	{"server.connection_timeout_s", C_INT, "30", 1, 3600, false, "idle connection timeout"},

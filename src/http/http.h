@@ -49,6 +49,7 @@ struct http_env {
 	bool cookie_secure;
 	bool trust_proxy;
 	const char *web_root; /* "" = the console compiled into the binary */
+	char csp[600];        /* Content-Security-Policy of every answer (app.c) */
 	struct pipeline *pipeline;
 	struct broker *broker;
 	struct grant_cache *grant_cache;

@@ -165,10 +165,7 @@ static void add_common_headers(struct req *r, struct MHD_Response *resp, const c
 	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
 	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
-	MHD_add_response_header(resp, "Content-Security-Policy",
-				"default-src 'self'; img-src 'self' data:; style-src 'self'; "
-				"script-src 'self'; connect-src 'self'; object-src 'none'; "
-				"frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+	MHD_add_response_header(resp, "Content-Security-Policy", r->env->csp);
 	/* Authenticated data is never cached; static console files may be. */
 	if (!r->route || r->authed || str_startswith(r->path, "/api/"))
 		MHD_add_response_header(resp, "Cache-Control", "no-store");

@@ -263,3 +263,36 @@ def test_http_and_cli_hold_no_sql_and_only_store_names_the_engine():
                     if re.search(r"sqlite3|<sqlite|db_sqlite_", line):
                         found.append(f"{os.path.relpath(path, ROOT)}:{n}: {line.strip()}")
     check(not found, "the store boundary is crossed:\n" + "\n".join(found))
+
+
+def test_console_map_tiles_and_csp():
+    """Issue 12: with no tile server the console's policy allows images from
+    its own origin only and the session says so; a configured tile server's
+    origin (and only that) is added; a URL that could bend the policy is
+    refused at start."""
+    srv = Server().start()
+    try:
+        tok = srv.admin()
+        r = srv.request("GET", "/api/v1/session", token=tok)
+        check(r.status == 200 and r.json["console"]["tile_url"] is None, r)
+        check(r.json["console"]["stale_after_s"] == 900, r.json)
+        csp = srv.request("GET", "/").headers["content-security-policy"]
+        check("img-src 'self' data:;" in csp and "connect-src 'self'" in csp, csp)
+    finally:
+        srv.stop()
+    url = "https://tiles.example.org:8443/osm/{z}/{x}/{y}.png"
+    srv = Server(extra_args=("--set", f"console.tile_url={url}", "--set", "console.tile_attribution=© Example")).start()
+    try:
+        r = srv.request("GET", "/api/v1/session", token=srv.admin())
+        check(r.json["console"]["tile_url"] == url and r.json["console"]["tile_attribution"] == "© Example", r.json)
+        csp = srv.request("GET", "/healthz").headers["content-security-policy"]
+        check("img-src 'self' data: https://tiles.example.org:8443;" in csp, csp)
+        check("connect-src 'self';" in csp and "script-src 'self';" in csp, csp)
+    finally:
+        srv.stop()
+    for bad in ("https://t.example.org/{z}/{x}/{y}.png; script-src *", "ftp://t.example.org/{z}/{x}/{y}",
+                "https://t.example.org/tiles.png", "https:///{z}/{x}/{y}", "https://a'b/{z}/{x}/{y}"):
+        d = tempfile.mkdtemp(prefix="sg-tiles-")
+        p = run("serve", "--data-dir", d, "--listen", f"127.0.0.1:{free_port()}", "--set", f"console.tile_url={bad}",
+                check_rc=False)
+        check(p.returncode != 0 and "console.tile_url" in p.stderr, f"{bad}: {p.returncode} {p.stderr}")

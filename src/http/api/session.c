@@ -1,6 +1,7 @@
 /* Login, current session, logout. Passwords are checked with argon2id
  * (libsodium); failed logins are throttled per username and per client
  * address; an unknown username costs the same hash as a known one. */
+#include "core/config.h"
 #include "http/api/api.h"
 
 #include "audit/audit.h"
@@ -183,11 +184,18 @@ void api_session_create(struct req *r)
 void api_session_get(struct req *r)
 {
 	const struct actor *a = &r->actor;
-	reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:b,s:b}", "id", a->id, "org_id", a->org_id,
+	const struct config *cfg = r->env->cfg;
+	const char *tiles = cfg ? config_str(cfg, "console.tile_url") : "";
+	const char *attribution = cfg ? config_str(cfg, "console.tile_attribution") : "";
+	/* What the console needs to draw its map (config.c: console.*). */
+	json_t *console = json_pack("{s:s?,s:s?,s:I}", "tile_url", *tiles ? tiles : NULL, "tile_attribution",
+				    *attribution ? attribution : NULL, "stale_after_s",
+				    (json_int_t)(cfg ? config_int(cfg, "console.stale_after_s") : 900));
+	reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:b,s:b,s:o}", "id", a->id, "org_id", a->org_id,
 				     "role", role_name(a->role), "username",
 				     a->username[0] ? a->username : NULL, "person_id",
 				     a->person_id[0] ? a->person_id : NULL, "api_key", a->api_key,
-				     "root_org", a->root_org));
+				     "root_org", a->root_org, "console", console));
 }
 
 struct logout_job {
