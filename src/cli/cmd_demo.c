@@ -76,11 +76,13 @@ static int demo_agreement_fn(struct db *db, void *arg)
 	char id[48];
 	struct agreement_write w = {.actor = "cli", .actor_org = j->company, .now_ms = clock_now_ms(),
 				    .err = j->e};
-	json_t *company = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s,s:s}]", "category", "sites", "level",
+	json_t *company = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s,s:s},{s:s,s:s}]", "category", "sites", "level",
 				    "full", "category", "people", "level", "summary", "category",
-				    "positions", "level", "full", "condition", "during_shared_movement");
-	json_t *host = json_pack("[{s:s,s:s},{s:s,s:s}]", "category", "people", "level", "full",
-				 "category", "vehicles", "level", "full");
+				    "positions", "level", "full", "condition", "during_shared_movement",
+				    "category", "zones", "level", "full");
+	json_t *host = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "category", "people", "level", "full",
+				 "category", "vehicles", "level", "full", "category", "zones", "level", "full",
+				 "category", "positions", "level", "full");
 	json_t *cn = NULL, *hn = NULL;
 	int rc = sharing_validate_grants(company, &cn, j->e);
 	if (!rc)
@@ -134,6 +136,16 @@ static int demo_orgs(struct demo *d)
 	return rc;
 }
 
+/* A place's shape on a new record: GeoJSON text, and the radius around a
+ * Point (0 for none). */
+static json_t *placed(json_t *b, const char *geo, double radius)
+{
+	json_object_set_new(b, "geometry", json_loads(geo, 0, NULL));
+	if (radius > 0)
+		json_object_set_new(b, "radius_m", json_real(radius));
+	return b;
+}
+
 /* Five sites at real places. */
 static int demo_sites(struct demo *d)
 {
@@ -145,11 +157,38 @@ static int demo_sites(struct demo *d)
 		{"Thar Coal Block II, Islamkot", "camp", "{\"type\":\"Point\",\"coordinates\":[70.2300,24.7250]}", 2000},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(sites); i++) {
-		json_t *g = json_loads(sites[i].geo, 0, NULL);
-		json_t *b = json_pack("{s:s,s:s,s:o}", "name", sites[i].name, "kind", sites[i].kind, "geometry", g);
-		if (sites[i].radius > 0)
-			json_object_set_new(b, "radius_m", json_real(sites[i].radius));
+		json_t *b = placed(json_pack("{s:s,s:s}", "name", sites[i].name, "kind", sites[i].kind), sites[i].geo,
+				   sites[i].radius);
 		int rc = check(cli_create(d->st, "sites", d->org[0], b, NULL, &d->e, d->site_ids[i]), &d->e, "a site");
+		json_decref(b);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Risk zones at every level around the real places: the company's own
+ * assessment near its sites, the liaison cell's along the roads. */
+static int demo_zones(struct demo *d)
+{
+	static const struct { int org, level; const char *name, *reason, *geo; double radius; } zones[] = {
+		{1, 6, "Airport exit road, Shahrah-e-Faisal", "Vehicle-borne device threat reported on the exit road",
+		 "{\"type\":\"Polygon\",\"coordinates\":[[[67.1180,24.8900],[67.1420,24.8800],[67.1480,24.8880],[67.1240,24.8990],[67.1180,24.8900]]]}", 0},
+		{1, 5, "Karakoram Highway, Dasu to Chilas", "Ambushes on convoys; escort mandatory",
+		 "{\"type\":\"Polygon\",\"coordinates\":[[[73.2000,35.2700],[73.6500,35.3600],[73.6700,35.4300],[73.2200,35.3400],[73.2000,35.2700]]]}", 0},
+		{0, 4, "Gwadar old town", "Protests near the port gate; avoid on foot",
+		 "{\"type\":\"Polygon\",\"coordinates\":[[[62.3150,25.1180],[62.3330,25.1180],[62.3330,25.1300],[62.3150,25.1300],[62.3150,25.1180]]]}", 0},
+		{0, 3, "Port Qasim access road", "Congestion and petty crime at the checkpoint",
+		 "{\"type\":\"Polygon\",\"coordinates\":[[[67.3100,24.8000],[67.3560,24.7860],[67.3600,24.7920],[67.3140,24.8070],[67.3100,24.8000]]]}", 0},
+		{1, 2, "Hyderabad bypass", "Police checkpoints; keep papers ready",
+		 "{\"type\":\"Point\",\"coordinates\":[68.3578,25.3960]}", 6000},
+		{0, 1, "Thar camp surroundings", "Quiet; normal precautions",
+		 "{\"type\":\"Point\",\"coordinates\":[70.2300,24.7250]}", 5000},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(zones); i++) {
+		json_t *b = placed(json_pack("{s:s,s:i,s:s}", "name", zones[i].name, "level", zones[i].level, "reason",
+					     zones[i].reason), zones[i].geo, zones[i].radius);
+		int rc = check(cli_create(d->st, "zones", d->org[zones[i].org], b, NULL, &d->e, NULL), &d->e, "a zone");
 		json_decref(b);
 		if (rc)
 			return rc;
@@ -230,7 +269,8 @@ static int demo_devices(struct demo *d)
 		char key[64], hash[65];
 		secret_new("", key, sizeof(key));
 		secret_hash(key, hash);
-		d->keys[d->nkeys++] = xstrdup(key);
+		bool ot = str_eq(json_string_value(json_object_get(b, "protocol")), "owntracks");
+		d->keys[d->nkeys++] = xasprintf("%s%s", ot ? SIM_OWNTRACKS : "", key);
 		json_t *extra = json_pack("{s:s}", "key_hash", hash);
 		int rc = check(cli_create(d->st, "devices", d->org[o_idx], b, extra, &d->e, NULL), &d->e, "a device");
 		json_decref(b);
@@ -270,6 +310,10 @@ static void demo_defaults(struct config *cfg)
 	config_free(def);
 	if (!getenv("SAFEGUARD_SESSION_COOKIE_SECURE"))
 		config_set(cfg, "session.cookie_secure", "false", err, sizeof(err));
+	/* A readable terminal: the logins stay in view, not a line per simulated
+	 * report (SAFEGUARD_LOG_LEVEL=info brings the request log back). */
+	if (!getenv("SAFEGUARD_LOG_LEVEL") && str_eq(config_str(cfg, "log.level"), "info"))
+		config_set(cfg, "log.level", "warn", err, sizeof(err));
 }
 
 static void demo_marker(const char *dir)
@@ -316,11 +360,11 @@ int cmd_demo(int argc, char **argv)
 	d->st = app.store;
 	d->users = users;
 	d->nusers = ARRAY_LEN(users);
-	/* The joint picture: the company shares its sites in full, its people as
-	 * summary and positions only during shared movements; the liaison cell
-	 * shares its escorts and vehicles in full. */
+	/* The joint picture: the company shares its sites and zones in full, its
+	 * people as summary and positions only during shared movements; the
+	 * liaison cell shares its escorts, vehicles, zones and positions in full. */
 	struct demo_agreement j = {.company = d->org[0], .host = d->org[1], .e = &d->e};
-	rc = demo_orgs(d) || demo_sites(d) || demo_people(d) || demo_vehicles(d) || demo_devices(d) ||
+	rc = demo_orgs(d) || demo_sites(d) || demo_zones(d) || demo_people(d) || demo_vehicles(d) || demo_devices(d) ||
 	     demo_users(d) || check(store_write(d->st, demo_agreement_fn, &j), &d->e, "the sharing agreement");
 	if (!rc) {
 		printf("\n  Safeguard demo — DEMO DATA ONLY, passwords are printed here and nowhere else\n\n");

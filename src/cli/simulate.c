@@ -23,6 +23,7 @@ static const double places[][2] = {
 
 struct dev {
 	char key[128];
+	bool owntracks; /* reports as the OwnTracks app does (HTTP mode), else as Traccar Client */
 	int from, to;
 	double progress; /* 0..1 along the leg */
 	double speed_mps;
@@ -60,6 +61,7 @@ static void *run(void *arg)
 		return NULL;
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	struct curl_slist *json_hdr = curl_slist_append(NULL, "Content-Type: application/json");
 	double interval = 1.0 / s->rate;
 	size_t i = 0;
 	int64_t last_us = clock_mono_us();
@@ -77,12 +79,27 @@ static void *run(void *arg)
 		}
 		double lat = places[d->from][0] + (places[d->to][0] - places[d->from][0]) * d->progress;
 		double lon = places[d->from][1] + (places[d->to][1] - places[d->from][1]) * d->progress;
-		char *key = curl_easy_escape(c, d->key, 0);
-		char url[768];
-		snprintf(url, sizeof(url), "%s/ingest/osmand?id=%s&lat=%.6f&lon=%.6f&timestamp=%lld&speed=%.1f&batt=%d",
-			 s->url, key ? key : "", lat, lon, (long long)(clock_now_ms() / 1000),
-			 d->speed_mps / 0.514444, 40 + (int)(i % 60));
-		curl_free(key);
+		char url[768], body[256];
+		if (d->owntracks) {
+			snprintf(url, sizeof(url), "%s/ingest/owntracks", s->url);
+			snprintf(body, sizeof(body),
+				 "{\"_type\":\"location\",\"lat\":%.6f,\"lon\":%.6f,\"tst\":%lld,\"vel\":%d,\"batt\":%d,\"tid\":\"SG\"}",
+				 lat, lon, (long long)(clock_now_ms() / 1000), (int)(d->speed_mps * 3.6), 40 + (int)(i % 60));
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+			curl_easy_setopt(c, CURLOPT_HTTPHEADER, json_hdr);
+			curl_easy_setopt(c, CURLOPT_USERNAME, "safeguard");
+			curl_easy_setopt(c, CURLOPT_PASSWORD, d->key);
+		} else {
+			char *key = curl_easy_escape(c, d->key, 0);
+			snprintf(url, sizeof(url), "%s/ingest/osmand?id=%s&lat=%.6f&lon=%.6f&timestamp=%lld&speed=%.1f&batt=%d",
+				 s->url, key ? key : "", lat, lon, (long long)(clock_now_ms() / 1000),
+				 d->speed_mps / 0.514444, 40 + (int)(i % 60));
+			curl_free(key);
+			curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+			curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+			curl_easy_setopt(c, CURLOPT_USERNAME, NULL);
+			curl_easy_setopt(c, CURLOPT_PASSWORD, NULL);
+		}
 		curl_easy_setopt(c, CURLOPT_URL, url);
 		long code = 0;
 		if (curl_easy_perform(c) == CURLE_OK &&
@@ -93,6 +110,7 @@ static void *run(void *arg)
 		usleep((useconds_t)(interval * 1e6));
 	}
 	curl_easy_cleanup(c);
+	curl_slist_free_all(json_hdr);
 	return NULL;
 }
 
@@ -107,7 +125,9 @@ struct sim *sim_start(const char *base_url, char **keys, size_t n, double rate_p
 	s->rate = rate_per_s;
 	srand((unsigned)time(NULL));
 	for (size_t i = 0; i < n; i++) {
-		sg_strlcpy(s->devs[i].key, keys[i], sizeof(s->devs[i].key));
+		s->devs[i].owntracks = str_startswith(keys[i], SIM_OWNTRACKS);
+		sg_strlcpy(s->devs[i].key, keys[i] + (s->devs[i].owntracks ? strlen(SIM_OWNTRACKS) : 0),
+			   sizeof(s->devs[i].key));
 		s->devs[i].from = (int)(i % NPLACES);
 		s->devs[i].to = (int)((i + 1 + i / NPLACES) % NPLACES);
 		if (s->devs[i].to == s->devs[i].from)

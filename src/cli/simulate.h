@@ -1,5 +1,5 @@
 /* The simulator: devices moving along routes between real places in
- * Pakistan, reporting through the real OsmAnd HTTP protocol to a running
+ * Pakistan, reporting through the real OsmAnd or OwnTracks HTTP protocol to a running
  * server at a chosen total rate. `safeguard simulate` runs it in the
  * foreground; the demo runs it in a thread so the live picture moves. */
 #ifndef SG_SIMULATE_H
@@ -9,6 +9,10 @@
 #include <stddef.h>
 
 struct sim;
+
+/* A key written "owntracks:KEY" reports as the OwnTracks app (HTTP mode,
+ * the key as the Basic password); any other as Traccar Client (OsmAnd). */
+#define SIM_OWNTRACKS "owntracks:"
 
 /* Starts a thread sending reports for keys[0..n) to base_url (e.g.
  * "http://127.0.0.1:8080") at rate_per_s reports per second in total.
