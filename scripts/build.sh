@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds Safeguard into build/ (and, with --asan, an AddressSanitizer +
 # UndefinedBehaviorSanitizer build into build-asan/; with --tsan, a
-# ThreadSanitizer build into build-tsan/). Warnings are errors.
+# ThreadSanitizer build into build-tsan/). Warnings are errors. The console's
+# npm packages are installed first (scripts/web.sh) and bundled into the binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/web.sh
 
 setup() { # dir [meson options...]
   local dir=$1; shift

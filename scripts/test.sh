@@ -4,6 +4,9 @@
 # "N passed, N failed". Exit status 0 only when nothing failed.
 #
 # Two lanes run side by side (two cores):
+# The console's end-to-end tests (tests/browser: Debian's Chromium driven by
+# playwright-core against the real binary) run in both lanes, after the API
+# tests, on the plain and on the ASan+UBSan builds.
 #   lane 1: unit and API tests on the plain build; the unit tests and the
 #           concurrency-heavy API tests (ingest under load on both listeners,
 #           streams with revocations, SIGTERM and SIGKILL under load) on the
@@ -39,16 +42,24 @@ unit() { # dir label tally [sanitizer]
   [[ "${fail:-0}" != 0 || "${to:-0}" != 0 ]] && echo "$out" | sed -n '/Listing only the last/,$p' | head -100
   echo "$2 unit|${ok:-0}|$((${fail:-0} + ${to:-0}))" >>"$3"
 }
-api() { # binary label tally [-k patterns]
-  local out line
-  out=$(SAFEGUARD_BIN="$1" python3 tests/api/run.py ${4:+-k "$4"} 2>&1)
-  echo "$out" | sed "s/^/[$2] /" | grep -v ' passed, [0-9]* failed$'
+# A suite that ends with "N passed, N failed": its lines, then its tally.
+suite() { # kind label tally command...
+  local kind=$1 label=$2 tally=$3 out line
+  shift 3
+  out=$("$@" 2>&1)
+  echo "$out" | sed "s/^/[$label] /" | grep -v ' passed, [0-9]* failed$'
   line=$(echo "$out" | tail -n 1)
   if [[ "$line" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-    echo "$2 api|${BASH_REMATCH[1]}|${BASH_REMATCH[2]}" >>"$3"
+    echo "$label $kind|${BASH_REMATCH[1]}|${BASH_REMATCH[2]}" >>"$tally"
   else
-    echo "$2 api|0|1" >>"$3"
+    echo "$label $kind|0|1" >>"$tally"
   fi
+}
+api() { # binary label tally [-k patterns]
+  SAFEGUARD_BIN="$1" suite api "$2" "$3" python3 tests/api/run.py ${4:+-k "$4"}
+}
+browser() { # binary label tally
+  SAFEGUARD_BIN="$1" suite browser "$2" "$3" node tests/browser/run.mjs
 }
 fuzz() { # tally
   local line p=0 f=0
@@ -66,6 +77,7 @@ t0=$SECONDS
 (
   unit build plain "$work/tally1"
   api "$PWD/build/safeguard" plain "$work/tally1"
+  browser "$PWD/build/safeguard" plain "$work/tally1"
   unit build-tsan tsan "$work/tally1" sanitizer
   api "$PWD/build-tsan/safeguard" tsan "$work/tally1" "$TSAN_API"
 ) >"$work/lane1.log" 2>&1 &
@@ -73,6 +85,7 @@ lane1=$!
 (
   unit build-asan asan "$work/tally2" sanitizer
   api "$PWD/build-asan/safeguard" asan "$work/tally2"
+  browser "$PWD/build-asan/safeguard" asan "$work/tally2"
   fuzz "$work/tally2"
 ) >"$work/lane2.log" 2>&1 &
 lane2=$!

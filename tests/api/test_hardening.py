@@ -212,7 +212,7 @@ def test_console_is_served_from_anywhere():
     srv.cwd = tempfile.mkdtemp(prefix="sg-elsewhere-")
     srv.start()
     try:
-        for path, kind in (("/", "text/html"), ("/app.js", "javascript"), ("/style.css", "text/css")):
+        for path, kind in (("/", "text/html"), ("/app.js", "javascript"), ("/app.css", "text/css"), ("/countries.json", "application/json")):
             r = srv.request("GET", path)
             check(r.status == 200 and kind in r.headers["content-type"] and len(r.raw) > 100, f"{path}: {r}")
         check(b"<html" in srv.request("GET", "/").raw.lower(), "the console's page")

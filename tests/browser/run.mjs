@@ -1,0 +1,333 @@
+// The console's end-to-end suite: Debian's Chromium (playwright-core)
+// against the real binary serving its demo data. Ends with
+// "N passed, N failed". Usage:
+//   SAFEGUARD_BIN=build/safeguard node tests/browser/run.mjs [-k name,...]
+// SG_SCREENSHOTS=docs/screenshots keeps the screenshots the tests take.
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, startDemo, assert, login, call, osmand, newPage, consoleLogin } from './lib.mjs';
+
+const bin = resolve(process.env.SAFEGUARD_BIN || 'build/safeguard');
+const shots = process.env.SG_SCREENSHOTS ? resolve(process.env.SG_SCREENSHOTS) : mkdtempSync(join(tmpdir(), 'sg-shots-'));
+mkdirSync(shots, { recursive: true });
+const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`) });
+
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+
+const text = (page, sel) => page.locator(sel).innerText();
+
+// --- the tests ---------------------------------------------------------------------------
+
+test('served_from_anywhere', async ({ srv }) => {
+  // the server runs with its working directory in a scratch folder without
+  // any console files: what it serves is compiled in
+  const index = await (await fetch(`${srv.base}/`)).text();
+  assert(index.includes('<script src="/app.js"'), 'index.html served');
+  const js = await fetch(`${srv.base}/app.js`);
+  assert(js.ok && (await js.text()).length > 100000, 'app.js served from the binary');
+  const css = await fetch(`${srv.base}/app.css`);
+  assert(css.ok && (await css.text()).includes('.leaflet-'), 'app.css carries Leaflet\'s styles');
+  const topo = await fetch(`${srv.base}/countries.json`);
+  assert(topo.ok && (await topo.json()).type === 'Topology', 'the offline basemap is served');
+});
+
+test('login_map_layers', async ({ browser, srv }) => {
+  const page = await newPage(browser, srv);
+  assert(await page.isVisible('#login'), 'login form first');
+  await page.fill('#login input[name=username]', 'company.duty');
+  await page.fill('#login input[name=password]', 'wrong password here');
+  await page.click('#login button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#login-error').textContent.length > 0);
+  assert((await text(page, '#login-error')).includes('Wrong username or password'), 'a wrong password says so');
+  await consoleLogin(page, srv, 'company.duty');
+  const who = await text(page, '#who');
+  assert(who.includes('Indus Engineering Consortium') && who.includes('company.duty') && /duty officer/i.test(who), `organisation and role shown: ${who}`);
+  await page.waitForSelector('.leaflet-control-layers');
+  const layers = await page.locator('.leaflet-control-layers-overlays label').allInnerTexts();
+  for (const l of ['Risk zones', 'Sites', 'People', 'Vehicles']) assert(layers.some((x) => x.includes(l)), `layer ${l} listed`);
+  // zones at every level, labelled (own and the partner's, shared)
+  await page.waitForSelector('.zone-tip');
+  const labels = await page.locator('.zone-tip').allInnerTexts();
+  for (let l = 1; l <= 6; l++) assert(labels.some((x) => x.startsWith(`L${l} `)), `a level ${l} zone labelled (${labels})`);
+  // people and vehicles: the demo's simulator moves them
+  await page.waitForFunction(() => document.querySelectorAll('.cluster, .leaflet-marker-icon').length > 0, null, { timeout: 15000 });
+  await page.waitForSelector('#live.on', { timeout: 10000 });
+  await shot(page, 'map');
+  // layers switch off and on
+  await page.locator('.leaflet-control-layers-overlays label', { hasText: 'Risk zones' }).locator('input').uncheck();
+  await page.waitForFunction(() => document.querySelectorAll('.zone-tip').length === 0, null, { timeout: 3000 })
+    .catch(() => { throw new Error('zones hidden with their layer'); });
+  await page.locator('.leaflet-control-layers-overlays label', { hasText: 'Risk zones' }).locator('input').check();
+  assert(await page.locator('.zone-tip').count() >= 6, 'zones back');
+  // click a site for its details
+  await page.fill('#search', 'Jinnah');
+  await page.click('#search-results button');
+  await page.waitForFunction(() => document.querySelector('#details h2')?.textContent.includes('Jinnah'));
+  assert((await text(page, '#details')).includes('airport'), 'site details');
+  // who is near the airport: the radius query lists what it finds
+  await page.click('#near-btn');
+  const box = await page.locator('#map').boundingBox();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  await page.waitForFunction(() => document.querySelector('#details h2')?.textContent.startsWith('Within'));
+  assert(page.errors.length === 0, `no script errors: ${page.errors}`);
+  await page.context().close();
+});
+
+test('enrol_move_zone_event', async ({ browser, srv }) => {
+  const page = await newPage(browser, srv);
+  await consoleLogin(page, srv, 'company.admin');
+  // a person, through the people screen
+  await page.click('#nav a[data-screen=people]');
+  await page.click('details.create summary');
+  await page.fill('form.edit input[name=name]', 'Amir Test Engineer');
+  await page.fill('form.edit input[name=job]', 'Surveyor');
+  await page.click('form.edit button[type=submit]');
+  await page.waitForSelector('table.grid td:has-text("Amir Test Engineer")');
+  // enrol a Traccar Client phone for them and read its settings
+  await page.click('#nav a[data-screen=devices]');
+  await page.waitForSelector('form.edit select[name=person_id] option:has-text("Amir Test Engineer")', { state: 'attached' });
+  await page.fill('form.edit input[name=name]', 'Amir phone');
+  await page.selectOption('form.edit select[name=protocol]', 'osmand');
+  await page.selectOption('form.edit select[name=person_id]', { label: 'Amir Test Engineer' });
+  await page.click('form.edit button[type=submit]');
+  await page.waitForSelector('#enrolment');
+  const settings = await text(page, '#enrolment');
+  assert(settings.includes(`${srv.base}/ingest/osmand`), `server URL shown: ${settings}`);
+  const key = (await page.locator('#enrolment dt:has-text("Device identifier") + dd').innerText()).trim();
+  assert(key.length >= 20, `device key shown once: ${key}`);
+  await shot(page, 'devices');
+  // an OwnTracks phone: the settings and the configuration QR code
+  await page.fill('form.edit input[name=name]', 'Amir second phone');
+  await page.selectOption('form.edit select[name=protocol]', 'owntracks');
+  await page.click('form.edit button[type=submit]');
+  await page.waitForSelector('#enrolment canvas#enrol-qr');
+  assert((await text(page, '#enrolment')).includes('/ingest/owntracks'), 'OwnTracks URL shown');
+  // the first report puts Amir on the map; the next moves him without a reload
+  const t0 = Date.now() - 60000; // each report newer than the one before
+  await osmand(srv, key, 24.86, 67.01, t0);
+  await page.click('#nav a[data-screen=map]');
+  await page.waitForSelector('#live.on');
+  await page.evaluate(() => { window.__notReloaded = true; });
+  await page.fill('#search', 'Amir Test');
+  await page.click('#search-results button');
+  await page.waitForFunction(() => document.querySelector('#details')?.textContent.includes('24.86000, 67.01000'));
+  await osmand(srv, key, 24.8612, 67.0115, t0 + 5000);
+  await page.waitForFunction(() => document.querySelector('#details')?.textContent.includes('24.86120, 67.01150'), null, { timeout: 10000 });
+  assert(await page.evaluate(() => window.__notReloaded === true), 'the page was not reloaded');
+  // draw a zone around him (the map is centred on him) in the editor
+  await page.click('#draw-zone');
+  const b = await page.locator('#map').boundingBox();
+  const cx = b.x + b.width / 2, cy = b.y + b.height / 2;
+  for (const [dx, dy] of [[-80, -80], [80, -80], [80, 80], [-80, 80]]) await page.mouse.click(cx + dx, cy + dy);
+  await shot(page, 'zone-editor');
+  await page.click('#draw-finish');
+  await page.fill('#new-zone input[name=name]', 'Test checkpoint zone');
+  await page.selectOption('#new-zone select[name=level]', '5');
+  await page.fill('#new-zone input[name=reason]', 'Drawn by the browser test');
+  await page.click('#new-zone button[type=submit]');
+  await page.waitForFunction(() => [...document.querySelectorAll('.zone-tip')].some((e) => e.textContent.startsWith('L5')));
+  // the next report inside is tagged: the enter event appears in the list
+  await osmand(srv, key, 24.8613, 67.0116, t0 + 10000);
+  await page.waitForSelector('#events li.enter:has-text("Test checkpoint zone")', { timeout: 10000 }).catch(async (e) => {
+    const admin = await login(srv, 'company.admin');
+    const zones = await call(srv, admin, 'GET', '/api/v1/zones?limit=100');
+    const z = zones.data.items.find((x) => x.name === 'Test checkpoint zone');
+    const at = await call(srv, admin, 'GET', '/api/v1/zones/at?lat=24.8613&lon=67.0116');
+    await shot(page, 'failed-zone-event');
+    throw new Error(`${e.message}\nzone: ${JSON.stringify(z && z.geometry)}\nzones at the report: ${JSON.stringify(at.data)}\nevents: ${await text(page, '#events')}`);
+  });
+  const ev = await page.locator('#events li.enter', { hasText: 'Test checkpoint zone' }).first().innerText();
+  assert(ev.includes('Amir Test Engineer') && ev.includes('entered zone') && ev.includes('L5 high'), `enter event: ${ev}`);
+  await shot(page, 'map-event');
+  assert(page.errors.length === 0, `no script errors: ${page.errors}`);
+  await page.context().close();
+});
+
+test('agreement_partner_sites', async ({ browser, srv }) => {
+  const root = await login(srv, 'company.admin');
+  const pw = 'amber canyon lighthouse 42';
+  const org = await call(srv, root, 'POST', '/api/v1/organisations', { name: 'Coastal Guard Services', kind: 'other',
+    admin: { username: 'coastal.admin', password: pw } });
+  assert(org.status === 201, `organisation created: ${JSON.stringify(org.data)}`);
+  srv.users['coastal.admin'] = pw;
+  const coastal = await login(srv, 'coastal.admin');
+  const site = await call(srv, coastal, 'POST', '/api/v1/sites', { name: 'Coastal Guard Base Keamari', kind: 'office',
+    geometry: { type: 'Point', coordinates: [66.975, 24.82] }, radius_m: 400 });
+  assert(site.status === 201, `site created: ${JSON.stringify(site.data)}`);
+
+  const company = await newPage(browser, srv);
+  await consoleLogin(company, srv, 'company.admin');
+  await company.fill('#search', 'Coastal Guard');
+  assert(await company.locator('#search-results button').count() === 0, 'the stranger\'s site is not on the map before');
+
+  // the coastal admin proposes: sites, in full
+  const partner = await newPage(browser, srv);
+  await consoleLogin(partner, srv, 'coastal.admin');
+  await partner.click('#nav a[data-screen=agreements]');
+  await partner.click('details.create summary');
+  await partner.fill('#propose input[name=partner_other]', org.data.id === root.user.org_id ? '' : root.user.org_id);
+  await partner.selectOption('#propose .grant select[name=category]', 'sites');
+  await partner.selectOption('#propose .grant select[name=level]', 'full');
+  await partner.click('#propose button[type=submit]');
+  await partner.waitForSelector('.agreement:has-text("Waiting for acceptance")');
+  const summary = await partner.locator('.agreement').first().innerText();
+  // (the partner's name stays hidden from a stranger until it accepts)
+  assert(summary.includes(`Coastal Guard Services lets ${root.user.org_id} see its sites in full`) && summary.includes('Their side: not accepted yet'),
+         `plain-language summary of the grant: ${summary}`);
+  // the company accepts in its console
+  await company.click('#nav a[data-screen=agreements]');
+  const card = company.locator('.agreement', { hasText: 'Coastal Guard Services' });
+  await card.locator('button[data-act=accept]').click();
+  await company.waitForSelector('.agreement:has-text("Coastal Guard Services"):has-text("Accepted by both sides")');
+  await shot(company, 'agreements');
+  // and sees the partner's site on its map, labelled with its organisation and level
+  // (grants are cached for up to a second: a partner's records may take that long)
+  for (let i = 0; i < 10; i++) {
+    await company.click(`#nav a[data-screen=${i % 2 ? 'sites' : 'map'}]`);
+    if (i % 2) continue;
+    await company.fill('#search', 'Coastal Guard');
+    if (await company.waitForSelector('#search-results button', { timeout: 1500 }).catch(() => null)) break;
+  }
+  await company.click('#search-results button');
+  await company.waitForFunction(() => document.querySelector('#details')?.textContent.includes('Coastal Guard Base'));
+  const d = await text(company, '#details');
+  assert(d.includes('Coastal Guard Services') && d.includes('full'), `partner's site labelled: ${d}`);
+  assert(company.errors.length === 0 && partner.errors.length === 0, `no script errors: ${company.errors} ${partner.errors}`);
+  await company.context().close();
+  await partner.context().close();
+});
+
+const PAYLOADS = ['<img src=x onerror="window.__xss=(window.__xss||0)+1">', '<script>window.__xss=(window.__xss||0)+1</script>',
+                  '"><svg onload="window.__xss=1">', 'javascript:window.__xss=1'];
+
+test('stored_payloads_render_as_text', async ({ browser, srv }) => {
+  const admin = await login(srv, 'company.admin');
+  const P = PAYLOADS[0], S = PAYLOADS[1];
+  const stored = [];
+  const make = async (path, body) => {
+    const r = await call(srv, admin, 'POST', path, body);
+    assert(r.status === 201, `${path} stored the payloads: ${JSON.stringify(r.data)}`);
+    stored.push(path);
+    return r.data;
+  };
+  const person = await make('/api/v1/people', { name: `${P} Person`, kind: 'staff', status: 'in_country', job: S, nationality: 'PK',
+    phone: '+92 300 1234567', emergency_contact: PAYLOADS[2], notes: S });
+  await make('/api/v1/sites', { name: `${P} Site`, kind: 'camp', address: S, notes: PAYLOADS[2],
+    geometry: { type: 'Point', coordinates: [67.05, 24.9] }, radius_m: 300 });
+  await make('/api/v1/vehicles', { registration: '<b onclick=x>K1</b>', make_model: P, colour: 'x"><b>bold', notes: PAYLOADS[3] });
+  const dev = await make('/api/v1/devices', { name: `${P} Device`, kind: 'phone', protocol: 'osmand', person_id: person.id, notes: S });
+  await make('/api/v1/zones', { name: `${P} Zone`, level: 3, reason: S,
+    geometry: { type: 'Polygon', coordinates: [[[67.0, 24.85], [67.02, 24.85], [67.02, 24.87], [67.0, 24.87], [67.0, 24.85]]] } });
+  await make('/api/v1/users', { username: 'payload.viewer', role: 'viewer', password: 'violet harbour tractor 17', display_name: S });
+  await make('/api/v1/api_keys', { name: P, role: 'viewer' });
+  await osmand(srv, dev.key, 24.86, 67.01);
+
+  const page = await newPage(browser, srv);
+  await consoleLogin(page, srv, 'company.admin');
+  await page.fill('#search', 'Person');
+  await page.locator('#search-results button', { hasText: 'Person' }).first().click();
+  await page.waitForFunction(() => document.querySelector('#details h2')?.textContent.includes('<img'));
+  await page.fill('#search', 'Site');
+  await page.locator('#search-results button', { hasText: `${P} Site` }).click();
+  await page.waitForFunction((p) => document.querySelector('#details')?.textContent.includes(p), S);
+  for (const screen of ['people', 'sites', 'vehicles', 'devices', 'zones', 'users', 'api_keys', 'audit']) {
+    await page.click(`#nav a[data-screen=${screen}]`);
+    await page.waitForSelector('table.grid tbody tr');
+    const body = await page.locator('#view').innerText();
+    if (screen !== 'audit') assert(body.includes('<img src=x') || body.includes('<script>'), `${screen}: the payload shows as text`);
+  }
+  assert(await page.evaluate(() => window.__xss === undefined), 'no stored payload ran');
+  assert(await page.locator('#view img, #view script, #view svg, #details img').count() === 0, 'no element made from stored text');
+  assert(page.errors.length === 0, `no script errors: ${page.errors}`);
+  await page.context().close();
+});
+
+test('no_request_leaves_the_origin', async ({ browser, srv }) => {
+  const page = await newPage(browser, srv);
+  const foreign = [];
+  page.on('request', (r) => {
+    const u = r.url();
+    if (!u.startsWith(`${srv.base}/`) && !u.startsWith('data:') && !u.startsWith('blob:')) foreign.push(u);
+  });
+  await page.reload();
+  await consoleLogin(page, srv, 'company.manager');
+  await page.waitForSelector('.zone-tip');
+  await page.mouse.wheel(0, -400);
+  for (const screen of ['people', 'sites', 'vehicles', 'devices', 'zones', 'agreements', 'users', 'api_keys', 'audit', 'map']) {
+    await page.click(`#nav a[data-screen=${screen}]`);
+    await page.waitForTimeout(300);
+  }
+  assert(foreign.length === 0, `requests to other origins: ${foreign}`);
+  await page.context().close();
+});
+
+test('session_expiry_back_to_login', async ({ browser, srv }) => {
+  const page = await newPage(browser, srv);
+  await consoleLogin(page, srv, 'company.viewer');
+  assert(!(await page.isVisible('#nav a[data-screen=users]')), 'a viewer is not offered user management');
+  await page.context().clearCookies(); // the session ends (expired, or revoked elsewhere)
+  // the stream notices within seconds; a click on a screen notices at once
+  await page.click('#nav a[data-screen=people]', { timeout: 1000 }).catch(() => {});
+  await page.waitForSelector('#login:not([hidden])', { timeout: 10000 });
+  assert((await text(page, '#login-note')).includes('session has ended'), 'says why');
+  assert(await page.isHidden('#view') && await page.isHidden('#nav'), 'no half-broken page behind the form');
+  await consoleLogin(page, srv, 'company.viewer');
+  await page.click('#logout');
+  await page.waitForSelector('#login:not([hidden])');
+  const after = await page.evaluate(() => fetch('/api/v1/session').then((r) => r.status));
+  assert(after === 401, `logged out for the server too: ${after}`);
+  await page.context().close();
+});
+
+test('operations_room_screen', async ({ browser, srv }) => {
+  const page = await newPage(browser, srv, { viewport: { width: 2560, height: 1440 } });
+  await consoleLogin(page, srv, 'host.duty');
+  await page.waitForSelector('.zone-tip');
+  const who = await text(page, '#who');
+  assert(who.includes('Host Nation Security Liaison Cell'), who);
+  // keyboard: the search box and the screens are reachable with Tab
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement && (document.activeElement.id || document.activeElement.tagName));
+  assert(['A', 'BUTTON', 'INPUT', 'map'].includes(focused), `keyboard focus lands on a control: ${focused}`);
+  // the company's people are shown as pseudonyms to the liaison cell (summary)
+  await page.click('#nav a[data-screen=people]');
+  await page.waitForSelector('table.grid tbody tr');
+  const rows = await page.locator('table.grid tbody tr').allInnerTexts();
+  assert(rows.some((r) => /^[A-Z]{2}-\d{4}\t/.test(r) && r.includes('Indus Engineering Consortium (summary)')), `pseudonyms at summary: ${rows.slice(0, 3)}`);
+  assert(!rows.some((r) => r.includes('Wei Jun')), 'no real name of a summary-shared person');
+  await page.click('#nav a[data-screen=map]');
+  await shot(page, 'map-operations-room');
+  await page.context().close();
+});
+
+// --- the runner --------------------------------------------------------------------------------
+
+const only = (() => { const i = process.argv.indexOf('-k'); return i > 0 ? process.argv[i + 1].split(',') : null; })();
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+const srv = await startDemo(bin);
+let passed = 0, failed = 0;
+for (const t of tests) {
+  if (only && !only.some((k) => t.name.includes(k))) continue;
+  const t0 = Date.now();
+  try {
+    await t.fn({ browser, srv });
+    passed++;
+    console.log(`ok   ${t.name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${t.name} (${Date.now() - t0} ms): ${e.stack || e}`);
+  }
+}
+await browser.close();
+const err = srv.stderr();
+await srv.stop();
+if (/ERROR|AddressSanitizer|runtime error/.test(err)) {
+  failed++;
+  console.log(`FAIL server_log: ${err.slice(0, 2000)}`);
+}
+console.log(`screenshots: ${shots}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
