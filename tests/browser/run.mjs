@@ -223,6 +223,29 @@ test('stored_payloads_render_as_text', async ({ browser, srv }) => {
   await make('/api/v1/users', { username: 'payload.viewer', role: 'viewer', password: 'violet harbour tractor 17', display_name: S });
   await make('/api/v1/api_keys', { name: P, role: 'viewer' });
   await osmand(srv, dev.key, 24.86, 67.01);
+  // an organisation named with a payload, a partner of the company: its name
+  // shows in the partner's labels and in its own header
+  const orgPw = 'saffron glacier pylon 88';
+  const evil = await call(srv, admin, 'POST', '/api/v1/organisations', { name: `${P} Org`, kind: 'other',
+    admin: { username: 'payload.admin', password: orgPw } });
+  assert(evil.status === 201, `organisation stored the payload: ${JSON.stringify(evil.data)}`);
+  srv.users['payload.admin'] = orgPw;
+  const evilAdmin = await login(srv, 'payload.admin');
+  const ag = await call(srv, evilAdmin, 'POST', '/api/v1/agreements', { partner_id: admin.user.org_id,
+    grants: [{ category: 'sites', level: 'full' }] });
+  assert(ag.status === 201, `agreement proposed: ${JSON.stringify(ag.data)}`);
+  const acc = await call(srv, admin, 'POST', `/api/v1/agreements/${ag.data.id}/accept`, {});
+  assert(acc.status === 200, `agreement accepted: ${JSON.stringify(acc.data)}`);
+  await call(srv, evilAdmin, 'POST', '/api/v1/sites', { name: S, kind: 'office', address: P,
+    geometry: { type: 'Point', coordinates: [67.03, 24.88] }, radius_m: 200 });
+
+  const own = await newPage(browser, srv);
+  await consoleLogin(own, srv, 'payload.admin');
+  assert((await text(own, '#who')).includes('<img src=x'), 'the organisation\'s name shows as text in its header');
+  await own.click('#nav a[data-screen=agreements]');
+  await own.waitForSelector('.agreement');
+  assert(await own.evaluate(() => window.__xss === undefined), 'no stored payload ran in the partner\'s console');
+  await own.context().close();
 
   const page = await newPage(browser, srv);
   await consoleLogin(page, srv, 'company.admin');
@@ -232,6 +255,8 @@ test('stored_payloads_render_as_text', async ({ browser, srv }) => {
   await page.fill('#search', 'Site');
   await page.locator('#search-results button', { hasText: `${P} Site` }).click();
   await page.waitForFunction((p) => document.querySelector('#details')?.textContent.includes(p), S);
+  await page.click('#nav a[data-screen=agreements]');
+  await page.waitForSelector('.agreement:has-text("<img src=x")');
   for (const screen of ['people', 'sites', 'vehicles', 'devices', 'zones', 'users', 'api_keys', 'audit']) {
     await page.click(`#nav a[data-screen=${screen}]`);
     await page.waitForSelector('table.grid tbody tr');

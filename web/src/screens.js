@@ -3,7 +3,7 @@
 // list with its actions and, for those who may write, a form.
 import QRCode from 'qrcode';
 import { api, all } from './api.js';
-import { h, table, addRows, form, notice, localTime, text } from './ui.js';
+import { h, table, addRows, form, notice, localTime, text, age } from './ui.js';
 import { state, orgName, isOwn, sharedLabel, personLabel, levelLabel, LEVELS } from './state.js';
 
 const opts = (list) => list.map((v) => [v, v.replace(/_/g, ' ')]);
@@ -111,11 +111,12 @@ export const screens = {
     after: (rec) => { state.vehicles.set(rec.id, rec); },
     rowActions: (v, reload) => del('vehicles', v, reload, v.registration),
   }),
-  devices: () => collection({
+  devices: () => { loadLastFixes(); return collection({
     title: 'Devices', path: '/api/v1/devices',
     intro: h('p', { class: 'note' }, 'Enrolling a device shows its key once, with the settings to type into Traccar Client or OwnTracks.'),
     cols: [['Name', (d) => d.name], ['Kind', (d) => d.kind], ['Protocol', (d) => d.protocol],
-           ['Carried by', (d) => (d.person_id ? personLabel(state.people.get(d.person_id)) : d.vehicle_id ? (state.vehicles.get(d.vehicle_id) || {}).registration : '')], orgCol],
+           ['Carried by', (d) => (d.person_id ? personLabel(state.people.get(d.person_id)) : d.vehicle_id ? (state.vehicles.get(d.vehicle_id) || {}).registration : '')],
+           ['Last fix', (d) => (lastFix.has(d.id) ? `${localTime(lastFix.get(d.id))} (${age(lastFix.get(d.id))})` : 'none yet')], orgCol],
     fields: () => [{ name: 'name', label: 'Name', required: true },
       { name: 'kind', label: 'Kind', type: 'select', options: opts(['phone', 'tracker', 'vehicle_unit']) },
       { name: 'protocol', label: 'App / protocol', type: 'select', options: [['osmand', 'Traccar Client / OsmAnd'], ['owntracks', 'OwnTracks']] },
@@ -133,7 +134,7 @@ export const screens = {
         } catch (e) { notice(e.message, 'error'); }
       } }, 'New key') : null,
       del('devices', d, reload, d.name)],
-  }),
+  }); },
   zones: () => collection({
     title: 'Risk zones', path: '/api/v1/zones',
     intro: h('p', { class: 'note' }, 'Draw a zone on the map ("Draw zone"); here you see, retire or delete them.'),
@@ -175,6 +176,21 @@ export const screens = {
   }),
   audit: auditScreen,
 };
+
+// The devices' last fix times, from the latest positions the viewer may see.
+const lastFix = new Map();
+async function loadLastFixes() {
+  try {
+    const page = await api('GET', '/api/v1/positions/latest?bbox=-180,-90,180,90&limit=10000');
+    lastFix.clear();
+    for (const p of page.items) lastFix.set(p.device_id, p.time);
+    for (const tr of document.querySelectorAll('table.grid tbody tr[data-id]')) {
+      const t = lastFix.get(tr.dataset.id);
+      const cell = tr.cells[4];
+      if (t && cell) cell.textContent = `${localTime(t)} (${age(t)})`;
+    }
+  } catch { /* the column says "none yet" */ }
+}
 
 // --- device enrolment: the settings, shown once --------------------------------------
 
