@@ -57,6 +57,8 @@ enum category category_of(const char *resource);
 	(ROLE_BIT(ROLE_ADMIN) | ROLE_BIT(ROLE_SECURITY_MANAGER) | ROLE_BIT(ROLE_DUTY_OFFICER) |          \
 	 ROLE_BIT(ROLE_LIAISON) | ROLE_BIT(ROLE_VIEWER))
 #define ROLES_MANAGERS (ROLE_BIT(ROLE_ADMIN) | ROLE_BIT(ROLE_SECURITY_MANAGER))
+/* Who runs operations: the managers, the duty officers and the liaison. */
+#define ROLES_OPERATORS (ROLES_MANAGERS | ROLE_BIT(ROLE_DUTY_OFFICER) | ROLE_BIT(ROLE_LIAISON))
 #define ROLES_ALL (ROLES_STAFF | ROLE_BIT(ROLE_PERSON))
 
 /* Who may do what to a resource at home, and the sharing category that lets

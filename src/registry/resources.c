@@ -2,10 +2,13 @@
  * sites, vehicles, devices. See resource.h for the flags. */
 #include "registry/resource.h"
 
+#include "core/clock.h"
 #include "core/err.h"
+#include "events/events.h"
 #include "core/util.h"
 #include "ingest/protocols.h"
 #include "sharing/sharing.h"
+#include "store/db.h"
 
 #include <math.h>
 #include <string.h>
@@ -99,6 +102,30 @@ static const struct field zone_fields[] = {
 	{"max_lat", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -90, 90, NULL, NULL, NULL},
 };
 
+static const char *const incident_types[] = {"explosive_device", "vehicle_borne_device", "armed_attack", "kidnapping",
+					     "protest", "road_closure", "crime", "accident", "threat_report", "other", NULL};
+static const char *const cap_severities[] = {"extreme", "severe", "moderate", "minor", "unknown", NULL};
+static const char *const confidences[] = {"confirmed", "probable", "possible", "unconfirmed", NULL};
+static const char *const incident_states[] = {"open", "closed", NULL};
+
+static const struct field incident_fields[] = {
+	{"type", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, incident_types, NULL, "explosive_device, vehicle_borne_device, armed_attack, kidnapping, protest, road_closure, crime, accident, threat_report or other"},
+	{"time", NULL, FT_TIME, FF_REQUIRED, 0, 0, 0, NULL, NULL, "when it happened (or was reported)"},
+	{"geometry", NULL, FT_GEOMETRY, FF_REQUIRED, 0, 0, 0, NULL, NULL, "area of effect: GeoJSON Point with radius_m, or Polygon"},
+	{"radius_m", NULL, FT_REAL, 0, 0, 1, 1000000, NULL, NULL, "radius of effect around a Point, metres"},
+	{"severity", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, cap_severities, NULL, "CAP severity: extreme, severe, moderate, minor or unknown"},
+	{"casualties", NULL, FT_INT, 0, 0, 0, 1000000, NULL, NULL, "people killed or injured, as known"},
+	{"source", NULL, FT_NAME, FF_PRIVATE, 300, 0, 0, NULL, NULL, "who reported it"},
+	{"confidence", NULL, FT_ENUM, FF_REQUIRED | FF_FILTER, 0, 0, 0, confidences, NULL, "confirmed, probable, possible or unconfirmed"},
+	{"notes", NULL, FT_TEXT, FF_PRIVATE, 4000, 0, 0, NULL, NULL, "the owner's notes"},
+	{"status", NULL, FT_ENUM, FF_FILTER, 0, 0, 0, incident_states, NULL, "open (default) or closed"},
+	{"exercise", NULL, FT_BOOL, FF_FILTER | FF_IMMUTABLE, 0, 0, 0, NULL, NULL, "an exercise, never counted with real incidents (set on create only)"},
+	{"min_lon", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -180, 180, NULL, NULL, NULL},
+	{"min_lat", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -90, 90, NULL, NULL, NULL},
+	{"max_lon", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -180, 180, NULL, NULL, NULL},
+	{"max_lat", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -90, 90, NULL, NULL, NULL},
+};
+
 /* A site is a point with a radius or a polygon; its bounding box columns are
  * derived here (the spatial index of later issues reads them). */
 static int site_check(json_t *rec, struct verr *e)
@@ -169,6 +196,22 @@ static int zone_check(json_t *rec, struct verr *e)
 	return site_check(rec, e);
 }
 
+/* An incident's area is a Point with its radius or a Polygon; a new one is
+ * open and real unless it says otherwise. */
+static int incident_check(json_t *rec, struct verr *e)
+{
+	const char *type = json_string_value(json_object_get(json_object_get(rec, "geometry"), "type"));
+	if (!str_eq(type, "Point") && !str_eq(type, "Polygon")) {
+		verr_set(e, 400, "/geometry", "an incident's area is a Point with radius_m or a Polygon");
+		return SG_EINVAL;
+	}
+	if (!json_is_string(json_object_get(rec, "status")))
+		json_object_set_new(rec, "status", json_string("open"));
+	if (!json_is_boolean(json_object_get(rec, "exercise")))
+		json_object_set_new(rec, "exercise", json_false());
+	return site_check(rec, e);
+}
+
 static int user_check(json_t *rec, struct verr *e)
 {
 	const char *role = json_string_value(json_object_get(rec, "role"));
@@ -216,6 +259,39 @@ static int user_updated(struct db *db, const char *id, const json_t *changes, co
 
 #define FIELDS(f) .fields = f, .nfields = ARRAY_LEN(f)
 
+static struct resource res_incidents;
+
+/* An incident is an event on the stream, in the transaction that stores it:
+ * the record as its own organisation and full partners see it (summary
+ * readers never get stream events), then each change. */
+static int incident_inserted(struct db *db, const json_t *rec)
+{
+	json_t *body = resource_public(&res_incidents, rec, VIEW_FULL);
+	int rc = events_append(db, json_string_value(json_object_get(rec, "org_id")), "incidents", "incident", body,
+			       clock_now_ms());
+	json_decref(body);
+	return rc;
+}
+
+static int incident_updated(struct db *db, const char *id, const json_t *changes, const struct write_ctx *w)
+{
+	struct db_stmt *st;
+	if (db_prepare(db, "SELECT org_id FROM incidents WHERE id = ?1", &st))
+		return SG_EIO;
+	db_bind_text(st, 1, id);
+	int rc = db_step(st);
+	char org[64] = "";
+	if (rc == DB_ROW)
+		sg_strlcpy(org, db_col_text(st, 0) ? db_col_text(st, 0) : "", sizeof(org));
+	db_reset(st);
+	if (rc != DB_ROW)
+		return SG_EIO;
+	json_t *body = json_pack("{s:s,s:s,s:O}", "id", id, "org_id", org, "changes", changes);
+	rc = events_append(db, org, "incidents", "incident_changed", body, w->now_ms);
+	json_decref(body);
+	return rc;
+}
+
 static struct resource res_organisations = {
 	.name = "organisations", .type = "organisation", .table = "organisations", .id_prefix = "org",
 	FIELDS(org_fields), .one = "an organisation", .many = "organisations", .read_roles = ROLES_ALL, .write_roles = ROLE_BIT(ROLE_ADMIN),
@@ -249,7 +325,13 @@ static struct resource res_devices = {
 	.check = device_check, .one = "a device", .many = "devices", .read_roles = ROLES_STAFF, .write_roles = ROLES_MANAGERS,
 	.category = CAT_NONE, .routes = RES_CRUD};
 
+static struct resource res_incidents = {
+	.name = "incidents", .type = "incident", .table = "incidents", .id_prefix = "inc", FIELDS(incident_fields),
+	.check = incident_check, .after_insert = incident_inserted, .after_update = incident_updated,
+	.one = "an incident", .many = "incidents", .read_roles = ROLES_STAFF, .write_roles = ROLES_OPERATORS,
+	.category = CAT_INCIDENTS, .routes = RES_CRUD & ~RES_DELETE /* closed, never deleted */};
+
 const struct resource *const resources[] = {
 	&res_organisations, &res_users, &res_api_keys, &res_people,
-	&res_sites,         &res_vehicles, &res_devices, &res_zones, NULL,
+	&res_sites,         &res_vehicles, &res_devices, &res_zones, &res_incidents, NULL,
 };

@@ -21,6 +21,7 @@ from harness import (Server, check, device_body, person_body, run, site_body, un
 ROLES = ["admin", "security_manager", "duty_officer", "liaison", "viewer", "person"]
 STAFF = {"admin", "security_manager", "duty_officer", "liaison", "viewer"}
 MANAGERS = {"admin", "security_manager"}
+OPERATORS = MANAGERS | {"duty_officer", "liaison"}
 ALL = STAFF | {"person"}
 
 # "METHOD path" -> roles allowed on their own organisation's objects.
@@ -84,6 +85,10 @@ POLICY = {
     "GET /api/v1/zones/{id}": ALL,
     "PATCH /api/v1/zones/{id}": MANAGERS,
     "DELETE /api/v1/zones/{id}": MANAGERS,
+    "GET /api/v1/incidents": STAFF,
+    "POST /api/v1/incidents": OPERATORS,
+    "GET /api/v1/incidents/{id}": STAFF,
+    "PATCH /api/v1/incidents/{id}": OPERATORS,  # closed, never deleted: no DELETE route
     "GET /api/v1/agreements": STAFF,
     "POST /api/v1/agreements": {"admin"},
     "GET /api/v1/agreements/{id}": STAFF,
@@ -95,7 +100,7 @@ POLICY = {
 }
 
 RELATIONS = ["own", "stranger", "no_grant", "summary", "full", "expired", "revoked", "condition"]
-SHARED = ("people", "sites", "vehicles", "positions", "zones")
+SHARED = ("people", "sites", "vehicles", "positions", "zones", "incidents")
 FULL3 = [{"category": c, "level": "full"} for c in SHARED]
 # What A grants each partner (None: no agreement at all).
 GRANTS = {
@@ -115,7 +120,7 @@ SHOWN = {
     "full": {c: "full" for c in SHARED},
 }
 # Who may read a partner's shared records: the roles that read them at home.
-READERS = {"people": STAFF, "sites": ALL, "vehicles": STAFF, "positions": STAFF, "zones": ALL}
+READERS = {"people": STAFF, "sites": ALL, "vehicles": STAFF, "positions": STAFF, "zones": ALL, "incidents": STAFF}
 WORLD = {"type": "Polygon", "coordinates": [[[-179, -89], [179, -89], [179, 89], [-179, 89], [-179, -89]]]}
 LIST_QUERY = {"positions/latest": "?bbox=-180,-90,180,90", "zones/at": "?lat=24.9&lon=67.16"}
 
@@ -123,21 +128,28 @@ LIST_QUERY = {"positions/latest": "?bbox=-180,-90,180,90", "zones/at": "?lat=24.
 def list_query(sub, collection):
     return LIST_QUERY.get(sub, "?limit=500" if sub == collection else "")
 PRIVATE = {"people": ["name", "phone", "email", "emergency_contact", "notes"], "sites": ["address", "notes"],
-           "vehicles": ["notes"], "positions": [], "zones": ["reason"]}
+           "vehicles": ["notes"], "positions": [], "zones": ["reason"], "incidents": ["source", "notes"]}
 
 def zone_body():
     return {"name": unique("Zone "), "level": 5, "reason": "ambush reported on this road",
             "geometry": {"type": "Point", "coordinates": [67.16, 24.9]}, "radius_m": 800}
 
 
+def incident_body():
+    return {"type": "vehicle_borne_device", "time": "2026-12-03T06:10:00Z", "severity": "extreme",
+            "confidence": "confirmed", "casualties": 3, "source": "police radio", "notes": unique("VBIED at the exit "),
+            "geometry": {"type": "Point", "coordinates": [67.15, 24.89]}, "radius_m": 500}
+
+
 BODIES = {
-    "zones": zone_body,
+    "zones": zone_body, "incidents": incident_body,
     "people": person_body, "sites": site_body, "vehicles": vehicle_body, "devices": device_body,
     "users": lambda: user_body("viewer"), "api_keys": lambda: {"name": unique("key "), "role": "viewer"},
 }
 PATCHES = {
     "people": {"job": "Welder"}, "sites": {"notes": "patched"}, "vehicles": {"colour": "red"},
     "devices": {"notes": "patched"}, "users": {"display_name": "Patched"}, "zones": {"level": 6},
+    "incidents": {"status": "closed"},
     "api_keys": {"name": "patched"}, "organisations": None, "agreements": {"grants": []},
 }
 

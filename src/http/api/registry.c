@@ -259,8 +259,11 @@ static bool list_filters(struct req *r, const struct resource *res, struct list_
 		json_t *tmp = json_object();
 		bool ok = true;
 		if (f->type == FT_ENUM || f->type == FT_BOOL || f->type == FT_REF) {
+			/* a filter is a value to compare, not a change: set-once members too */
+			struct field fc = *f;
+			fc.flags &= ~FF_IMMUTABLE;
 			struct resource one = *res;
-			one.fields = f;
+			one.fields = &fc;
 			one.nfields = 1;
 			one.check = NULL;
 			ok = resource_apply(&one, tmp, probe, true, &e) == 0;
