@@ -76,13 +76,13 @@ static int demo_agreement_fn(struct db *db, void *arg)
 	char id[48];
 	struct agreement_write w = {.actor = "cli", .actor_org = j->company, .now_ms = clock_now_ms(),
 				    .err = j->e};
-	json_t *company = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s,s:s},{s:s,s:s}]", "category", "sites", "level",
+	json_t *company = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s,s:s},{s:s,s:s},{s:s,s:s}]", "category", "sites", "level",
 				    "full", "category", "people", "level", "summary", "category",
 				    "positions", "level", "full", "condition", "during_shared_movement",
-				    "category", "zones", "level", "full");
-	json_t *host = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "category", "people", "level", "full",
+				    "category", "zones", "level", "full", "category", "incidents", "level", "full");
+	json_t *host = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "category", "people", "level", "full",
 				 "category", "vehicles", "level", "full", "category", "zones", "level", "full",
-				 "category", "positions", "level", "full");
+				 "category", "positions", "level", "full", "category", "incidents", "level", "full");
 	json_t *cn = NULL, *hn = NULL;
 	int rc = sharing_validate_grants(company, &cn, j->e);
 	if (!rc)
@@ -189,6 +189,34 @@ static int demo_zones(struct demo *d)
 		json_t *b = placed(json_pack("{s:s,s:i,s:s}", "name", zones[i].name, "level", zones[i].level, "reason",
 					     zones[i].reason), zones[i].geo, zones[i].radius);
 		int rc = check(cli_create(d->st, "zones", d->org[zones[i].org], b, NULL, &d->e, NULL), &d->e, "a zone");
+		json_decref(b);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Incidents in the recent past: the threat picture the duty officer opens
+ * the console on, one of them an exercise. */
+static int demo_incidents(struct demo *d)
+{
+	static const struct { int org, hours_ago; bool exercise; const char *type, *severity, *confidence, *notes, *geo; double radius; } incs[] = {
+		{1, 2, false, "vehicle_borne_device", "extreme", "confirmed", "Car bomb at the airport exit checkpoint; exit road closed",
+		 "{\"type\":\"Point\",\"coordinates\":[67.1330,24.8895]}", 1500},
+		{0, 6, false, "protest", "moderate", "probable", "Crowd at the port gate; staff kept inside",
+		 "{\"type\":\"Point\",\"coordinates\":[62.3300,25.1200]}", 800},
+		{1, 20, false, "road_closure", "minor", "confirmed", "Landslide on the Karakoram Highway north of Dasu",
+		 "{\"type\":\"Point\",\"coordinates\":[73.3000,35.3300]}", 3000},
+		{0, 1, true, "kidnapping", "severe", "possible", "EXERCISE: abduction drill at the camp gate",
+		 "{\"type\":\"Point\",\"coordinates\":[70.2350,24.7300]}", 1000},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(incs); i++) {
+		char when[32];
+		time_format_ms(clock_now_ms() - (int64_t)incs[i].hours_ago * 3600000, when);
+		json_t *b = placed(json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "type", incs[i].type, "time", when, "severity",
+					     incs[i].severity, "confidence", incs[i].confidence, "notes", incs[i].notes,
+					     "exercise", incs[i].exercise), incs[i].geo, incs[i].radius);
+		int rc = check(cli_create(d->st, "incidents", d->org[incs[i].org], b, NULL, &d->e, NULL), &d->e, "an incident");
 		json_decref(b);
 		if (rc)
 			return rc;
@@ -360,11 +388,12 @@ int cmd_demo(int argc, char **argv)
 	d->st = app.store;
 	d->users = users;
 	d->nusers = ARRAY_LEN(users);
-	/* The joint picture: the company shares its sites and zones in full, its
-	 * people as summary and positions only during shared movements; the
-	 * liaison cell shares its escorts, vehicles, zones and positions in full. */
+	/* The joint picture: the company shares its sites, zones and incidents in
+	 * full, its people as summary and positions only during shared
+	 * movements; the liaison cell shares its escorts, vehicles, zones,
+	 * incidents and positions in full. */
 	struct demo_agreement j = {.company = d->org[0], .host = d->org[1], .e = &d->e};
-	rc = demo_orgs(d) || demo_sites(d) || demo_zones(d) || demo_people(d) || demo_vehicles(d) || demo_devices(d) ||
+	rc = demo_orgs(d) || demo_sites(d) || demo_zones(d) || demo_incidents(d) || demo_people(d) || demo_vehicles(d) || demo_devices(d) ||
 	     demo_users(d) || check(store_write(d->st, demo_agreement_fn, &j), &d->e, "the sharing agreement");
 	if (!rc) {
 		printf("\n  Safeguard demo — DEMO DATA ONLY, passwords are printed here and nowhere else\n\n");

@@ -46,7 +46,7 @@ test('login_map_layers', async ({ browser, srv }) => {
   assert(who.includes('Indus Engineering Consortium') && who.includes('company.duty') && /duty officer/i.test(who), `organisation and role shown: ${who}`);
   await page.waitForSelector('.leaflet-control-layers');
   const layers = await page.locator('.leaflet-control-layers-overlays label').allInnerTexts();
-  for (const l of ['Risk zones', 'Sites', 'People', 'Vehicles']) assert(layers.some((x) => x.includes(l)), `layer ${l} listed`);
+  for (const l of ['Risk zones', 'Sites', 'Incidents', 'People', 'Vehicles']) assert(layers.some((x) => x.includes(l)), `layer ${l} listed`);
   // zones at every level, labelled (own and the partner's, shared)
   await page.waitForSelector('.zone-tip');
   const labels = await page.locator('.zone-tip').allInnerTexts();
@@ -196,6 +196,44 @@ test('agreement_partner_sites', async ({ browser, srv }) => {
   assert(d.includes('Coastal Guard Services') && d.includes('full'), `partner's site labelled: ${d}`);
   assert(company.errors.length === 0 && partner.errors.length === 0, `no script errors: ${company.errors} ${partner.errors}`);
   await company.context().close();
+  await partner.context().close();
+});
+
+test('incidents_on_the_map', async ({ browser, srv }) => {
+  const page = await newPage(browser, srv);
+  await consoleLogin(page, srv, 'company.duty');
+  // the demo's recent incidents (the liaison cell's shared in full), one an exercise
+  await page.waitForSelector('.incident-tip');
+  const tips = await page.locator('.incident-tip').allInnerTexts();
+  assert(tips.some((t) => t.includes('vehicle borne device') && t.includes('extreme')), `the car bomb: ${tips}`);
+  assert(tips.some((t) => t.startsWith('EXERCISE') && t.includes('kidnapping')), `the exercise marked: ${tips}`);
+  // add one by clicking the map
+  await page.fill('#search', 'Port Qasim Power');
+  await page.click('#search-results button');
+  await page.click('#add-incident');
+  const b = await page.locator('#map').boundingBox();
+  await page.mouse.click(b.x + b.width / 2 + 40, b.y + b.height / 2);
+  await page.waitForSelector('#new-incident');
+  await page.selectOption('#new-incident select[name=type]', 'armed_attack');
+  await page.selectOption('#new-incident select[name=severity]', 'severe');
+  await page.fill('#new-incident input[name=radius_m]', '1500');
+  await page.fill('#new-incident textarea[name=notes]', 'Shots fired at the plant gate');
+  await page.click('#new-incident button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#details h2')?.textContent === 'armed attack');
+  assert((await text(page, '#details')).includes('1500 m around the point'), await text(page, '#details'));
+  await page.waitForSelector('.incident-tip:has-text("armed attack")');
+  // the liaison cell's console gets it over the stream, without reloading
+  const partner = await newPage(browser, srv);
+  await consoleLogin(partner, srv, 'host.duty');
+  await partner.waitForSelector('#live.on');
+  const admin = await login(srv, 'company.manager');
+  const r = await call(srv, admin, 'POST', '/api/v1/incidents', { type: 'threat_report', time: new Date().toISOString(), severity: 'moderate',
+    confidence: 'unconfirmed', geometry: { type: 'Point', coordinates: [67.2, 24.95] }, radius_m: 2500 });
+  assert(r.status === 201, JSON.stringify(r.data));
+  await partner.waitForSelector('.incident-tip:has-text("threat report")', { timeout: 10000 });
+  await shot(page, 'incidents');
+  assert(page.errors.length === 0 && partner.errors.length === 0, `no script errors: ${page.errors} ${partner.errors}`);
+  await page.context().close();
   await partner.context().close();
 });
 

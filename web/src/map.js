@@ -7,7 +7,7 @@ import 'leaflet.markercluster';
 import { feature, mesh } from 'topojson-client';
 import { api } from './api.js';
 import { h, age, localTime, notice, form } from './ui.js';
-import { state, deviceSubject, sharedLabel, orgName, isOwn, levelLabel, personLabel, LEVELS } from './state.js';
+import { state, deviceSubject, sharedLabel, orgName, isOwn, levelLabel, personLabel, LEVELS, INCIDENT_TYPES } from './state.js';
 
 // Sequential, colour-blind-safe ramp (ColorBrewer YlOrRd), with labels and
 // dash patterns so the level never rests on colour alone.
@@ -16,7 +16,7 @@ const LEVEL_DASH = ['', '2 6', '4 6', '8 4', '', '', ''];
 
 const m = {
   map: null, root: null, renderer: null,
-  sites: null, zones: null, people: null, vehicles: null, search: null, near: null, draw: null,
+  sites: null, zones: null, incidents: null, people: null, vehicles: null, search: null, near: null, draw: null,
   markers: new Map(),  // device id -> { marker, pos, subject, layer }
   pendingMoves: new Set(),
   es: null, lastId: null,
@@ -41,6 +41,7 @@ export function mapView() {
       h('div', { class: 'row' },
         h('button', { id: 'draw-zone', type: 'button' }, 'Draw zone'),
         h('button', { id: 'draw-site', type: 'button' }, 'Draw site'),
+        h('button', { id: 'add-incident', type: 'button' }, 'Add incident'),
         h('button', { id: 'draw-finish', type: 'button', hidden: true }, 'Finish shape'),
         h('button', { id: 'draw-cancel', type: 'button', hidden: true }, 'Cancel')),
       h('p', { id: 'map-hint', class: 'note', role: 'status' })),
@@ -63,6 +64,7 @@ export async function mapStart() {
   await basemap();
   m.zones = L.layerGroup().addTo(m.map);
   m.sites = L.layerGroup().addTo(m.map);
+  m.incidents = L.layerGroup().addTo(m.map);
   const cluster = (cls) => L.markerClusterGroup({
     chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 50, spiderfyOnMaxZoom: true,
     iconCreateFunction: (c) => L.divIcon({ html: `<span>${c.getChildCount() | 0}</span>`,
@@ -72,7 +74,7 @@ export async function mapStart() {
   m.vehicles = cluster('vehicles').addTo(m.map);
   m.near = L.layerGroup().addTo(m.map);
   m.draw = L.layerGroup().addTo(m.map);
-  L.control.layers(null, { 'Risk zones': m.zones, 'Sites': m.sites, 'People': m.people, 'Vehicles': m.vehicles },
+  L.control.layers(null, { 'Risk zones': m.zones, 'Sites': m.sites, 'Incidents': m.incidents, 'People': m.people, 'Vehicles': m.vehicles },
                    { collapsed: false, position: 'topright' }).addTo(m.map);
   L.control.scale({ imperial: false }).addTo(m.map);
   m.map.on('click', onMapClick);
@@ -141,6 +143,7 @@ export function drawRegistry() {
     layer.on('click', (e) => { L.DomEvent.stop(e); if (!toolClick(e)) showZone(z); });
     m.zones.addLayer(layer);
   }
+  drawIncidents();
 }
 
 // The first view: every site and zone the viewer may see.
@@ -148,6 +151,32 @@ function fitAll() {
   const b = L.latLngBounds([]);
   for (const g of [m.sites, m.zones]) g.eachLayer((l) => { if (l.getBounds) b.extend(l.getBounds()); else b.extend(l.getLatLng()); });
   if (b.isValid()) m.map.fitBounds(b.pad(0.05), { maxZoom: 12 });
+}
+
+// Open incidents with their area of effect, fading over two days.
+function drawIncidents() {
+  m.incidents.clearLayers();
+  const now = Date.now();
+  for (const inc of state.incidents.values()) {
+    if (inc.status === 'closed') continue;
+    const hours = Math.max(0, (now - Date.parse(inc.time)) / 3600000);
+    const fade = Math.max(0.25, 1 - hours / 48);
+    const layer = shape(inc, { color: inc.exercise ? '#1f6feb' : '#a40e26', weight: 2, dashArray: inc.exercise ? '6 4' : null,
+                               opacity: fade, fillColor: inc.exercise ? '#54aeff' : '#ff8182', fillOpacity: 0.35 * fade });
+    if (!layer) continue;
+    layer.bindTooltip(h('span', { class: 'incident-label' }, inc.exercise ? 'EXERCISE · ' : '', inc.type.replace(/_/g, ' '),
+                        ` · ${inc.severity} · ${age(inc.time)}`), { permanent: true, direction: 'top', className: 'incident-tip' });
+    layer.on('click', (e) => { L.DomEvent.stop(e); if (!toolClick(e)) showIncident(inc); });
+    m.incidents.addLayer(layer);
+  }
+}
+
+function showIncident(inc) {
+  details(`${inc.exercise ? 'EXERCISE — ' : ''}${inc.type.replace(/_/g, ' ')}`, [
+    ['Severity', inc.severity], ['Confidence', inc.confidence], ['When', `${localTime(inc.time)} (${age(inc.time)})`],
+    ['Casualties', inc.casualties], ['Area', inc.radius_m ? `${inc.radius_m} m around the point` : 'polygon'],
+    ['Organisation', orgName(inc.org_id)], ['Sharing', sharedLabel(inc) || 'own'], ['Source', inc.source], ['Notes', inc.notes],
+  ]);
 }
 
 function shape(rec, style) {
@@ -371,6 +400,13 @@ function wireTools() {
   });
   document.getElementById('draw-zone').addEventListener('click', () => startDrawing('zone'));
   document.getElementById('draw-site').addEventListener('click', () => startDrawing('site'));
+  document.getElementById('add-incident').addEventListener('click', () => {
+    stopDrawing();
+    m.nearMode = false;
+    document.getElementById('near-btn').setAttribute('aria-pressed', 'false');
+    m.incidentMode = true;
+    hint('Click the map where it happened.');
+  });
   document.getElementById('draw-finish').addEventListener('click', finishDrawing);
   document.getElementById('draw-cancel').addEventListener('click', stopDrawing);
 }
@@ -378,7 +414,7 @@ function wireTools() {
 // While drawing or asking "who is near", a click on a shape or a marker is a
 // click on the map.
 function toolClick(e) {
-  if (!m.drawing && !m.nearMode) return false;
+  if (!m.drawing && !m.nearMode && !m.incidentMode) return false;
   onMapClick(e);
   return true;
 }
@@ -392,7 +428,34 @@ function onMapClick(e) {
     hint(`${m.drawing.points.length} corner(s). Finish with "Finish shape" or a double click.`);
     return;
   }
+  if (m.incidentMode) { m.incidentMode = false; incidentForm(e.latlng); return; }
   if (m.nearMode) nearQuery(e.latlng);
+}
+
+function incidentForm(ll) {
+  hint('');
+  m.draw.clearLayers();
+  L.circleMarker(ll, { radius: 6, color: '#a40e26', renderer: m.renderer }).addTo(m.draw);
+  const now = new Date(Date.now() - new Date().getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+  const f = form([
+    { name: 'type', label: 'Type', type: 'select', options: INCIDENT_TYPES.map((t) => [t, t.replace(/_/g, ' ')]) },
+    { name: 'severity', label: 'Severity', type: 'select', value: 'severe', options: ['extreme', 'severe', 'moderate', 'minor', 'unknown'].map((v) => [v, v]) },
+    { name: 'confidence', label: 'Confidence', type: 'select', value: 'probable', options: ['confirmed', 'probable', 'possible', 'unconfirmed'].map((v) => [v, v]) },
+    { name: 'radius_m', label: 'Radius of effect (m)', type: 'number', value: 1000, min: 1, required: true },
+    { name: 'time', label: 'When', type: 'datetime', value: now, required: true },
+    { name: 'casualties', label: 'Casualties', type: 'number', min: 0 },
+    { name: 'source', label: 'Source' }, { name: 'notes', label: 'Notes', type: 'textarea' },
+    { name: 'exercise', label: 'Exercise', type: 'checkbox' },
+  ], 'Create incident', async (v) => {
+    const rec = await api('POST', '/api/v1/incidents', { ...v, geometry: { type: 'Point', coordinates: [Number(ll.lng.toFixed(6)), Number(ll.lat.toFixed(6))] } });
+    state.incidents.set(rec.id, rec);
+    m.draw.clearLayers();
+    drawIncidents();
+    showIncident(rec);
+    notice(`Incident created: ${rec.type.replace(/_/g, ' ')}`);
+  });
+  f.id = 'new-incident';
+  details('New incident', [['Position', `${ll.lat.toFixed(5)}, ${ll.lng.toFixed(5)}`]], f);
 }
 
 async function nearQuery(ll) {
@@ -421,6 +484,7 @@ async function nearQuery(ll) {
 
 function startDrawing(kind) {
   stopDrawing();
+  m.incidentMode = false;
   m.nearMode = false;
   document.getElementById('near-btn').setAttribute('aria-pressed', 'false');
   m.drawing = { kind, points: [] };
@@ -492,6 +556,16 @@ function openStream() {
   es.addEventListener('position', (ev) => { m.lastId = ev.lastEventId; place(JSON.parse(ev.data)); });
   es.addEventListener('geofence', (ev) => { m.lastId = ev.lastEventId; geofence(JSON.parse(ev.data)); });
   es.addEventListener('gap', () => { loadLatest(); });
+  const incidentEvent = async (ev) => {
+    const id = JSON.parse(ev.data).id;
+    try {
+      const inc = await api('GET', `/api/v1/incidents/${encodeURIComponent(id)}`);
+      state.incidents.set(inc.id, inc);
+      drawIncidents();
+    } catch { /* gone from view */ }
+  };
+  es.addEventListener('incident', incidentEvent);
+  es.addEventListener('incident_changed', incidentEvent);
   es.onerror = async () => {
     setLive(false, 'reconnecting');
     if (es.readyState !== EventSource.CLOSED) return; // the browser retries with Last-Event-ID

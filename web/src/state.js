@@ -11,6 +11,7 @@ export const state = {
   sites: new Map(),
   zones: new Map(),
   devices: new Map(),
+  incidents: new Map(), // open ones
 };
 
 export async function loadRegistry() {
@@ -25,7 +26,12 @@ export async function loadRegistry() {
   fill(state.sites, sites);
   fill(state.zones, zones);
   fill(state.devices, devices);
+  // a person's account does not read incidents: no layer then
+  fill(state.incidents, await all('/api/v1/incidents?status=open').catch(() => []));
 }
+
+export const INCIDENT_TYPES = ['explosive_device', 'vehicle_borne_device', 'armed_attack', 'kidnapping', 'protest',
+  'road_closure', 'crime', 'accident', 'threat_report', 'other'];
 
 export async function loadSession() {
   state.me = await api('GET', '/api/v1/session');
