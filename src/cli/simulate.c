@@ -85,7 +85,7 @@ static void *run(void *arg)
 			snprintf(body, sizeof(body),
 				 "{\"_type\":\"location\",\"lat\":%.6f,\"lon\":%.6f,\"tst\":%lld,\"vel\":%d,\"batt\":%d,\"tid\":\"SG\"}",
 				 lat, lon, (long long)(clock_now_ms() / 1000), (int)(d->speed_mps * 3.6), 40 + (int)(i % 60));
-			curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+			curl_easy_setopt(c, CURLOPT_COPYPOSTFIELDS, body); /* copied: body is this turn's */
 			curl_easy_setopt(c, CURLOPT_HTTPHEADER, json_hdr);
 			curl_easy_setopt(c, CURLOPT_USERNAME, "safeguard");
 			curl_easy_setopt(c, CURLOPT_PASSWORD, d->key);
@@ -95,6 +95,7 @@ static void *run(void *arg)
 				 s->url, key ? key : "", lat, lon, (long long)(clock_now_ms() / 1000),
 				 d->speed_mps / 0.514444, 40 + (int)(i % 60));
 			curl_free(key);
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, NULL);
 			curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 			curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
 			curl_easy_setopt(c, CURLOPT_USERNAME, NULL);

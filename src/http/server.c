@@ -392,6 +392,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		atomic_fetch_add(&env->metrics.in_flight, 1);
 		request_id(r);
 		client_address(r);
+		/* A request that starts once shutdown has begun (a keep-alive
+		 * connection's next one) does no work: it could still be waiting,
+		 * suspended, when the listener stops, which libmicrohttpd does not
+		 * survive. Nothing it sent is acknowledged; clients send it again. */
+		if (atomic_load(&env->draining)) {
+			sg_strlcpy(r->retry_after, "5", sizeof(r->retry_after));
+			reply_problem(r, 503, "shutting-down", "Shutting down",
+				      "the server is stopping; send it again shortly", NULL);
+			return r->queued;
+		}
 		const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		int64_t len;
 		if (cl && parse_i64(cl, 0, INT64_MAX, &len) == 0 && len > env->max_body) {

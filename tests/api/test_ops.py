@@ -171,9 +171,10 @@ def test_user_command_recovers_access():
 def test_demo_serves_two_organisations_with_printed_logins():
     import tempfile
     d = tempfile.mkdtemp(prefix="sg-demo-")
+    errlog = tempfile.NamedTemporaryFile("w+", prefix="sg-demo-stderr-")
     port = free_port()
     proc = subprocess.Popen([BIN, "demo", "--data-dir", d, "--listen", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=errlog, text=True)
     try:
         lines = []
         while True:
@@ -231,7 +232,8 @@ def test_demo_serves_two_organisations_with_printed_logins():
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-    check(proc.returncode == 0, proc.returncode)
+    errlog.seek(0)
+    check(proc.returncode == 0, f"{proc.returncode}: {errlog.read()[-4000:]}")
     check(os.path.exists(os.path.join(d, "SAFEGUARD-DEMO-DATA")), "the demo directory is marked")
     check(run("audit", "verify", "--data-dir", d).returncode == 0, "the demo data is audited")
 

@@ -52,8 +52,14 @@ export async function startDemo(bin) {
     base, users, dir, cwd, stderr: () => err,
     async stop() {
       child.kill('SIGTERM');
-      for (let i = 0; i < 100 && child.exitCode === null; i++) await sleep(100);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      for (let i = 0; i < 300 && child.exitCode === null && child.signalCode === null; i++) await sleep(100);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        err += '\nERROR: the server did not stop within 30 s of SIGTERM';
+      } else if (child.exitCode !== 0) {
+        err += `\nERROR: the server exited with ${child.exitCode ?? child.signalCode}`;
+      }
+      await sleep(100); // the last of stderr
       rmSync(dir, { recursive: true, force: true });
     },
   };
