@@ -15,6 +15,8 @@ static const struct route base_routes[] = {
 	{"GET", "/readyz", api_readyz, NULL, ACT_READ, RT_PUBLIC | RT_NOAPI, "Readiness"},
 	{"GET", "/metrics", api_metrics, NULL, ACT_READ, RT_PUBLIC | RT_NOAPI, "Prometheus metrics"},
 	{"GET", "/api/v1/openapi.json", api_openapi, NULL, ACT_READ, RT_PUBLIC, "This API's OpenAPI 3.1 description"},
+	{"GET", "/api/v1/incidents/{id}/exposure", api_incident_exposure, "incidents", ACT_READ, 0,
+	 "Who and what lies in an incident's area: people by fresh position or home site, and sites (?fresh_s=)"},
 
 	{"POST", "/api/v1/session", api_session_create, NULL, ACT_CREATE, RT_PUBLIC, "Log in"},
 	{"GET", "/api/v1/session", api_session_get, "session", ACT_READ, 0, "The current session and user"},

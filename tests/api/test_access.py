@@ -89,6 +89,7 @@ POLICY = {
     "POST /api/v1/incidents": OPERATORS,
     "GET /api/v1/incidents/{id}": STAFF,
     "PATCH /api/v1/incidents/{id}": OPERATORS,  # closed, never deleted: no DELETE route
+    "GET /api/v1/incidents/{id}/exposure": STAFF,
     "GET /api/v1/agreements": STAFF,
     "POST /api/v1/agreements": {"admin"},
     "GET /api/v1/agreements/{id}": STAFF,

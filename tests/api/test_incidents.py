@@ -89,3 +89,147 @@ def test_bad_incidents_store_nothing():
         check(srv.request("GET", f"/api/v1/incidents/{good['id']}", token=tok).json["exercise"] is False, "unchanged")
     finally:
         srv.stop()
+
+
+def haversine(lat1, lon1, lat2, lon2):
+    import math
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371008.8 * math.asin(math.sqrt(a))
+
+
+def in_ring(lat, lon, ring):
+    inside = False
+    for (x1, y1), (x2, y2) in zip(ring, ring[1:]):
+        if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def test_exposure_lists_exactly_the_people_in_the_area():
+    """Issue 13, done-when 3: an incident 2 km from Karachi airport lists
+    exactly the people inside its area by fresh position or by home site
+    (against brute force over random people, positions and sites); a
+    partner sees them at its level (pseudonyms at summary), a stranger
+    nothing; stale positions do not count."""
+    import random
+    import time
+    import urllib.parse
+    from harness import device_body, person_body, site_body, user_body
+    rnd = random.Random(1303)
+    srv = Server().start()
+    try:
+        tok = srv.admin()
+        me = srv.request("GET", "/api/v1/session", token=tok).json
+        airport = (24.9065, 67.1608)
+        centre = (airport[0] - 2000 / 111320, airport[1])  # 2 km south of the airport
+        radius = 3000.0
+        poly = [[67.12, 24.86], [67.19, 24.86], [67.19, 24.90], [67.12, 24.90], [67.12, 24.86]]
+
+        def clear_of_edges(lat, lon):
+            d = haversine(centre[0], centre[1], lat, lon)
+            near_poly = any(abs(lat - y) < 0.0004 for _, y in poly) or any(abs(lon - x) < 0.0004 for x, _ in poly)
+            return abs(d - radius) > 40 and not near_poly
+
+        def spot():
+            while True:
+                lat = centre[0] + rnd.uniform(-0.06, 0.06)
+                lon = centre[1] + rnd.uniform(-0.06, 0.06)
+                if clear_of_edges(lat, lon):
+                    return lat, lon
+
+        sites = []
+        for i in range(8):
+            lat, lon = spot()
+            if i % 3 == 2:  # an outline: its reference point is its box's middle
+                d = 0.004
+                ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d], [lon - d, lat - d]]
+                s = srv.create(tok, "sites", {"name": unique_site(i), "kind": "camp",
+                                              "geometry": {"type": "Polygon", "coordinates": [ring]}})
+            else:
+                s = srv.create(tok, "sites", site_body(geometry={"type": "Point", "coordinates": [lon, lat]}, radius_m=300))
+            sites.append((s["id"], lat, lon))
+        now = int(time.time())
+        people = []
+        for i in range(60):
+            home = rnd.choice(sites + [None, None])
+            p = srv.create(tok, "people", person_body(home_site_id=home[0]) if home else person_body())
+            pos = None
+            if rnd.random() < 0.85:
+                dev = srv.create(tok, "devices", device_body(person_id=p["id"]))
+                lat, lon = spot()
+                age = rnd.choice([60, 600, 1800, 7200 * 3])  # the last is stale
+                r = srv.request("GET", f"/ingest/osmand?id={urllib.parse.quote(dev['key'])}&lat={lat:.6f}&lon={lon:.6f}&timestamp={now - age}")
+                check(r.status == 200, r)
+                pos = (lat, lon, age)
+            people.append((p["id"], home, pos))
+
+        def expected(inside):
+            out = set()
+            for pid, home, pos in people:
+                if pos and pos[2] <= 3600 and inside(pos[0], pos[1]):
+                    out.add(pid)
+                if home and inside(home[1], home[2]):
+                    out.add(pid)
+            return out
+
+        circle = srv.create(tok, "incidents", incident(geometry={"type": "Point", "coordinates": [centre[1], centre[0]]}, radius_m=radius))
+        square = srv.create(tok, "incidents", incident(type="armed_attack", radius_m=None, geometry={"type": "Polygon", "coordinates": [poly]}))
+        for inc, inside in ((circle, lambda la, lo: haversine(centre[0], centre[1], la, lo) <= radius),
+                            (square, lambda la, lo: in_ring(la, lo, poly))):
+            r = srv.request("GET", f"/api/v1/incidents/{inc['id']}/exposure", token=tok)
+            check(r.status == 200, r)
+            got = {p["id"] for p in r.json["people"]}
+            want = expected(inside)
+            check(got == want, f"{inc['type']}: missing {want - got}, extra {got - want}")
+            check(len(want) >= 5, f"a meaningful sample: {len(want)}")
+            check(r.json["count"] == len(want), r.json["count"])
+            want_sites = {sid for sid, la, lo in sites if inside(la, lo)}
+            check({s["id"] for s in r.json["sites"]} == want_sites, f"sites: {r.json['sites']} vs {want_sites}")
+            dists = [p["distance_m"] for p in r.json["people"]]
+            check(dists == sorted(dists), "nearest first")
+            for p in r.json["people"]:
+                check(set(p["reasons"]) <= {"position", "home_site"} and p["reasons"], p)
+                if "position" in p["reasons"]:
+                    check("position" in p and p["position"]["device_id"].startswith("dev_"), p)
+        # a fresher horizon leaves out what is older
+        r = srv.request("GET", f"/api/v1/incidents/{circle['id']}/exposure?fresh_s=120", token=tok)
+        check(r.status == 200 and all("position" not in p or p["position"]["time"] >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now - 125))
+                                      for p in r.json["people"]), r.json)
+        for bad in ("fresh_s=0", "fresh_s=abc", "radius=5"):
+            r = srv.request("GET", f"/api/v1/incidents/{circle['id']}/exposure?{bad}", token=tok)
+            check(r.status == 400, f"{bad}: {r}")
+
+        # a partner with people as summary, positions, sites and incidents in full: pseudonyms
+        ob = {"name": "Liaison", "kind": "host_security", "admin": user_body("admin")}
+        del ob["admin"]["role"]
+        srv.create(tok, "organisations", ob)
+        ptok = srv.login(ob["admin"]["username"], ob["admin"]["password"])
+        pid = srv.request("GET", "/api/v1/session", token=ptok).json["org_id"]
+        ag = srv.create(tok, "agreements", {"partner_id": pid, "grants": [
+            {"category": "people", "level": "summary"}, {"category": "positions", "level": "full"},
+            {"category": "sites", "level": "full"}, {"category": "incidents", "level": "full"}]})
+        check(srv.request("POST", f"/api/v1/agreements/{ag['id']}/accept", token=ptok).status == 200, "accepted")
+        mine = srv.request("GET", f"/api/v1/incidents/{circle['id']}/exposure", token=tok).json
+        r = srv.request("GET", f"/api/v1/incidents/{circle['id']}/exposure", token=ptok)
+        check(r.status == 200 and r.json["count"] == mine["count"], f"the partner sees as many: {r}")
+        for p in r.json["people"]:
+            check(p["access"] == "summary" and p["id"] == p["pseudonym"] and not p["id"].startswith("per_"), p)
+            check("name" not in p and "phone" not in p, f"no private member at summary: {p}")
+        reads = srv.sql("SELECT count(*) FROM audit WHERE action = 'read' AND org_id = ?", (me["org_id"],))
+        check(reads[0][0] >= 1, "the partner's reads are in the owner's trail")
+        # a stranger: the incident does not exist for it
+        ob2 = {"name": "Stranger", "kind": "other", "admin": user_body("admin")}
+        del ob2["admin"]["role"]
+        srv.create(tok, "organisations", ob2)
+        stok = srv.login(ob2["admin"]["username"], ob2["admin"]["password"])
+        r = srv.request("GET", f"/api/v1/incidents/{circle['id']}/exposure", token=stok)
+        check(r.status == 404, f"a stranger: {r}")
+    finally:
+        srv.stop()
+
+
+def unique_site(i):
+    from harness import unique
+    return unique(f"Outline site {i} ")

@@ -14,6 +14,19 @@ void api_org_create(struct req *r);
 void api_device_key(struct req *r);
 void api_key_create(struct req *r);
 void api_audit_list(struct req *r);
+/* The route's {id} record of res when the policy lets the caller act on it
+ * (a partner's summary people by pseudonym only); replies 404/403 itself. */
+struct resource;
+json_t *api_load_for(struct req *r, const struct resource *res, enum action act, struct access *acc);
+/* The API form of rec at the caller's access (pseudonym at summary); NULL
+ * when it cannot be shown. */
+json_t *api_render(struct req *r, const struct resource *res, const json_t *rec, const struct access *acc,
+		   bool geojson);
+/* Notes a read of another organisation's person for the audit (api_audit_reads). */
+void api_note_record_read(json_t *reads, const struct resource *res, const struct access *acc, const json_t *rec);
+
+/* exposure.c: who and what lies in an incident's area. */
+void api_incident_exposure(struct req *r);
 
 /* agreements.c */
 void api_agreement_list(struct req *r);

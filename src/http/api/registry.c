@@ -89,7 +89,7 @@ static bool run(struct req *r, struct op_job *j)
 
 /* Loads the route's {id} object and asks the policy; replies 404/403 itself.
  * A partner's people shared as summary are addressed by pseudonym only. */
-static json_t *load_for(struct req *r, const struct resource *res, enum action act, struct access *acc)
+json_t *api_load_for(struct req *r, const struct resource *res, enum action act, struct access *acc)
 {
 	char id[48];
 	bool by_pseudonym = str_eq(res->name, "people") && sharing_is_pseudonym(r->param);
@@ -144,8 +144,8 @@ static json_t *load_for(struct req *r, const struct resource *res, enum action a
 /* The API form of rec for this actor: labelled with the level it is shown at;
  * a partner's people in summary appear under their pseudonym. NULL when the
  * record cannot be shown. */
-static json_t *render(struct req *r, const struct resource *res, const json_t *rec,
-		      const struct access *acc, bool geojson)
+json_t *api_render(struct req *r, const struct resource *res, const json_t *rec, const struct access *acc,
+		   bool geojson)
 {
 	json_t *o = resource_public(res, rec, acc->view);
 	json_object_set_new(o, RESOURCE_ACCESS_MEMBER, json_string(view_name(acc->view)));
@@ -209,7 +209,7 @@ void api_note_read(json_t *reads, const struct grant *g, enum view view, const c
 	json_array_append_new(json_object_get(e, "ids"), json_string(id));
 }
 
-static void note_read(json_t *reads, const struct resource *res, const struct access *acc, const json_t *rec)
+void api_note_record_read(json_t *reads, const struct resource *res, const struct access *acc, const json_t *rec)
 {
 	if (acc->grant && category_of(res->name) == CAT_PEOPLE)
 		api_note_read(reads, acc->grant, acc->view, json_string_value(json_object_get(rec, "id")));
@@ -435,10 +435,10 @@ void api_list(struct req *r)
 		if (policy_decide(&r->actor, ACT_READ, res->name, json_string_value(json_object_get(rec, "org_id")),
 				  json_string_value(json_object_get(rec, "id")), &acc) != DECIDE_ALLOW)
 			continue;
-		json_t *out = render(r, res, rec, &acc, lp.geojson);
+		json_t *out = api_render(r, res, rec, &acc, lp.geojson);
 		if (!out)
 			continue;
-		note_read(reads, res, &acc, rec);
+		api_note_record_read(reads, res, &acc, rec);
 		json_array_append_new(items, out);
 	}
 	json_t *next = json_null();
@@ -509,12 +509,12 @@ void api_get(struct req *r)
 {
 	const struct resource *res = route_resource(r);
 	struct access acc;
-	json_t *rec = load_for(r, res, ACT_READ, &acc);
+	json_t *rec = api_load_for(r, res, ACT_READ, &acc);
 	if (!rec)
 		return;
 	json_t *reads = json_object();
-	note_read(reads, res, &acc, rec);
-	json_t *out = render(r, res, rec, &acc, false);
+	api_note_record_read(reads, res, &acc, rec);
+	json_t *out = api_render(r, res, rec, &acc, false);
 	if (!out)
 		reply_err(r, SG_ENOTFOUND, res->type);
 	else if (api_audit_reads(r, reads, "person"))
@@ -543,7 +543,7 @@ static bool self_lockout(struct req *r, const struct resource *res, const json_t
 void api_update(struct req *r)
 {
 	const struct resource *res = route_resource(r);
-	json_t *rec = load_for(r, res, ACT_UPDATE, NULL);
+	json_t *rec = api_load_for(r, res, ACT_UPDATE, NULL);
 	if (!rec)
 		return;
 	json_t *body = req_json(r);
@@ -579,7 +579,7 @@ void api_update(struct req *r)
 void api_delete(struct req *r)
 {
 	const struct resource *res = route_resource(r);
-	json_t *rec = load_for(r, res, ACT_DELETE, NULL);
+	json_t *rec = api_load_for(r, res, ACT_DELETE, NULL);
 	if (!rec)
 		return;
 	json_decref(rec);
@@ -595,7 +595,7 @@ void api_delete(struct req *r)
 void api_device_key(struct req *r)
 {
 	const struct resource *res = route_resource(r);
-	json_t *rec = load_for(r, res, ACT_UPDATE, NULL);
+	json_t *rec = api_load_for(r, res, ACT_UPDATE, NULL);
 	if (!rec)
 		return;
 	json_decref(rec);

@@ -1,0 +1,299 @@
+/* GET /api/v1/incidents/{id}/exposure: the people whose fresh latest
+ * position, or whose home site, lies in the incident's area of effect, and
+ * the sites in it; each at the level the caller may see it (a partner's
+ * people shared as summary under their pseudonym), each cross-organisation
+ * read audited like any other.
+ *
+ * The rules, as the test's brute force states them too:
+ * - a position counts when it is at most fresh_s old (default
+ *   incidents.fresh_s) and the caller sees that organisation's positions
+ *   exactly (own, or shared in full; summary positions are coarse and late);
+ * - a site lies in the area when its reference point does: its point, or
+ *   the middle of its outline's bounding box;
+ * - distances are from the incident's point (0 inside a polygon). */
+#include "http/api/api.h"
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/util.h"
+#include "geo/geodesic.h"
+#include "geo/live.h"
+#include "pipeline/pipeline.h"
+#include "registry/resource.h"
+
+#include <geos_c.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct area {
+	bool point;
+	double lat, lon, radius_m;
+	double bbox[4]; /* min lon, min lat, max lon, max lat */
+	GEOSContextHandle_t gh;
+	GEOSGeometry *geom;
+	const GEOSPreparedGeometry *prep;
+};
+
+static bool area_has(const struct area *a, double lat, double lon, double *dist)
+{
+	if (a->point) {
+		*dist = geo_distance_m(a->lat, a->lon, lat, lon);
+		return *dist <= a->radius_m;
+	}
+	*dist = 0;
+	GEOSGeometry *pt = GEOSGeom_createPointFromXY_r(a->gh, lon, lat);
+	bool in = pt && GEOSPreparedIntersects_r(a->gh, a->prep, pt) == 1;
+	GEOSGeom_destroy_r(a->gh, pt);
+	return in;
+}
+
+static double num(const json_t *o, const char *k)
+{
+	return json_number_value(json_object_get(o, k));
+}
+
+/* The incident's area; false when its stored geometry cannot be read. */
+static bool area_open(struct area *a, const json_t *inc)
+{
+	const json_t *g = json_object_get(inc, "geometry");
+	const json_t *c = json_object_get(g, "coordinates");
+	a->bbox[0] = num(inc, "min_lon"), a->bbox[1] = num(inc, "min_lat");
+	a->bbox[2] = num(inc, "max_lon"), a->bbox[3] = num(inc, "max_lat");
+	if (str_eq(json_string_value(json_object_get(g, "type")), "Point")) {
+		a->point = true;
+		a->lon = json_number_value(json_array_get(c, 0));
+		a->lat = json_number_value(json_array_get(c, 1));
+		a->radius_m = num(inc, "radius_m");
+		return true;
+	}
+	a->gh = GEOS_init_r();
+	GEOSGeoJSONReader *rd = GEOSGeoJSONReader_create_r(a->gh);
+	char *txt = json_dumps(g, JSON_COMPACT);
+	a->geom = txt ? GEOSGeoJSONReader_readGeometry_r(a->gh, rd, txt) : NULL;
+	free(txt);
+	GEOSGeoJSONReader_destroy_r(a->gh, rd);
+	a->prep = a->geom ? GEOSPrepare_r(a->gh, a->geom) : NULL;
+	return a->prep != NULL;
+}
+
+static void area_close(struct area *a)
+{
+	if (!a->gh)
+		return;
+	if (a->prep)
+		GEOSPreparedGeom_destroy_r(a->gh, a->prep);
+	if (a->geom)
+		GEOSGeom_destroy_r(a->gh, a->geom);
+	GEOS_finish_r(a->gh);
+}
+
+/* A site's reference point: its point, or the middle of its outline's box. */
+static void site_point(const json_t *site, double *lat, double *lon)
+{
+	const json_t *g = json_object_get(site, "geometry");
+	if (str_eq(json_string_value(json_object_get(g, "type")), "Point")) {
+		*lon = json_number_value(json_array_get(json_object_get(g, "coordinates"), 0));
+		*lat = json_number_value(json_array_get(json_object_get(g, "coordinates"), 1));
+		return;
+	}
+	*lon = (num(site, "min_lon") + num(site, "max_lon")) / 2;
+	*lat = (num(site, "min_lat") + num(site, "max_lat")) / 2;
+}
+
+/* found: person id -> {"reasons": [...], "distance_m", "position"?, "site"?} */
+static json_t *entry(json_t *found, const char *person)
+{
+	json_t *e = json_object_get(found, person);
+	if (!e) {
+		e = json_pack("{s:[],s:n}", "reasons", "distance_m");
+		json_object_set_new(found, person, e);
+	}
+	return e;
+}
+
+static void nearer(json_t *e, double d)
+{
+	json_t *cur = json_object_get(e, "distance_m");
+	if (json_is_null(cur) || d < json_number_value(cur))
+		json_object_set_new(e, "distance_m", json_real(round(d * 10) / 10));
+}
+
+static bool all_orgs(void *ctx, uint16_t org)
+{
+	(void)ctx;
+	(void)org;
+	return true;
+}
+
+/* People by their fresh latest positions. */
+static int by_position(struct req *r, struct db *db, const struct area *a, int64_t fresh_s, json_t *found,
+		       json_t *reads)
+{
+	const struct resource *devices = resource_find("devices");
+	struct live_hit *h = NULL;
+	size_t n = 0;
+	int64_t cutoff = clock_now_ms() - fresh_s * 1000;
+	if (live_bbox(pipeline_live(r->env->pipeline), a->bbox[0], a->bbox[1], a->bbox[2], a->bbox[3], all_orgs, NULL,
+		      &h, &n))
+		return SG_EIO;
+	int rc = 0;
+	for (size_t i = 0; i < n && !rc; i++) {
+		double d;
+		struct access acc;
+		const char *org = pipeline_org_name(r->env->pipeline, h[i].org);
+		if (h[i].time_ms < cutoff || !area_has(a, h[i].lat, h[i].lon, &d) || !org ||
+		    policy_decide(&r->actor, ACT_READ, "positions", org, NULL, &acc) != DECIDE_ALLOW ||
+		    acc.view == VIEW_SUMMARY)
+			continue;
+		json_t *dev;
+		if (resource_get(db, devices, h[i].id, &dev))
+			continue; /* removed since */
+		const char *person = json_string_value(json_object_get(dev, "person_id"));
+		if (person) {
+			json_t *e = entry(found, person);
+			json_array_append_new(json_object_get(e, "reasons"), json_string("position"));
+			char ts[25];
+			time_format_ms(h[i].time_ms, ts);
+			json_object_set_new(e, "position", json_pack("{s:s,s:f,s:f,s:s}", "device_id", h[i].id, "lat",
+								    h[i].lat, "lon", h[i].lon, "time", ts));
+			nearer(e, d);
+			if (acc.grant)
+				api_note_read(reads, acc.grant, acc.view, h[i].id);
+		}
+		json_decref(dev);
+	}
+	free(h);
+	return rc;
+}
+
+/* Sites in the area (each rendered for the caller into sites_out) and the
+ * people whose home site they are. */
+static int by_home_site(struct req *r, struct db *db, const struct area *a, json_t *found, json_t *sites_out)
+{
+	const struct resource *sites = resource_find("sites"), *people = resource_find("people");
+	const struct field *home = resource_field(people, "home_site_id");
+	char after[48] = "";
+	bool more = true;
+	int rc = 0;
+	while (more && !rc) {
+		struct list_query q = {.after = *after ? after : NULL, .limit = 500};
+		json_t *page;
+		if ((rc = resource_list(db, sites, &q, &page, &more)))
+			break;
+		size_t i;
+		json_t *s;
+		json_array_foreach(page, i, s) {
+			const char *id = json_string_value(json_object_get(s, "id"));
+			sg_strlcpy(after, id, sizeof(after));
+			struct access acc;
+			double lat, lon, d;
+			site_point(s, &lat, &lon);
+			if (!area_has(a, lat, lon, &d) ||
+			    policy_decide(&r->actor, ACT_READ, "sites", json_string_value(json_object_get(s, "org_id")), id,
+					  &acc) != DECIDE_ALLOW)
+				continue;
+			json_t *out = api_render(r, sites, s, &acc, false);
+			if (!out)
+				continue;
+			json_object_set_new(out, "distance_m", json_real(round(d * 10) / 10));
+			json_array_append_new(sites_out, out);
+			/* the people who live or work there */
+			struct list_query pq = {.limit = 10000};
+			pq.filter[home - people->fields] = id;
+			json_t *ps;
+			bool pmore;
+			if ((rc = resource_list(db, people, &pq, &ps, &pmore)))
+				break;
+			size_t k;
+			json_t *p;
+			json_array_foreach(ps, k, p) {
+				json_t *e = entry(found, json_string_value(json_object_get(p, "id")));
+				json_array_append_new(json_object_get(e, "reasons"), json_string("home_site"));
+				nearer(e, d);
+			}
+			json_decref(ps);
+		}
+		json_decref(page);
+	}
+	return rc;
+}
+
+static int by_distance(const void *x, const void *y)
+{
+	const json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
+	double da = num(a, "distance_m"), db = num(b, "distance_m");
+	if (da != db)
+		return da < db ? -1 : 1;
+	return strcmp(json_string_value(json_object_get(a, "id")), json_string_value(json_object_get(b, "id")));
+}
+
+void api_incident_exposure(struct req *r)
+{
+	static const char *const allowed[] = {"fresh_s", NULL};
+	if (!req_query_allowed(r, allowed))
+		return;
+	int64_t fresh_s = r->env->cfg ? config_int(r->env->cfg, "incidents.fresh_s") : 3600;
+	const char *v = req_query(r, "fresh_s");
+	if (v && parse_i64(v, 1, 30 * 86400, &fresh_s)) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "fresh_s must be 1 to 2592000 seconds",
+			      "?fresh_s");
+		return;
+	}
+	struct access acc;
+	json_t *inc = api_load_for(r, resource_find("incidents"), ACT_READ, &acc);
+	if (!inc)
+		return;
+	struct db *db = req_db(r);
+	struct area a = {0};
+	json_t *found = json_object(), *sites = json_array(), *reads = json_object(), *preads = json_object();
+	json_t *people = json_array();
+	int rc = !area_open(&a, inc) ? SG_EINTERNAL : 0;
+	if (!rc)
+		rc = by_position(r, db, &a, fresh_s, found, preads);
+	if (!rc)
+		rc = by_home_site(r, db, &a, found, sites);
+	/* each person as the caller may see them */
+	const struct resource *pr = resource_find("people");
+	const char *pid;
+	json_t *e;
+	json_object_foreach(found, pid, e) {
+		json_t *rec;
+		struct access pa;
+		if (rc || resource_get(db, pr, pid, &rec))
+			continue;
+		if (policy_decide(&r->actor, ACT_READ, "people", json_string_value(json_object_get(rec, "org_id")), pid,
+				  &pa) == DECIDE_ALLOW) {
+			json_t *out = api_render(r, pr, rec, &pa, false);
+			if (out) {
+				json_object_update(out, e);
+				json_array_append_new(people, out);
+				api_note_record_read(reads, pr, &pa, rec);
+			}
+		}
+		json_decref(rec);
+	}
+	size_t np = json_array_size(people);
+	json_t **sorted = xcalloc(np ? np : 1, sizeof(*sorted));
+	for (size_t i = 0; i < np; i++)
+		sorted[i] = json_incref(json_array_get(people, i));
+	qsort(sorted, np, sizeof(*sorted), by_distance);
+	json_array_clear(people);
+	for (size_t i = 0; i < np; i++)
+		json_array_append_new(people, sorted[i]);
+	free(sorted);
+	area_close(&a);
+	if (rc)
+		reply_err(r, rc, NULL);
+	else if (api_audit_reads(r, reads, "person") && api_audit_reads(r, preads, "position"))
+		reply_json(r, 200, json_pack("{s:O,s:s,s:I,s:I,s:O,s:O}", "incident_id", json_object_get(inc, "id"), "access",
+					     view_name(acc.view), "fresh_s", (json_int_t)fresh_s, "count", (json_int_t)np, "people",
+					     people, "sites", sites));
+	json_decref(people);
+	json_decref(found);
+	json_decref(sites);
+	json_decref(reads);
+	json_decref(preads);
+	json_decref(inc);
+}
