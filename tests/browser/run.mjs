@@ -221,6 +221,11 @@ test('incidents_on_the_map', async ({ browser, srv }) => {
   await page.click('#new-incident button[type=submit]');
   await page.waitForFunction(() => document.querySelector('#details h2')?.textContent === 'armed attack');
   assert((await text(page, '#details')).includes('1500 m around the point'), await text(page, '#details'));
+  // who is near it: the demo's staff living at the plant, by home site
+  await page.waitForSelector('#exposure h3');
+  const exposed = await text(page, '#exposure');
+  assert(/Exposed: [1-9]\d* people/.test(exposed) && exposed.includes('home site') && exposed.includes('Port Qasim Power Plant'),
+         `exposure list: ${exposed}`);
   await page.waitForSelector('.incident-tip:has-text("armed attack")');
   // the liaison cell's console gets it over the stream, without reloading
   const partner = await newPage(browser, srv);
@@ -385,8 +390,8 @@ for (const t of tests) {
   }
 }
 await browser.close();
+await srv.stop(); // sanitizer reports (leaks) come at exit
 const err = srv.stderr();
-await srv.stop();
 if (/ERROR|AddressSanitizer|runtime error/.test(err)) {
   failed++;
   console.log(`FAIL server_log: ${err.slice(0, 2000)}`);

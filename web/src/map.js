@@ -172,11 +172,32 @@ function drawIncidents() {
 }
 
 function showIncident(inc) {
+  const box = h('section', { id: 'exposure', 'aria-live': 'polite' }, h('p', { class: 'note' }, 'Who is near it…'));
   details(`${inc.exercise ? 'EXERCISE — ' : ''}${inc.type.replace(/_/g, ' ')}`, [
     ['Severity', inc.severity], ['Confidence', inc.confidence], ['When', `${localTime(inc.time)} (${age(inc.time)})`],
     ['Casualties', inc.casualties], ['Area', inc.radius_m ? `${inc.radius_m} m around the point` : 'polygon'],
     ['Organisation', orgName(inc.org_id)], ['Sharing', sharedLabel(inc) || 'own'], ['Source', inc.source], ['Notes', inc.notes],
-  ]);
+  ], box);
+  exposure(inc, box);
+}
+
+// The people in the incident's area (fresh position or home site), nearest
+// first, and the sites in it.
+async function exposure(inc, box) {
+  try {
+    const x = await api('GET', `/api/v1/incidents/${encodeURIComponent(inc.id)}/exposure`);
+    const why = { position: 'position', home_site: 'home site' };
+    box.replaceChildren(
+      h('h3', null, `Exposed: ${x.count} ${x.count === 1 ? 'person' : 'people'}`),
+      h('ol', { class: 'results exposure' }, x.people.map((p) => h('li', null,
+        h('button', { type: 'button', class: 'link', onclick: () => jumpTo({ kind: 'person', label: personLabel(p), rec: p }) }, personLabel(p)),
+        ` · ${Math.round(p.distance_m)} m · ${p.reasons.map((r) => why[r] || r).join(' and ')}`,
+        p.org_id !== state.me.org_id ? ` · ${orgName(p.org_id)} (${p.access})` : ''))),
+      h('h3', null, `Sites in the area: ${x.sites.length}`),
+      h('ul', { class: 'results' }, x.sites.map((s) => h('li', null, s.name || s.id, ` · ${Math.round(s.distance_m)} m`))));
+  } catch (e) {
+    box.replaceChildren(h('p', { class: 'note' }, e.status === 403 ? 'Exposure: not for this role.' : `Exposure not loaded: ${e.message}`));
+  }
 }
 
 function shape(rec, style) {
