@@ -585,16 +585,24 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report)
 	return rc < 0 ? SG_EIO : vs.problems;
 }
 
-int audit_list(struct db *db, const char *org_id, int64_t before, int64_t limit, json_t *items, bool *more,
-	       int64_t *last)
+int audit_list(struct db *db, const char *org_id, const struct audit_filter *f, int64_t before, int64_t limit,
+	       json_t *items, bool *more, int64_t *last)
 {
+	static const struct audit_filter none = {0};
 	struct db_stmt *st;
+	if (!f)
+		f = &none;
 	if (db_prepare(db,
 		       "SELECT seq, at, actor, action, object_type, object_id, changes, request_id, hash"
-		       " FROM audit WHERE org_id = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+		       " FROM audit WHERE org_id = ?1 AND seq < ?2"
+		       " AND (?4 IS NULL OR action = ?4) AND (?5 IS NULL OR actor = ?5)"
+		       " AND (?6 IS NULL OR object_type = ?6) AND (?7 IS NULL OR object_id = ?7)"
+		       " AND (?8 IS NULL OR at >= ?8) AND (?9 IS NULL OR at < ?9)"
+		       " ORDER BY seq DESC LIMIT ?3",
 		       &st))
 		return SG_EIO;
-	db_bind_all(st, DB_T(org_id), DB_I(before), DB_I(limit + 1));
+	db_bind_all(st, DB_T(org_id), DB_I(before), DB_I(limit + 1), DB_T(f->action), DB_T(f->actor),
+		    DB_T(f->object_type), DB_T(f->object_id), DB_T(f->from), DB_T(f->to));
 	int n = 0, rc;
 	*more = false;
 	*last = 0;

@@ -64,8 +64,13 @@ int audit_verify(struct db *db, const unsigned char *pk, FILE *report);
 /* A page of org's trail, newest first: entries with seq < before, at most
  * limit, as JSON objects appended to items; *more when older ones remain,
  * *last the seq of the last one listed. 0 or SG_EIO. */
-int audit_list(struct db *db, const char *org_id, int64_t before, int64_t limit, json_t *items, bool *more,
-	       int64_t *last);
+/* Narrows audit_list: NULL members match everything; from/to are RFC 3339
+ * times as stored (UTC, milliseconds), to exclusive. */
+struct audit_filter {
+	const char *action, *actor, *object_type, *object_id, *from, *to;
+};
+int audit_list(struct db *db, const char *org_id, const struct audit_filter *f, int64_t before, int64_t limit,
+	       json_t *items, bool *more, int64_t *last);
 
 /* Canonical hash of one registry row: 0, SG_ENOTFOUND or SG_EIO. */
 #define AUDIT_ROW_HASH_LEN 68 /* "2:" + 64 hex + NUL */

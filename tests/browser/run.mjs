@@ -182,6 +182,14 @@ test('agreement_partner_sites', async ({ browser, srv }) => {
   await card.locator('button[data-act=accept]').click();
   await company.waitForSelector('.agreement:has-text("Coastal Guard Services"):has-text("Accepted by both sides")');
   await shot(company, 'agreements');
+  // the audit trail, filtered on the server: the acceptance is there
+  await company.click('#nav a[data-screen=audit]');
+  await company.waitForSelector('table.grid tbody tr');
+  await company.fill('form.filters input[name=object_type]', 'agreement');
+  await company.click('form.filters button[type=submit]');
+  await company.waitForFunction(() => [...document.querySelectorAll('table.grid tbody tr')].every((tr) => tr.cells[4].textContent.startsWith('agreement')));
+  const actions = await company.locator('table.grid tbody tr td:nth-child(4)').allInnerTexts();
+  assert(actions.includes('accept'), `the acceptance in the filtered trail: ${actions}`);
   // and sees the partner's site on its map, labelled with its organisation and level
   // (grants are cached for up to a second: a partner's records may take that long)
   for (let i = 0; i < 10; i++) {

@@ -3,7 +3,7 @@
 // list with its actions and, for those who may write, a form.
 import QRCode from 'qrcode';
 import { api, all } from './api.js';
-import { h, table, addRows, form, notice, localTime, text, age } from './ui.js';
+import { h, table, addRows, form, notice, localTime, age } from './ui.js';
 import { state, orgName, isOwn, sharedLabel, personLabel, levelLabel, LEVELS } from './state.js';
 
 const opts = (list) => list.map((v) => [v, v.replace(/_/g, ' ')]);
@@ -298,38 +298,43 @@ function proposeForm(reload) {
 // --- audit ----------------------------------------------------------------------------------
 
 function auditScreen() {
+  // The server filters (GET /api/v1/audit?action=&actor=&object_type=&object_id=&from=&to=)
   const filt = h('form', { class: 'filters row', role: 'search' },
-    h('label', null, 'Action', h('input', { name: 'action', placeholder: 'e.g. login, create' })),
-    h('label', null, 'Actor', h('input', { name: 'actor' })),
-    h('label', null, 'Object', h('input', { name: 'object', placeholder: 'type or id' })));
+    h('label', null, 'Action', h('input', { name: 'action', placeholder: 'e.g. create, login, read' })),
+    h('label', null, 'Actor id', h('input', { name: 'actor' })),
+    h('label', null, 'Object type', h('input', { name: 'object_type', placeholder: 'e.g. person, zone' })),
+    h('label', null, 'Object id', h('input', { name: 'object_id' })),
+    h('label', null, 'From', h('input', { name: 'from', type: 'datetime-local' })),
+    h('label', null, 'To', h('input', { name: 'to', type: 'datetime-local' })),
+    h('button', { type: 'submit' }, 'Filter'));
   const cols = [['#', (a) => a.seq], ['When', (a) => localTime(a.at)], ['Actor', (a) => a.actor], ['Action', (a) => a.action],
                 ['Object', (a) => `${a.object_type || ''} ${a.object_id || ''}`], ['Request', (a) => a.request_id]];
-  let items = [];
   let next = null;
+  let t = null;
   const body = h('div');
   const more = h('button', { type: 'button', hidden: true }, 'Load older entries');
-  const render = () => {
-    const fd = new FormData(filt);
-    const has = (v, q) => !q || text(v).toLowerCase().includes(String(q).toLowerCase());
-    const shown = items.filter((a) => has(a.action, fd.get('action')) && has(a.actor, fd.get('actor')) &&
-                                      has(`${a.object_type} ${a.object_id}`, fd.get('object')));
-    body.replaceChildren(h('p', { class: 'note' }, `${shown.length} of ${items.length} loaded entries`), table(cols, shown));
+  const query = () => {
+    const q = new URLSearchParams({ limit: '200' });
+    for (const [k, v] of new FormData(filt)) {
+      if (!v) continue;
+      q.set(k, k === 'from' || k === 'to' ? new Date(v).toISOString() : v);
+    }
+    return q;
   };
-  async function page() {
-    const q = new URLSearchParams({ limit: '500' });
-    if (next) q.set('cursor', next);
+  async function page(append) {
+    const q = query();
+    if (append && next) q.set('cursor', next);
     try {
       const res = await api('GET', `/api/v1/audit?${q}`);
-      items = items.concat(res.items);
+      if (!append || !t) { t = table(cols, res.items); body.replaceChildren(t); } else addRows(t, cols, res.items);
+      if (!res.items.length && !append) body.replaceChildren(h('p', { class: 'note' }, 'No entry matches.'));
       next = res.next;
       more.hidden = !next;
-      render();
     } catch (e) { body.replaceChildren(h('p', { class: 'error' }, e.message)); }
   }
-  filt.addEventListener('input', render);
-  filt.addEventListener('submit', (e) => e.preventDefault());
-  more.addEventListener('click', page);
-  page();
+  filt.addEventListener('submit', (e) => { e.preventDefault(); page(false); });
+  more.addEventListener('click', () => page(true));
+  page(false);
   return h('section', { class: 'screen' }, h('h1', { id: 'screen-title' }, 'Audit trail'), filt, body, more);
 }
 

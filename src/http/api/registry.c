@@ -661,9 +661,29 @@ out:
 	json_decref(body);
 }
 
+/* ?name=RFC 3339 time, normalised as the trail stores times (*out set);
+ * false after a 400. */
+static bool time_param(struct req *r, const char *name, char buf[25], const char **out)
+{
+	const char *v = req_query(r, name);
+	int64_t ms;
+	if (!v)
+		return true;
+	if (time_parse_rfc3339(v, &ms)) {
+		char ptr[16], detail[64];
+		snprintf(ptr, sizeof(ptr), "?%s", name);
+		snprintf(detail, sizeof(detail), "%s must be an RFC 3339 time", name);
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", detail, ptr);
+		return false;
+	}
+	time_format_ms(ms, buf);
+	*out = buf;
+	return true;
+}
+
 void api_audit_list(struct req *r)
 {
-	static const char *const allowed[] = {"limit", "cursor", NULL};
+	static const char *const allowed[] = {"limit", "cursor", "action", "actor", "object_type", "object_id", "from", "to", NULL};
 	if (!req_query_allowed(r, allowed))
 		return;
 	int64_t limit = 100, cursor = INT64_MAX;
@@ -672,26 +692,49 @@ void api_audit_list(struct req *r)
 		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "limit must be 1 to 1000", "?limit");
 		return;
 	}
+	/* Filters: exact matches, and a time range as stored (UTC, ms). */
+	struct audit_filter f = {.action = req_query(r, "action"), .actor = req_query(r, "actor"),
+				 .object_type = req_query(r, "object_type"), .object_id = req_query(r, "object_id")};
+	const char *const texts[] = {"action", "actor", "object_type", "object_id"};
+	for (size_t i = 0; i < ARRAY_LEN(texts); i++)
+		if ((v = req_query(r, texts[i])) && (!*v || strlen(v) > 100)) {
+			char ptr[24], detail[80];
+			snprintf(ptr, sizeof(ptr), "?%s", texts[i]);
+			snprintf(detail, sizeof(detail), "%s must be 1 to 100 characters", texts[i]);
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter", detail, ptr);
+			return;
+		}
+	char from[25] = "", to[25] = "";
+	if (!time_param(r, "from", from, &f.from) || !time_param(r, "to", to, &f.to))
+		return;
+	/* the cursor is bound to the filters, as every list's is */
+	char *scope = xasprintf("%s\n%s\n%s\n%s\n%s\n%s", f.action ? f.action : "", f.actor ? f.actor : "",
+				f.object_type ? f.object_type : "", f.object_id ? f.object_id : "", from, to);
 	char after[CURSOR_VALUE_MAX + 1];
 	if ((v = req_query(r, "cursor")) &&
-	    (!cursor_open(r, "", v, after, sizeof(after)) || parse_i64(after, 1, INT64_MAX, &cursor))) {
-		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "cursor must be the `next` value of a previous page", "?cursor");
+	    (!cursor_open(r, scope, v, after, sizeof(after)) || parse_i64(after, 1, INT64_MAX, &cursor))) {
+		free(scope);
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "cursor must be the `next` value of a previous page with the same filters", "?cursor");
 		return;
 	}
 	struct db *db = req_db(r);
-	if (!db)
+	if (!db) {
+		free(scope);
 		return;
+	}
 	json_t *items = json_array();
 	bool more;
 	int64_t last;
-	if (audit_list(db, r->actor.org_id, cursor, limit, items, &more, &last)) {
+	if (audit_list(db, r->actor.org_id, &f, cursor, limit, items, &more, &last)) {
+		free(scope);
 		json_decref(items);
 		reply_err(r, SG_EIO, NULL);
 		return;
 	}
 	char seq[24];
 	snprintf(seq, sizeof(seq), "%lld", (long long)last);
-	char *next = more ? cursor_seal(r, "", seq) : NULL;
+	char *next = more ? cursor_seal(r, scope, seq) : NULL;
+	free(scope);
 	reply_json(r, 200, json_pack("{s:o,s:s?}", "items", items, "next", next));
 	free(next);
 }
