@@ -4,7 +4,7 @@
 import QRCode from 'qrcode';
 import { api, all } from './api.js';
 import { h, table, addRows, form, notice, localTime, age } from './ui.js';
-import { state, orgName, isOwn, sharedLabel, personLabel, levelLabel, LEVELS } from './state.js';
+import { state, orgName, isOwn, sharedLabel, personLabel, levelLabel } from './state.js';
 
 const opts = (list) => list.map((v) => [v, v.replace(/_/g, ' ')]);
 const canWrite = () => state.me && !['viewer', 'person'].includes(state.me.role);
@@ -338,4 +338,3 @@ function auditScreen() {
   return h('section', { class: 'screen' }, h('h1', { id: 'screen-title' }, 'Audit trail'), filt, body, more);
 }
 
-export { LEVELS };

@@ -138,8 +138,7 @@ static int by_position(struct req *r, struct db *db, const struct area *a, int64
 	if (live_bbox(pipeline_live(r->env->pipeline), a->bbox[0], a->bbox[1], a->bbox[2], a->bbox[3], all_orgs, NULL,
 		      &h, &n))
 		return SG_EIO;
-	int rc = 0;
-	for (size_t i = 0; i < n && !rc; i++) {
+	for (size_t i = 0; i < n; i++) {
 		double d;
 		struct access acc;
 		const char *org = pipeline_org_name(r->env->pipeline, h[i].org);
@@ -165,7 +164,7 @@ static int by_position(struct req *r, struct db *db, const struct area *a, int64
 		json_decref(dev);
 	}
 	free(h);
-	return rc;
+	return 0;
 }
 
 /* Sites in the area (each rendered for the caller into sites_out) and the
