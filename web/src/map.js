@@ -23,6 +23,7 @@ const m = {
   drawing: null,       // { kind: 'zone'|'site', points: [], line }
   nearMode: false,
   events: [],
+  ready: null, setReady: null, // the map is drawn with the latest positions
 };
 
 export function mapView() {
@@ -31,7 +32,8 @@ export function mapView() {
   const side = h('aside', { class: 'side', 'aria-label': 'Map tools and live events' },
     h('section', { class: 'panel' },
       h('label', { class: 'search' }, 'Search',
-        h('input', { id: 'search', type: 'search', placeholder: 'person, vehicle, site or zone', autocomplete: 'off' })),
+        h('input', { id: 'search', type: 'search', placeholder: 'person, vehicle, site or zone', autocomplete: 'off',
+          oninput: runSearch, onkeydown: searchKey })),
       h('ul', { id: 'search-results', class: 'results' })),
     h('section', { class: 'panel tools' },
       h('div', { class: 'row' },
@@ -49,6 +51,7 @@ export function mapView() {
     h('section', { class: 'panel' }, h('h2', null, 'Live events ', h('span', { id: 'live', class: 'live off' }, 'connecting')),
       h('ol', { id: 'events', class: 'events' })));
   m.root = h('div', { class: 'mapview' }, mapEl, side);
+  m.ready = new Promise((resolve) => { m.setReady = resolve; });
   return m.root;
 }
 
@@ -83,6 +86,7 @@ export async function mapStart() {
   drawRegistry();
   fitAll();
   await loadLatest();
+  m.setReady();
   setInterval(flushMoves, 400);
   setInterval(restyleAll, 30000);
   openStream();
@@ -367,7 +371,8 @@ function searchItems(q) {
   return out.slice(0, 30);
 }
 
-export function jumpTo(item) {
+export async function jumpTo(item) {
+  await m.ready;
   const { kind, rec } = item;
   if (kind === 'site' || kind === 'zone') {
     const g = rec.geometry;
@@ -403,16 +408,22 @@ export function refreshSearch() {
 
 function hint(t) { document.getElementById('map-hint').textContent = t; }
 
-function wireTools() {
+// The search answers from the registry as soon as the view exists (typed
+// while the basemap loads, it is not lost); a jump waits for the map.
+function runSearch() {
   const input = document.getElementById('search');
-  const results = document.getElementById('search-results');
-  input.addEventListener('input', () => {
-    results.replaceChildren(...searchItems(input.value).map((it) =>
-      h('li', null, h('button', { type: 'button', class: 'link', onclick: () => jumpTo(it) }, it.label, h('small', null, ` ${it.kind}`)))));
-  });
-  input.addEventListener('keydown', (ev) => {
-    if (ev.key === 'Enter') { ev.preventDefault(); const first = searchItems(input.value)[0]; if (first) jumpTo(first); }
-  });
+  document.getElementById('search-results').replaceChildren(...searchItems(input.value).map((it) =>
+    h('li', null, h('button', { type: 'button', class: 'link', onclick: () => jumpTo(it) }, it.label, h('small', null, ` ${it.kind}`)))));
+}
+
+function searchKey(ev) {
+  if (ev.key !== 'Enter') return;
+  ev.preventDefault();
+  const first = searchItems(ev.target.value)[0];
+  if (first) jumpTo(first);
+}
+
+function wireTools() {
   const nearBtn = document.getElementById('near-btn');
   nearBtn.addEventListener('click', () => {
     m.nearMode = !m.nearMode;
