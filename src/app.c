@@ -114,7 +114,12 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	env->cookie_secure = config_bool(cfg, "session.cookie_secure");
 	env->trust_proxy = config_bool(cfg, "server.trust_proxy");
 	env->web_root = config_str(cfg, "server.web_root");
+	if (alarm_timers_parse(&app->timers, config_int(cfg, "alarms.escalate_s"),
+			       config_str(cfg, "alarms.escalate_s_by_cause"), err, errsz))
+		return SG_EINVAL;
+	env->alarm_timers = &app->timers;
 	struct pipeline_opts po = {
+		.alarm_timers = &app->timers,
 		.max_future_ms = config_int(cfg, "ingest.max_future_s") * 1000,
 		.device_rate_per_s = (double)config_int(cfg, "ingest.device_rate_per_s"),
 		.device_burst = (double)config_int(cfg, "ingest.device_burst"),
@@ -147,7 +152,17 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	if (rdb)
 		store_reader_put(app->store, rdb);
 	broker_start(app->broker, (uint64_t)head);
-	if (rc || events_subscribe(app->events, "stream", false, broker_publish, app->broker) ||
+	/* Who has an open alarm: loaded now, then kept by the event path
+	 * (before the stream's subscriber, so the condition holds by the time a
+	 * reader decides on the events after the alarm's). */
+	app->alarms = alarm_set_new();
+	env->alarms = app->alarms;
+	rdb = store_reader(app->store);
+	rc = rc ? rc : rdb ? alarm_set_load(app->alarms, rdb) : SG_EIO;
+	if (rdb)
+		store_reader_put(app->store, rdb);
+	if (rc || events_subscribe(app->events, "alarms", false, alarm_set_event, app->alarms) ||
+	    events_subscribe(app->events, "stream", false, broker_publish, app->broker) ||
 	    events_start(app->events)) {
 		snprintf(err, errsz, "cannot start the event path");
 		return SG_EIO;
@@ -198,6 +213,43 @@ static void *purger_main(void *arg)
 			else
 				log_warn("retention: purge failed", "error", num, NULL);
 		}
+		pthread_mutex_lock(&app->purge_mu);
+	}
+	pthread_mutex_unlock(&app->purge_mu);
+	return NULL;
+}
+
+static int escalate_fn(struct db *db, void *arg)
+{
+	struct app *app = arg;
+	int n = alarm_escalate_due(db, &app->timers, clock_now_ms());
+	return n < 0 ? n : 0;
+}
+
+/* Escalation: twice a second, alarms nobody acknowledged in time move one
+ * step up (alarms.h). The due time is read from the store, so a clock moved
+ * by a test or an alarm written by another server counts at the next look. */
+static void *escalator_main(void *arg)
+{
+	struct app *app = arg;
+	pthread_mutex_lock(&app->purge_mu);
+	while (!app->purge_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 500000000;
+		if (ts.tv_nsec >= 1000000000)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000;
+		pthread_cond_timedwait(&app->purge_cv, &app->purge_mu, &ts);
+		if (app->purge_stop)
+			break;
+		pthread_mutex_unlock(&app->purge_mu);
+		int64_t due = INT64_MAX;
+		struct db *db = store_reader(app->store);
+		int rc = db ? alarm_next_due(db, &due) : SG_EIO;
+		if (db)
+			store_reader_put(app->store, db);
+		if (rc == 0 && due <= clock_now_ms() && store_write(app->store, escalate_fn, app))
+			log_warn("alarms: escalation could not be written; trying again", NULL);
 		pthread_mutex_lock(&app->purge_mu);
 	}
 	pthread_mutex_unlock(&app->purge_mu);
@@ -264,6 +316,9 @@ int app_serve(struct app *app)
 	app->purger_running = pthread_create(&app->purger, NULL, purger_main, app) == 0;
 	if (app->purger_running)
 		pthread_setname_np(app->purger, "sg-retention");
+	app->escalator_running = pthread_create(&app->escalator, NULL, escalator_main, app) == 0;
+	if (app->escalator_running)
+		pthread_setname_np(app->escalator, "sg-escalation");
 	char port[16], ver[16];
 	snprintf(port, sizeof(port), "%u", http_server_port(app->http));
 	snprintf(ver, sizeof(ver), "%d", store_schema_version(app->store));
@@ -293,13 +348,17 @@ int app_serve(struct app *app)
 	http_server_stop(app->http, grace);
 	http_server_stop(app->osmand, 0);
 	app->http = app->osmand = NULL;
+	pthread_mutex_lock(&app->purge_mu);
+	app->purge_stop = true;
+	pthread_cond_broadcast(&app->purge_cv);
+	pthread_mutex_unlock(&app->purge_mu);
 	if (app->purger_running) {
-		pthread_mutex_lock(&app->purge_mu);
-		app->purge_stop = true;
-		pthread_cond_signal(&app->purge_cv);
-		pthread_mutex_unlock(&app->purge_mu);
 		pthread_join(app->purger, NULL);
 		app->purger_running = false;
+	}
+	if (app->escalator_running) {
+		pthread_join(app->escalator, NULL);
+		app->escalator_running = false;
 	}
 	log_info("stopped", NULL);
 	return 0;
@@ -316,6 +375,7 @@ void app_close(struct app *app)
 	store_close(app->store);
 	pipeline_free(app->pipeline);
 	broker_free(app->broker);
+	alarm_set_free(app->alarms);
 	grant_cache_free(app->env.grant_cache);
 	throttle_free(app->env.throttle);
 	resources_release();

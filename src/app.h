@@ -4,6 +4,7 @@
 #ifndef SG_APP_H
 #define SG_APP_H
 
+#include "alarms/alarms.h"
 #include "audit/audit.h"
 #include "core/config.h"
 #include "http/http.h"
@@ -23,6 +24,10 @@ struct app {
 	_Atomic(struct pipeline *) sealer; /* the writer's commit hook seals its history rows */
 	struct broker *broker;
 	struct events *events;             /* the outbox's dispatcher */
+	struct alarm_set *alarms;          /* who has an open alarm */
+	struct alarm_timers timers;        /* escalation delays */
+	pthread_t escalator;               /* escalates alarms nobody acknowledged */
+	bool escalator_running;
 	_Atomic(struct events *) dispatcher; /* what the writer wakes after a commit */
 	struct http_server *http;
 	struct http_server *osmand; /* the optional dedicated OsmAnd listener */

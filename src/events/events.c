@@ -35,12 +35,21 @@ int events_append(struct db *db, const char *org_id, const char *category, const
 int events_append_text(struct db *db, const char *org_id, const char *category, const char *type,
 		       const char *body, int64_t now_ms)
 {
+	return events_append_about(db, org_id, category, type, body, NULL, now_ms);
+}
+
+int events_append_about(struct db *db, const char *org_id, const char *category, const char *type,
+			const char *body, const char *subject, int64_t now_ms)
+{
 	struct db_stmt *st;
 	appended = true;
-	if (!body || db_prepare(db, "INSERT INTO events (at_ms, org_id, category, type, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+	if (!body || db_prepare(db,
+				"INSERT INTO events (at_ms, org_id, category, type, body, subject)"
+				" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 				&st))
 		return SG_EIO;
-	db_bind_all(st, DB_I(now_ms), DB_T(org_id), DB_T(category), DB_T(type), DB_T(body));
+	db_bind_all(st, DB_I(now_ms), DB_T(org_id), DB_T(category), DB_T(type), DB_T(body),
+		    DB_T(subject && *subject ? subject : NULL));
 	return db_run(st);
 }
 
@@ -48,7 +57,8 @@ int events_read(struct db *db, int64_t after, int limit, events_fn fn, void *ctx
 {
 	struct db_stmt *st;
 	if (db_prepare(db,
-		       "SELECT seq, at_ms, org_id, category, type, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+		       "SELECT seq, at_ms, org_id, category, type, body, subject FROM events WHERE seq > ?1"
+		       " ORDER BY seq LIMIT ?2",
 		       &st))
 		return SG_EIO;
 	db_bind_int(st, 1, after);
@@ -56,7 +66,8 @@ int events_read(struct db *db, int64_t after, int limit, events_fn fn, void *ctx
 	int n = 0, rc;
 	while ((rc = db_step(st)) == DB_ROW) {
 		struct event e = {.seq = db_col_int(st, 0), .at_ms = db_col_int(st, 1), .org_id = db_col_text(st, 2),
-				  .category = db_col_text(st, 3), .type = db_col_text(st, 4), .body = db_col_text(st, 5)};
+				  .category = db_col_text(st, 3), .type = db_col_text(st, 4), .body = db_col_text(st, 5),
+				  .subject = db_col_text(st, 6)};
 		n++;
 		if (fn(ctx, &e))
 			break;

@@ -39,6 +39,7 @@ struct event {
 	const char *category; /* the sharing category deciding who else may see it */
 	const char *type;     /* position, geofence, ... */
 	const char *body;     /* JSON object */
+	const char *subject;  /* the person it concerns (NULL: none), for per-person sharing conditions */
 };
 
 /* In the caller's write transaction. body is borrowed. 0 or SG_EIO. */
@@ -49,6 +50,11 @@ int events_append(struct db *db, const char *org_id, const char *category, const
  * serialises on the request's thread. */
 int events_append_text(struct db *db, const char *org_id, const char *category, const char *type,
 		       const char *body, int64_t now_ms);
+/* The same about one person (subject, NULL: none): a grant that holds per
+ * person ("during an open SOS") decides on the stream with it. The subject
+ * is never sent to clients. */
+int events_append_about(struct db *db, const char *org_id, const char *category, const char *type,
+			const char *body, const char *subject, int64_t now_ms);
 
 /* Reads committed events with seq > after, in order, at most limit; calls
  * fn for each until it returns non-zero. Returns how many were passed to

@@ -101,7 +101,7 @@ static int load_grants(struct req *r)
 		return SG_EIO;
 	r->actor.grants = r->grants;
 	r->actor.condition_met = sharing_condition_met;
-	r->actor.cond_ctx = r->env;
+	r->actor.cond_ctx = r->env->alarms;
 	return 0;
 }
 

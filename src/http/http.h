@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct alarm_set;
+struct alarm_timers;
 struct broker;
 struct config;
 struct grant_cache;
@@ -53,6 +55,8 @@ struct http_env {
 	struct pipeline *pipeline;
 	struct broker *broker;
 	struct grant_cache *grant_cache;
+	struct alarm_set *alarms;                 /* who has an open alarm (alarms.h) */
+	const struct alarm_timers *alarm_timers;  /* escalation delays per cause */
 	int64_t summary_grid_m, summary_delay_ms;
 	atomic_bool draining;
 	unsigned char cursor_key[32]; /* list cursors (cursor.h) */

@@ -102,7 +102,33 @@ static json_t *body_of(const char *method, const char *pattern)
 		return json_pack("{s:s,s:{s:o},s:[s],s:b}", "type", "object", "properties", "grants", grants,
 				 "required", "grants", "additionalProperties", 0);
 	json_decref(grants);
-	return json_pack("{s:s}", "type", "object");
+	if (str_eq(pattern, "/api/v1/alarms"))
+		return json_pack("{s:s,s:{s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:i},s:{s:s},s:{s:s},s:{s:s}},s:b}", "type",
+				 "object", "properties", "person_id", "type", "string", "description",
+				 "whose alarm (an operator must name them; a person's account raises its own)", "cause",
+				 "type", "string", "description", "sos (default), need_help, general or a device alarm",
+				 "note", "type", "string", "maxLength", 2000, "exercise", "type", "boolean", "lat", "type",
+				 "number", "lon", "type", "number", "additionalProperties", 0);
+	if (strstr(pattern, "/api/v1/alarms/{id}/")) {
+		json_t *props = json_pack("{s:{s:s,s:i}}", "note", "type", "string", "maxLength", 2000);
+		json_t *req = json_array();
+		if (strstr(pattern, "/handover"))
+			json_object_set_new(props, "to_org", json_pack("{s:s,s:s}", "type", "string", "description",
+								       "the partner organisation taking it over")),
+				json_array_append_new(req, json_string("to_org"));
+		if (strstr(pattern, "/resolve")) {
+			json_object_set_new(props, "outcome", json_pack("{s:s,s:[s,s,s,s]}", "type", "string", "enum",
+									"false_alarm", "assisted", "escalated_to_authorities",
+									"other"));
+			json_array_append_new(req, json_string("outcome"));
+			json_array_append_new(req, json_string("note"));
+		}
+		if (strstr(pattern, "/comment"))
+			json_array_append_new(req, json_string("note"));
+		return json_pack("{s:s,s:o,s:o,s:b}", "type", "object", "properties", props, "required", req,
+				 "additionalProperties", 0);
+	}
+	return NULL;
 }
 
 static char *schema_name(const char *res)
@@ -163,7 +189,9 @@ json_t *openapi_generate(const char *version)
 		char *method = xstrdup(rt->method);
 		for (char *p = method; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
-		const struct resource *res = rt->resource ? resource_find(rt->resource) : NULL;
+		/* raising an alarm answers the alarm */
+		const struct resource *res =
+			rt->resource ? resource_find(str_eq(rt->resource, "alarm_raise") ? "alarms" : rt->resource) : NULL;
 		char *sn = res ? schema_name(res->name) : NULL;
 		char *ref = sn ? xasprintf("#/components/schemas/%s", sn) : NULL;
 		json_t *op = json_pack("{s:s,s:o}", "summary", rt->summary, "responses", json_object());
@@ -177,7 +205,9 @@ json_t *openapi_generate(const char *version)
 		else
 			json_object_set_new(op, "security", json_pack("[{s:[]},{s:[]}]", "bearer", "cookie"));
 		json_t *body_schema = ref ? json_pack("{s:s}", "$ref", ref) : json_pack("{s:s}", "type", "object");
-		json_t *in_schema = ref ? json_incref(body_schema) : body_of(rt->method, rt->pattern);
+		json_t *in_schema = body_of(rt->method, rt->pattern);
+		if (!in_schema)
+			in_schema = ref ? json_incref(body_schema) : json_pack("{s:s}", "type", "object");
 		if (str_eq(rt->pattern, "/api/v1/organisations") && str_eq(rt->method, "POST")) {
 			/* an organisation comes with its first admin, in the same request */
 			json_decref(in_schema);

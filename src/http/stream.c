@@ -28,6 +28,7 @@ struct slot {
 	uint32_t aud;      /* whose data and which category: the audience index */
 	char org[48];      /* the same, spelled out (for AUD_NONE) */
 	char category[24];
+	char subject[48];  /* the person it concerns, "" for none */
 };
 
 struct audience {
@@ -202,6 +203,7 @@ int broker_publish(void *ctx, const struct event *e)
 	s->seq = seq;
 	sg_strlcpy(s->org, e->org_id ? e->org_id : "", sizeof(s->org));
 	sg_strlcpy(s->category, e->category ? e->category : "", sizeof(s->category));
+	sg_strlcpy(s->subject, e->subject ? e->subject : "", sizeof(s->subject));
 	s->aud = audience_locked(b, s->org, s->category);
 	if (s->aud == AUD_NONE)
 		b->dirty_all = true;
@@ -257,7 +259,7 @@ struct reader {
 	bool live;            /* caught up with the ring (before: reading the outbox) */
 	bool gap_told;
 	bool waiting;         /* in b->waiting, its connection suspended */
-	uint8_t seen[AUD_MAX]; /* per audience: 0 undecided, 1 shown, 2 not */
+	uint8_t seen[AUD_MAX]; /* per audience: 0 undecided, 1 shown, 2 not, 3 per person */
 };
 
 /* Whether a sleeping reader may see any audience published since the last
@@ -355,21 +357,36 @@ static bool still_allowed(struct reader *rd)
 
 /* What the policy lets the reader read of the event's category (its
  * resource: positions for position and geofence events), and not as a
- * summary: summary positions are coarse and delayed, never streamed live. */
-static bool may_see(const struct reader *rd, const char *org, const char *category)
+ * summary: summary positions are coarse and delayed, never streamed live.
+ * subject: the person the event is about, for a grant that holds per person
+ * (positions during an open SOS). */
+static bool may_see(const struct reader *rd, const char *org, const char *category, const char *subject)
 {
 	struct access acc;
-	return policy_decide(&rd->actor, ACT_READ, category, org, NULL, &acc) == DECIDE_ALLOW &&
+	return policy_decide(&rd->actor, ACT_READ, category, org, subject && *subject ? subject : NULL, &acc) ==
+		       DECIDE_ALLOW &&
 	       acc.view != VIEW_SUMMARY;
+}
+
+/* An audience as a whole: 1 shown, 2 not, 3 decided per person (a grant in
+ * full under a condition that holds per person). */
+static uint8_t decide_audience(const struct reader *rd, const char *org, const char *category)
+{
+	if (may_see(rd, org, category, NULL))
+		return 1;
+	const struct grant *g = policy_grant(&rd->actor, org, category_of(category));
+	return g && g->cond != COND_ALWAYS && g->level == LEVEL_FULL ? 3 : 2;
 }
 
 /* may_see, remembered per audience until the grants are re-read. */
 static bool may_see_slot(struct reader *rd, const struct slot *s)
 {
 	if (s->aud == AUD_NONE) /* the table is full: decided each time */
-		return may_see(rd, s->org, s->category);
+		return may_see(rd, s->org, s->category, s->subject);
 	if (!rd->seen[s->aud])
-		rd->seen[s->aud] = may_see(rd, s->org, s->category) ? 1 : 2;
+		rd->seen[s->aud] = decide_audience(rd, s->org, s->category);
+	if (rd->seen[s->aud] == 3)
+		return s->subject[0] && may_see(rd, s->org, s->category, s->subject);
 	return rd->seen[s->aud] == 1;
 }
 
@@ -381,7 +398,7 @@ static int catch_up_one(void *ctx, const struct event *e)
 		sb_addf(&rd->out, "event: gap\ndata: {\"missed_from\":%llu}\n\n", (unsigned long long)rd->next);
 		rd->gap_told = true;
 	}
-	if (may_see(rd, e->org_id ? e->org_id : "", e->category ? e->category : "")) {
+	if (may_see(rd, e->org_id ? e->org_id : "", e->category ? e->category : "", e->subject)) {
 		char *f = frame_of(e);
 		sb_adds(&rd->out, f);
 		free(f);

@@ -1,6 +1,7 @@
 /* The position pipeline; see pipeline.h. */
 #include "pipeline/pipeline.h"
 
+#include "alarms/alarms.h"
 #include "audit/evidence.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -308,6 +309,7 @@ struct store_job {
 	char *event; /* the position event's body, likewise */
 	bool inserted;
 	int events;     /* geofence events written */
+	bool alarm;     /* an alarm opened */
 };
 
 /* A report on its way through the store, owning what the write needs. */
@@ -393,7 +395,10 @@ static int geofence_fn(struct db *db, struct store_job *j)
 			json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:f,s:f}", "device_id", dev, "org_id", j->dev->org_id,
 						 "fence_type", type, "fence_id", key + 2, "event", event, "time", ts, "lat",
 						 r->lat, "lon", r->lon);
-			rc = events_append(db, j->dev->org_id, "positions", "geofence", body, j->now);
+			char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+			rc = events_append_about(db, j->dev->org_id, "positions", "geofence", text, j->dev->person_id,
+						 j->now);
+			free(text);
 			json_decref(body);
 			if (rc)
 				break;
@@ -406,6 +411,33 @@ static int geofence_fn(struct db *db, struct store_job *j)
 	}
 	json_object_set_new(p->tags, dev, json_pack("{s:I,s:o}", "t", (json_int_t)r->time_ms, "in", now_in));
 	return 0;
+}
+
+/* An alarm the device sent (Traccar Client's SOS button: alarm=sos) opens
+ * an alarm for its person in the report's transaction: the alarm's event is
+ * committed before the device hears 200. A device fitted to a vehicle or
+ * carried by nobody has no person to raise it for: the report keeps the
+ * value in its attributes, and nothing opens. Repeats of an open alarm's
+ * cause open nothing new. */
+static int sos_fn(struct db *db, struct store_job *j)
+{
+	const char *value = json_string_value(json_object_get(j->r->attrs, "alarm"));
+	const char *cause = alarm_cause_of_device(value);
+	if (!cause || !j->dev->person_id[0])
+		return 0;
+	struct verr e = {0};
+	struct alarm_open o = {
+		.org_id = j->dev->org_id, .person_id = j->dev->person_id, .device_id = j->dev->device_id,
+		.cause = cause, .device_alarm = value, .has_position = true, .lat = j->r->lat, .lon = j->r->lon,
+		.position_ms = j->r->time_ms, .actor = j->dev->device_id, .actor_org = j->dev->org_id, .now_ms = j->now,
+		.escalate_after_ms = alarm_timer_ms(j->p->o.alarm_timers, cause), .dedupe = true,
+	};
+	json_t *rec = NULL;
+	int rc = alarm_open(db, &o, &rec, &e);
+	if (rec)
+		j->alarm = true;
+	json_decref(rec);
+	return rc;
 }
 
 /* A column that may be unknown: NaN or a negative count binds NULL. */
@@ -484,9 +516,12 @@ static int store_fn(struct db *db, void *arg)
 		rc = note_latest(db, p, j->dev->device_id, r->time_ms, &part);
 	}
 	if (j->inserted && !rc) {
-		rc = events_append_text(db, j->dev->org_id, "positions", "position", j->event, j->now);
+		rc = events_append_about(db, j->dev->org_id, "positions", "position", j->event, j->dev->person_id,
+					 j->now);
 		if (!rc)
 			rc = geofence_fn(db, j);
+		if (!rc)
+			rc = sos_fn(db, j);
 	}
 	if (rc) {
 		j->inserted = false;
@@ -556,11 +591,13 @@ int pipeline_begin(struct pipeline *p, struct db *db, struct report *r, int64_t 
 		sg_strlcpy(res.device_id, json_string_value(json_array_get(known, 0)), sizeof(res.device_id));
 		sg_strlcpy(res.org_id, json_string_value(json_array_get(known, 1)), sizeof(res.org_id));
 		sg_strlcpy(protocol, json_string_value(json_array_get(known, 2)), sizeof(protocol));
+		const char *person = json_string_value(json_array_get(known, 3));
+		sg_strlcpy(res.person_id, person ? person : "", sizeof(res.person_id));
 	}
 	pthread_mutex_unlock(&p->mu);
 	int rc = DB_ROW;
 	if (!known) {
-		if (db_prepare(db, "SELECT id, org_id, protocol FROM devices WHERE key_hash = ?1", &st))
+		if (db_prepare(db, "SELECT id, org_id, protocol, person_id FROM devices WHERE key_hash = ?1", &st))
 			return SG_EIO;
 		db_bind_text(st, 1, hash);
 		rc = db_step(st);
@@ -568,10 +605,13 @@ int pipeline_begin(struct pipeline *p, struct db *db, struct report *r, int64_t 
 			sg_strlcpy(res.device_id, db_col_text(st, 0), sizeof(res.device_id));
 			sg_strlcpy(res.org_id, db_col_text(st, 1), sizeof(res.org_id));
 			sg_strlcpy(protocol, db_col_text(st, 2), sizeof(protocol));
+			const char *person = db_col_text(st, 3);
+			sg_strlcpy(res.person_id, person ? person : "", sizeof(res.person_id));
 			pthread_mutex_lock(&p->mu);
 			if (json_object_size(p->devices) < 1000000) /* bounded: beyond, look up every time */
 				json_object_set_new(p->devices, hash,
-						    json_pack("[s,s,s]", res.device_id, res.org_id, protocol));
+						    json_pack("[s,s,s,s?]", res.device_id, res.org_id, protocol,
+							      person));
 			pthread_mutex_unlock(&p->mu);
 		}
 		db_reset(st);

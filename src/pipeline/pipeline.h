@@ -21,6 +21,8 @@
 
 struct pipeline;
 
+struct alarm_timers;
+
 struct pipeline_opts {
 	int64_t max_future_ms;   /* a fix further ahead than this is refused */
 	double device_rate_per_s; /* sustained reports per device */
@@ -28,6 +30,7 @@ struct pipeline_opts {
 	int max_attrs;            /* a report keeps at most this many extra attributes */
 	int max_attrs_bytes;      /* whose JSON takes at most this many bytes */
 	int64_t partition_ms;     /* the history's partition period (parts.h) */
+	const struct alarm_timers *alarm_timers; /* a device's SOS: its escalation delay (alarms.h) */
 };
 
 struct pipeline *pipeline_new(struct store *st, const struct pipeline_opts *opts);
@@ -57,6 +60,7 @@ size_t pipeline_org_count(struct pipeline *p);
 struct ingest_result {
 	char device_id[48];
 	char org_id[48];
+	char person_id[48]; /* the person carrying it, "" for none */
 	bool stored;    /* false: the same report was stored before */
 	bool latest;    /* it became the device's latest position */
 	int events;     /* geofence events written */

@@ -52,8 +52,10 @@ static struct policy_rule rules[32] = {
 	{"positions", STAFF, 0, false, CAT_POSITIONS},
 	/* One's own session: anyone authenticated may read and end it. */
 	{"session", STAFF | R(ROLE_PERSON), STAFF | R(ROLE_PERSON), false, CAT_NONE},
+	/* Raising an alarm: a person for themselves, the operators for anyone. */
+	{"alarm_raise", 0, ROLES_OPERATORS | R(ROLE_PERSON), false, CAT_NONE},
 };
-static unsigned nrules = 4;
+static unsigned nrules = 5;
 
 void policy_add_rule(const struct policy_rule *r)
 {

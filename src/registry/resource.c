@@ -112,6 +112,8 @@ void resources_init(void)
 	for (int i = 0; resources[i]; i++) {
 		const struct resource *r = resources[i];
 		policy_add_rule(&(struct policy_rule){r->name, r->read_roles, r->write_roles, r->self, r->category});
+		if (r->extra_rule)
+			policy_add_rule(r->extra_rule);
 		audit_add_type(r->type, r->table);
 		if ((size_t)i >= ARRAY_LEN(sqls))
 			BUG("too many resources");
@@ -710,7 +712,7 @@ int resource_update(struct db *db, const struct resource *res, const char *org_i
 			json_object_set_new(changes, f->name,
 					    json_pack("{s:O?,s:O?}", "from", a, "to", b));
 	}
-	rc = write_audit(db, res, "update", rec, changes, w);
+	rc = write_audit(db, res, w->action ? w->action : "update", rec, changes, w);
 	if (rc == 0 && res->after_update)
 		rc = res->after_update(db, id, changes, w);
 	json_decref(changes);

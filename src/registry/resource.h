@@ -97,6 +97,10 @@ struct resource {
 	 * ({member: {from, to}}, hidden members as "(changed)"). */
 	int (*after_update)(struct db *db, const char *id, const json_t *changes,
 			    const struct write_ctx *w);
+	/* Optional: the access rule a record is decided under, when it is not
+	 * the collection's own (a duress alarm: duty officers only). */
+	const char *(*rule_of)(const json_t *rec);
+	const struct policy_rule *extra_rule; /* that other rule, given to the policy at start */
 	struct resource_sql *sql;
 };
 
@@ -133,6 +137,9 @@ struct write_ctx {
 	/* users: the session (token hash) that a password change keeps; every
 	 * other session of the user ends with the change. NULL: none kept. */
 	const char *keep_session;
+	/* The audit entry's action instead of "update" (alarms: acknowledge,
+	 * hand over, resolve, escalate). NULL: update. */
+	const char *action;
 };
 
 /* Inserts rec (which must hold id and org_id; created/updated are set).

@@ -4,6 +4,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "alarms/alarms.h"
 #include "events/events.h"
 #include "core/util.h"
 #include "ingest/protocols.h"
@@ -124,6 +125,39 @@ static const struct field incident_fields[] = {
 	{"min_lat", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -90, 90, NULL, NULL, NULL},
 	{"max_lon", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -180, 180, NULL, NULL, NULL},
 	{"max_lat", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -90, 90, NULL, NULL, NULL},
+};
+
+/* Alarms (src/alarms/alarms.h): written by the server only, every member
+ * read-only here; the routes are the list and the read, and the actions of
+ * src/http/api/alarms.c. */
+static const char *const alarm_states[] = {"open", "acknowledged", "resolved", NULL};
+static const char *const alarm_levels[] = {"duty_officers", "security_manager", "partner_duty_officers", NULL};
+
+static const struct field alarm_fields[] = {
+	{"owner_org", NULL, FT_TEXT, FF_READONLY | FF_FILTER, 64, 0, 0, NULL, NULL, "the operations centre that owns it (a partner's after a hand-over)"},
+	{"person_id", NULL, FT_REF, FF_READONLY | FF_FILTER, 0, 0, 0, NULL, "people", "the person in danger (a pseudonym at summary)"},
+	{"device_id", NULL, FT_REF, FF_READONLY | FF_PRIVATE, 0, 0, 0, NULL, "devices", "the device that raised it, if one did"},
+	{"cause", NULL, FT_ENUM, FF_READONLY | FF_FILTER, 0, 0, 0, alarm_causes, NULL, "sos, duress, need_help, or a device alarm Traccar knows (fallDown, accident, ...)"},
+	{"device_alarm", NULL, FT_TEXT, FF_READONLY | FF_PRIVATE, 64, 0, 0, NULL, NULL, "the alarm value as the device sent it"},
+	{"priority", NULL, FT_INT, FF_READONLY | FF_FILTER, 0, 1, 3, NULL, NULL, "1 (duress) highest, 2 (a person in danger), 3 (a device condition)"},
+	{"state", NULL, FT_ENUM, FF_READONLY | FF_FILTER, 0, 0, 0, alarm_states, NULL, "open, acknowledged or resolved"},
+	{"exercise", NULL, FT_BOOL, FF_READONLY | FF_FILTER, 0, 0, 0, NULL, NULL, "an exercise, never counted with real alarms"},
+	{"lat", NULL, FT_REAL, FF_READONLY | FF_PRIVATE, 0, -90, 90, NULL, NULL, "where the person was when it opened"},
+	{"lon", NULL, FT_REAL, FF_READONLY | FF_PRIVATE, 0, -180, 180, NULL, NULL, "where the person was when it opened"},
+	{"position_time", NULL, FT_TIME, FF_READONLY | FF_PRIVATE, 0, 0, 0, NULL, NULL, "the time of that position"},
+	{"note", NULL, FT_TEXT, FF_READONLY | FF_PRIVATE, 2000, 0, 0, NULL, NULL, "what the person or operator said when raising it"},
+	{"opened_at", NULL, FT_TIME, FF_READONLY, 0, 0, 0, NULL, NULL, "when it opened"},
+	{"opened_by", NULL, FT_TEXT, FF_READONLY | FF_PRIVATE, 64, 0, 0, NULL, NULL, "the user, API key or device that raised it"},
+	{"acknowledged_at", NULL, FT_TIME, FF_READONLY, 0, 0, 0, NULL, NULL, "when an operator took it"},
+	{"acknowledged_by", NULL, FT_TEXT, FF_READONLY | FF_PRIVATE, 64, 0, 0, NULL, NULL, "who took it"},
+	{"resolved_at", NULL, FT_TIME, FF_READONLY, 0, 0, 0, NULL, NULL, "when it was resolved"},
+	{"resolved_by", NULL, FT_TEXT, FF_READONLY | FF_PRIVATE, 64, 0, 0, NULL, NULL, "who resolved it"},
+	{"outcome", NULL, FT_ENUM, FF_READONLY | FF_FILTER, 0, 0, 0, alarm_outcomes, NULL, "false_alarm, assisted, escalated_to_authorities or other"},
+	{"resolution", NULL, FT_TEXT, FF_READONLY | FF_PRIVATE, 2000, 0, 0, NULL, NULL, "the resolving operator's note"},
+	{"escalation", NULL, FT_ENUM, FF_READONLY, 0, 0, 0, alarm_levels, NULL, "who is being called: duty_officers, security_manager, partner_duty_officers"},
+	{"escalate_at", NULL, FT_TIME, FF_READONLY, 0, 0, 0, NULL, NULL, "when it escalates next unless acknowledged (null: no further step)"},
+	{"escalate_at_ms", NULL, FT_INT, FF_READONLY | FF_HIDDEN, 0, 0, 9e15, NULL, NULL, NULL},
+	{"handed_over_from", NULL, FT_TEXT, FF_READONLY, 64, 0, 0, NULL, NULL, "the centre that handed it over, if any"},
 };
 
 /* A site is a point with a radius or a polygon; its bounding box columns are
@@ -331,7 +365,22 @@ static struct resource res_incidents = {
 	.one = "an incident", .many = "incidents", .read_roles = ROLES_STAFF, .write_roles = ROLES_OPERATORS,
 	.category = CAT_INCIDENTS, .routes = RES_CRUD & ~RES_DELETE /* closed, never deleted */};
 
+/* A duress alarm is decided under its own rule: duty officers and
+ * security managers only, never the person or a viewer. */
+static const char *alarm_rule(const json_t *rec)
+{
+	return str_eq(json_string_value(json_object_get(rec, "cause")), "duress") ? "alarms_duress" : "alarms";
+}
+
+static struct resource res_alarms = {
+	.name = "alarms", .type = "alarm", .table = "alarms", .id_prefix = "alm", FIELDS(alarm_fields),
+	.rule_of = alarm_rule, .extra_rule = &(const struct policy_rule){"alarms_duress",
+		ROLE_BIT(ROLE_SECURITY_MANAGER) | ROLE_BIT(ROLE_DUTY_OFFICER), ROLE_BIT(ROLE_SECURITY_MANAGER) | ROLE_BIT(ROLE_DUTY_OFFICER),
+		false, CAT_ALARMS},
+	.one = "an alarm", .many = "alarms", .read_roles = ROLES_STAFF, .write_roles = ROLES_OPERATORS,
+	.category = CAT_ALARMS, .routes = RES_LIST | RES_READ /* opened and moved on by their own routes */};
+
 const struct resource *const resources[] = {
 	&res_organisations, &res_users, &res_api_keys, &res_people,
-	&res_sites,         &res_vehicles, &res_devices, &res_zones, &res_incidents, NULL,
+	&res_sites,         &res_vehicles, &res_devices, &res_zones, &res_incidents, &res_alarms, NULL,
 };

@@ -1,6 +1,8 @@
 /* Agreements, grants and pseudonyms in the store; see sharing.h. */
 #include "sharing/sharing.h"
 
+#include "alarms/alarms.h"
+
 #include "audit/audit.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -100,6 +102,35 @@ int sharing_incoming(struct db *db, const char *grantee, int64_t now_ms, struct 
 			sg_strlcpy(out->partners[out->npartners++], json_string_value(p), sizeof(out->partners[0]));
 	}
 	json_decref(partners);
+	return 0;
+}
+
+int sharing_grantees(struct db *db, const char *grantor, enum category cat, int64_t now_ms, json_t **out)
+{
+	char now[25];
+	struct db_stmt *st;
+	time_format_ms(now_ms, now);
+	if (db_prepare(db,
+		       "SELECT DISTINCT g.grantee_id FROM grants g JOIN agreements a ON a.id = g.agreement_id"
+		       " WHERE g.org_id = ?1 AND g.category = ?2 AND g.level = 'full' AND g.condition = 'always'"
+		       " AND a.a_accepted_at IS NOT NULL AND a.b_accepted_at IS NOT NULL"
+		       " AND ((a.org_id = g.org_id AND a.a_state = 'active')"
+		       "   OR (a.partner_id = g.org_id AND a.b_state = 'active'))"
+		       " AND (g.valid_from IS NULL OR g.valid_from <= ?3)"
+		       " AND (g.valid_to IS NULL OR g.valid_to > ?3) ORDER BY g.grantee_id",
+		       &st))
+		return SG_EIO;
+	db_bind_all(st, DB_T(grantor), DB_T(category_names[cat]), DB_T(now));
+	json_t *a = json_array();
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW)
+		json_array_append_new(a, json_string(col(st, 0)));
+	db_reset(st);
+	if (rc < 0) {
+		json_decref(a);
+		return SG_EIO;
+	}
+	*out = a;
 	return 0;
 }
 
@@ -686,14 +717,13 @@ int sharing_render(struct db *db, const char *id, const char *org, int64_t now_m
 
 bool sharing_condition_met(void *ctx, const struct grant *g, const char *person_id)
 {
-	(void)ctx;
-	(void)person_id;
 	switch (g->cond) {
 	case COND_ALWAYS:
 		return true;
 	case COND_DURING_MOVEMENT: /* movements: a later issue */
-	case COND_DURING_SOS:      /* alarms: the next issue */
 		return false;
+	case COND_DURING_SOS:
+		return ctx && person_id && alarm_set_has(ctx, person_id);
 	}
 	return false;
 }

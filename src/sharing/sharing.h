@@ -22,10 +22,15 @@
  * Also lists every organisation grantee has an agreement with, in any state.
  * 0 or SG_EIO. */
 /* struct actor's condition_met: whether a grant's condition holds for one
- * person now. "during a shared movement" and "during an open SOS" hold once
- * movements and alarms exist (later issues); until then they never do, and
- * for no particular person (obj_id NULL: an area query) neither. */
+ * person now. ctx is the set of people with an open alarm (alarms.h):
+ * "during an open SOS" holds for them from the moment the alarm opens to
+ * its resolution; "during a shared movement" holds once movements exist (a
+ * later issue). Neither holds for no particular person (person_id NULL). */
 bool sharing_condition_met(void *ctx, const struct grant *g, const char *person_id);
+
+/* The organisations grantor shares cat with in full, unconditionally, now:
+ * a new array of ids. 0 or SG_EIO. */
+int sharing_grantees(struct db *db, const char *grantor, enum category cat, int64_t now_ms, json_t **out);
 
 int sharing_incoming(struct db *db, const char *grantee, int64_t now_ms, struct grant_set *out);
 

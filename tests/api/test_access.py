@@ -98,10 +98,17 @@ POLICY = {
     "POST /api/v1/agreements/{id}/suspend": {"admin"},
     "POST /api/v1/agreements/{id}/resume": {"admin"},
     "POST /api/v1/agreements/{id}/revoke": {"admin"},
+    "GET /api/v1/alarms": STAFF,
+    "POST /api/v1/alarms": OPERATORS | {"person"},  # a person for themselves only
+    "GET /api/v1/alarms/{id}": STAFF,
+    "POST /api/v1/alarms/{id}/acknowledge": OPERATORS,
+    "POST /api/v1/alarms/{id}/handover": OPERATORS,
+    "POST /api/v1/alarms/{id}/resolve": OPERATORS,
+    "POST /api/v1/alarms/{id}/comment": OPERATORS,  # also a partner's operators who see it in full
 }
 
 RELATIONS = ["own", "stranger", "no_grant", "summary", "full", "expired", "revoked", "condition"]
-SHARED = ("people", "sites", "vehicles", "positions", "zones", "incidents")
+SHARED = ("people", "sites", "vehicles", "positions", "zones", "incidents", "alarms")
 FULL3 = [{"category": c, "level": "full"} for c in SHARED]
 # What A grants each partner (None: no agreement at all).
 GRANTS = {
@@ -121,7 +128,8 @@ SHOWN = {
     "full": {c: "full" for c in SHARED},
 }
 # Who may read a partner's shared records: the roles that read them at home.
-READERS = {"people": STAFF, "sites": ALL, "vehicles": STAFF, "positions": STAFF, "zones": ALL, "incidents": STAFF}
+READERS = {"people": STAFF, "sites": ALL, "vehicles": STAFF, "positions": STAFF, "zones": ALL, "incidents": STAFF,
+           "alarms": STAFF}
 WORLD = {"type": "Polygon", "coordinates": [[[-179, -89], [179, -89], [179, 89], [-179, 89], [-179, -89]]]}
 LIST_QUERY = {"positions/latest": "?bbox=-180,-90,180,90", "zones/at": "?lat=24.9&lon=67.16"}
 
@@ -129,7 +137,12 @@ LIST_QUERY = {"positions/latest": "?bbox=-180,-90,180,90", "zones/at": "?lat=24.
 def list_query(sub, collection):
     return LIST_QUERY.get(sub, "?limit=500" if sub == collection else "")
 PRIVATE = {"people": ["name", "phone", "email", "emergency_contact", "notes"], "sites": ["address", "notes"],
-           "vehicles": ["notes"], "positions": [], "zones": ["reason"], "incidents": ["source", "notes"]}
+           "vehicles": ["notes"], "positions": [], "zones": ["reason"], "incidents": ["source", "notes"],
+           "alarms": ["device_id", "device_alarm", "lat", "lon", "position_time", "note", "opened_by",
+                      "acknowledged_by", "resolved_by", "resolution", "log"]}
+# Who alarms are raised for in the matrix (A's person), and the partner a
+# hand-over goes to (A shares its alarms with it in full).
+ALARM = {}
 
 def zone_body():
     return {"name": unique("Zone "), "level": 5, "reason": "ambush reported on this road",
@@ -146,6 +159,14 @@ BODIES = {
     "zones": zone_body, "incidents": incident_body,
     "people": person_body, "sites": site_body, "vehicles": vehicle_body, "devices": device_body,
     "users": lambda: user_body("viewer"), "api_keys": lambda: {"name": unique("key "), "role": "viewer"},
+    "alarms": lambda: {"person_id": ALARM["person"], "cause": "sos", "note": unique("shots heard near the gate ")},
+}
+# The bodies of the routes that act on one object.
+ACTIONS = {
+    "/api/v1/alarms/{id}/acknowledge": lambda: {},
+    "/api/v1/alarms/{id}/handover": lambda: {"to_org": ALARM["partner"], "note": "their patrol is nearer"},
+    "/api/v1/alarms/{id}/resolve": lambda: {"outcome": "false_alarm", "note": "pressed by mistake"},
+    "/api/v1/alarms/{id}/comment": lambda: {"note": "called his phone, no answer"},
 }
 PATCHES = {
     "people": {"job": "Welder"}, "sites": {"notes": "patched"}, "vehicles": {"colour": "red"},
@@ -248,14 +269,16 @@ def expected_partner(relation, collection, role, method):
 
 def test_access_matrix_every_route_role_and_relation():
     routes = json.loads(run("routes").stdout)
-    srv = Server().start()
+    srv = Server(extra_args=("--set", "alarms.escalate_s=86400", "--set", "alarms.escalate_s_by_cause=")).start()
     try:
         root = srv.admin()
         me = srv.request("GET", "/api/v1/session", token=root).json
         a = Org(srv, root, me["org_id"])
+        ALARM["person"] = a.person["id"]
         spare = Org.new(srv, root)  # the far side of agreements that A's own users act on
         bystander = Org.new(srv, root)  # party to the standing agreement partners must not see
         partners = {rel: Org.new(srv, root) for rel in RELATIONS[1:]}
+        ALARM["partner"] = partners["full"].id
         for rel, org in partners.items():
             if GRANTS[rel] is not None:
                 ag = agree(srv, a, org, GRANTS[rel])
@@ -295,6 +318,8 @@ def test_access_matrix_every_route_role_and_relation():
             body = None
             if r["method"] == "PATCH":
                 body = PATCHES[collection] if PATCHES[collection] is not None else {"name": unique("Renamed ")}
+            if r["path"] in ACTIONS:
+                body = ACTIONS[r["path"]]()
             for role in ROLES:
                 # --- own organisation ---
                 if r["method"] == "POST" and not has_id:
@@ -361,6 +386,9 @@ def test_access_matrix_every_route_role_and_relation():
                                 check(not any(f in i for f in PRIVATE.get(cat, [])), f"{key} summary leaks: {i}")
                                 if cat == "people":
                                     check(i["id"] == i["pseudonym"] and len(i["id"]) == 7, i)
+                                if cat == "alarms":
+                                    check(len(i["person_id"]) == 7 and i["person_id"] != a.person["id"],
+                                          f"a summary alarm names its person by pseudonym: {i}")
                         if expected_level(collection) is not None and collection not in ("audit",):
                             check(theirs, f"{rel} {role}: {key} should show A's records at {expected_level(collection)}")
                         if collection in ("users", "api_keys", "devices", "audit"):
@@ -380,6 +408,11 @@ def test_access_matrix_every_route_role_and_relation():
                     before = srv.request("GET", f"/api/v1/{collection}/{target['id']}", token=a.admin).json
                     resp = srv.request(r["method"], r["path"].replace("{id}", oid), body, token=tok,
                                        raw=b"" if r["method"] == "POST" and body is None else None)
+                    if key == "POST /api/v1/alarms/{id}/comment" and expect == 403 and SHOWN[rel].get("alarms") == "full" \
+                            and role in OPERATORS:
+                        # a partner's operators who see the alarm in full may comment on it (and only that)
+                        check(resp.status == 200 and resp.json["log"][-1]["action"] == "comment", f"{rel} {role}: {resp}")
+                        continue
                     check(resp.status == expect, f"{rel} {role}: {key} expected {expect}: {resp}")
                     if resp.status == 200 and collection in PRIVATE and collection in SHOWN[rel]:
                         check(resp.json["access"] == SHOWN[rel][collection], resp.json)
@@ -433,7 +466,7 @@ def test_access_matrix_positions_every_query_form_and_the_stream():
                 ag = agree(srv, a, org, grants[rel])
                 if rel == "revoked":
                     check(srv.request("POST", f"/api/v1/agreements/{ag['id']}/revoke", token=a.admin).status == 200, rel)
-        dev = srv.create(a.admin, "devices", device_body())
+        dev = srv.create(a.admin, "devices", device_body(person_id=a.person["id"]))
         key = urllib.parse.quote(dev["key"])
         t = int(_time.time()) - 1200  # old enough for the summary partner
         check(srv.request("GET", f"/ingest/osmand?id={key}&lat=24.9&lon=67.1&timestamp={t}").status == 200, "report")
@@ -492,6 +525,51 @@ def test_access_matrix_positions_every_query_form_and_the_stream():
                           f"{rel} {role}: the stream leaks A's position: {s.events}")
                 cells += 1
         check(cells > 400, f"only {cells} cells")
+
+        # "during_open_sos", condition met: from the moment an alarm opens for
+        # A's person to its resolution, the partner granted positions on that
+        # condition sees them (every form, the stream), and each read is
+        # audited in A's trail; then nothing again.
+        cond = rels["condition"]
+        alarm = srv.create(a.tokens["duty_officer"], "alarms", {"person_id": a.person["id"], "note": "SOS by phone"})
+        reads0 = srv.sql("SELECT count(*) FROM audit WHERE action = 'read' AND object_type = 'position'"
+                         " AND org_id = ?", (a.id,))[0][0]
+        met = Stream(srv, cond.tokens["duty_officer"])
+        streams.append(met)
+        for role in ROLES:
+            for method, path, body in forms:
+                ok = wait(lambda: any(i["device_id"] == dev["id"] for i in
+                                      srv.request(method, path, body, token=cond.tokens[role]).json.get("items", [])), 3) \
+                    if role in STAFF else False
+                r = srv.request(method, path, body, token=cond.tokens[role])
+                cells += 1
+                if role not in STAFF:
+                    check(r.status == 403, f"condition met, {role}: {path}: {r}")
+                    continue
+                mine = [i for i in r.json["items"] if i["device_id"] == dev["id"]]
+                check(ok and len(mine) == 1 and mine[0]["access"] == "full" and mine[0]["lat"] == 24.95,
+                      f"condition met, {role}: {method} {path}: {mine}")
+        reads1 = srv.sql("SELECT count(*) FROM audit WHERE action = 'read' AND object_type = 'position'"
+                         " AND org_id = ?", (a.id,))[0][0]
+        check(reads1 >= reads0 + len(forms) * len(STAFF), f"the partner's reads are audited: {reads0} -> {reads1}")
+        _time.sleep(0.3)
+        check(srv.request("GET", f"/ingest/osmand?id={key}&lat=24.96&lon=67.1&timestamp={t + 700}").status == 200, "report")
+        check(wait(lambda: any(e["data"].get("device_id") == dev["id"] and e["event"] == "position" for e in met.events)),
+              f"condition met: the stream carries the person's positions: {met.events}")
+        r = srv.request("POST", f"/api/v1/alarms/{alarm['id']}/resolve", {"outcome": "false_alarm", "note": "pocket"},
+                        token=a.tokens["duty_officer"])
+        check(r.status == 200, r)
+        for role in sorted(STAFF):
+            for method, path, body in forms:
+                gone = wait(lambda: not any(i["device_id"] == dev["id"] for i in
+                                            srv.request(method, path, body, token=cond.tokens[role]).json["items"]), 3)
+                cells += 1
+                check(gone, f"condition no longer met, {role}: {method} {path} still shows the person")
+        n = len(met.events)
+        check(srv.request("GET", f"/ingest/osmand?id={key}&lat=24.97&lon=67.1&timestamp={t + 800}").status == 200, "report")
+        _time.sleep(0.5)
+        check(not any(e["data"].get("device_id") == dev["id"] and e["event"] == "position" for e in met.events[n:]),
+              f"condition no longer met: the stream stops: {met.events[n:]}")
     finally:
         for s in streams:
             s.close()

@@ -9,6 +9,7 @@
 #include "core/util.h"
 #include "policy/policy.h"
 #include "registry/resource.h"
+#include "alarms/alarms.h"
 #include "sharing/sharing.h"
 
 static struct actor mk(enum role role, const char *org)
@@ -120,10 +121,30 @@ static void test_a_conditional_grant_shows_positions_while_its_condition_holds(v
 	c.held = false;
 	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_HIDE);
 	assert_true(c.asked >= 5);
-	/* The server's hook: nothing brings the conditions about yet. */
-	c.held = true;
+	/* The server's hook: the people with an open alarm, fed by the event
+	 * path; an exercise alarm does not count, a resolved one stops it. */
+	struct alarm_set *set = alarm_set_new();
 	a.condition_met = sharing_condition_met;
+	a.cond_ctx = set;
 	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_HIDE);
+	struct event ev = {.seq = 1, .org_id = "org_B", .category = "alarms", .type = "alarm",
+			   .body = "{\"id\":\"alm_1\",\"person_id\":\"per_1\",\"state\":\"open\",\"exercise\":true}"};
+	alarm_set_event(set, &ev);
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_HIDE);
+	ev.body = "{\"id\":\"alm_2\",\"person_id\":\"per_1\",\"state\":\"open\",\"exercise\":false}";
+	alarm_set_event(set, &ev);
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_ALLOW);
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_2", &acc), DECIDE_HIDE);
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", NULL, &acc), DECIDE_HIDE);
+	ev.type = "alarm_changed";
+	ev.body = "{\"id\":\"alm_2\",\"person_id\":\"per_1\",\"state\":\"acknowledged\",\"exercise\":false}";
+	alarm_set_event(set, &ev);
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_ALLOW);
+	ev.body = "{\"id\":\"alm_2\",\"person_id\":\"per_1\",\"state\":\"resolved\",\"exercise\":false}";
+	alarm_set_event(set, &ev);
+	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_HIDE);
+	assert_int_equal(alarm_set_size(set), 0);
+	alarm_set_free(set);
 	gs.g[0].cond = COND_ALWAYS;
 	assert_int_equal(policy_decide(&a, ACT_READ, "positions", "org_B", "per_1", &acc), DECIDE_ALLOW);
 }

@@ -28,6 +28,11 @@ void api_note_record_read(json_t *reads, const struct resource *res, const struc
 /* exposure.c: who and what lies in an incident's area. */
 void api_incident_exposure(struct req *r);
 
+/* alarms.c */
+void api_alarm_create(struct req *r);
+void api_alarm_get(struct req *r);
+void api_alarm_act(struct req *r);
+
 /* agreements.c */
 void api_agreement_list(struct req *r);
 void api_agreement_create(struct req *r);

@@ -142,15 +142,15 @@ static int by_position(struct req *r, struct db *db, const struct area *a, int64
 		double d;
 		struct access acc;
 		const char *org = pipeline_org_name(r->env->pipeline, h[i].org);
-		if (h[i].time_ms < cutoff || !area_has(a, h[i].lat, h[i].lon, &d) || !org ||
-		    policy_decide(&r->actor, ACT_READ, "positions", org, NULL, &acc) != DECIDE_ALLOW ||
-		    acc.view == VIEW_SUMMARY)
+		if (h[i].time_ms < cutoff || !area_has(a, h[i].lat, h[i].lon, &d) || !org)
 			continue;
 		json_t *dev;
 		if (resource_get(db, devices, h[i].id, &dev))
 			continue; /* removed since */
+		/* decided for the person: a grant may hold for them alone (an open SOS) */
 		const char *person = json_string_value(json_object_get(dev, "person_id"));
-		if (person) {
+		if (person && policy_decide(&r->actor, ACT_READ, "positions", org, person, &acc) == DECIDE_ALLOW &&
+		    acc.view != VIEW_SUMMARY) {
 			json_t *e = entry(found, person);
 			json_array_append_new(json_object_get(e, "reasons"), json_string("position"));
 			char ts[25];

@@ -2,6 +2,8 @@
  * and the console's static files (compiled in, or from server.web_root). */
 #include "http/api/api.h"
 
+#include "alarms/alarms.h"
+
 #include "core/embed.h"
 #include "core/log.h"
 #include "http/router.h"
@@ -74,6 +76,8 @@ void api_metrics(struct req *r)
 		long long value;
 	} one[] = {
 		{"safeguard_http_in_flight", "gauge", "Requests being processed.", (long long)atomic_load(&m->in_flight)},
+		{"safeguard_alarms_open", "gauge", "Real alarms not yet resolved (exercises are not counted).",
+		 r->env->alarms ? (long long)alarm_set_size(r->env->alarms) : 0},
 		{"safeguard_http_slow_clients_dropped_total", "counter",
 		 "Connections cut for missing the header or idle deadline.", (long long)atomic_load(&m->slow_clients_dropped)},
 		{"safeguard_login_failures_total", "counter", "Failed logins.", (long long)atomic_load(&m->login_failures)},

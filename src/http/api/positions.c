@@ -6,6 +6,8 @@
  * narrower questions). Partner reads are audited. */
 #include "http/api/api.h"
 
+#include "alarms/alarms.h"
+
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/id.h"
@@ -28,32 +30,60 @@ struct seen {
 	const struct grant *grant;
 };
 
-/* The policy decides, once per organisation per query (not once per
- * point): a grant's condition (shared movement, open SOS) is evaluated for
- * no particular person here, so a conditional grant shows nothing in the
- * area queries; it shows a person's positions where the query names them. */
-static bool visible(const struct req *r, const char *org, struct seen *out)
+/* The policy decides once per organisation per query (not once per point);
+ * a grant whose condition holds per person (positions during an open SOS)
+ * is decided per device, for its person, and only while somebody has an
+ * open alarm. */
+static bool visible(const struct req *r, const char *org, const char *person, struct seen *out)
 {
 	struct access acc;
-	if (!org || policy_decide(&r->actor, ACT_READ, "positions", org, NULL, &acc) != DECIDE_ALLOW)
+	if (!org || policy_decide(&r->actor, ACT_READ, "positions", org, person, &acc) != DECIDE_ALLOW)
 		return false;
 	out->view = acc.view;
 	out->grant = acc.grant;
 	return true;
 }
 
+/* The level of org's grant when it holds per person and may hold now
+ * (somebody has an open alarm): LEVEL_NONE otherwise. */
+static enum level per_person(const struct req *r, const char *org)
+{
+	const struct grant *g = org ? policy_grant(&r->actor, org, CAT_POSITIONS) : NULL;
+	if (!g || g->cond == COND_ALWAYS || !r->env->alarms || alarm_set_size(r->env->alarms) == 0)
+		return LEVEL_NONE;
+	return g->level;
+}
+
+/* visible() for one device: its organisation's grant, or the grant that
+ * holds for the device's person now. */
+static bool visible_device(const struct req *r, struct db *db, const char *org, const char *device, struct seen *out)
+{
+	if (visible(r, org, NULL, out))
+		return true;
+	if (per_person(r, org) == LEVEL_NONE)
+		return false;
+	json_t *dev;
+	if (resource_get(db, resource_find("devices"), device, &dev))
+		return false;
+	const char *person = json_string_value(json_object_get(dev, "person_id"));
+	bool ok = person && visible(r, org, person, out);
+	json_decref(dev);
+	return ok;
+}
+
 /* What the actor may see of each organisation holding positions, decided
- * once per query (not once per point): 0 nothing, 1 exact, 2 summary. */
+ * once per query: 0 nothing, 1 exact, 2 summary, 3 exact and 4 summary for
+ * the people the grant holds for. */
 struct filter_ctx {
 	uint8_t *vis;
 	size_t n;
-	uint8_t want;
+	uint8_t want, want2;
 };
 
 static bool org_filter(void *ctx, uint16_t org)
 {
 	const struct filter_ctx *f = ctx;
-	return org < f->n && f->vis[org] == f->want;
+	return org < f->n && (f->vis[org] == f->want || f->vis[org] == f->want2);
 }
 
 /* A summary position: the latest fix at least delay old, on the coarse grid. */
@@ -202,11 +232,15 @@ static void run_query(struct req *r, struct query *q)
 	bool any_summary = false;
 	for (size_t i = 0; i < norgs; i++) {
 		struct seen s;
-		if (visible(r, pipeline_org_name(r->env->pipeline, (uint16_t)i), &s))
+		const char *org = pipeline_org_name(r->env->pipeline, (uint16_t)i);
+		enum level pp;
+		if (visible(r, org, NULL, &s))
 			vis[i] = s.view == VIEW_SUMMARY ? 2 : 1;
-		any_summary |= vis[i] == 2;
+		else if ((pp = per_person(r, org)) != LEVEL_NONE)
+			vis[i] = pp == LEVEL_SUMMARY ? 4 : 3;
+		any_summary |= vis[i] == 2 || vis[i] == 4;
 	}
-	struct filter_ctx exact = {vis, norgs, 1}, summ = {vis, norgs, 2};
+	struct filter_ctx exact = {vis, norgs, 1, 3}, summ = {vis, norgs, 2, 4};
 	switch (q->shape) {
 	case Q_RADIUS:
 		live_radius(lv, q->lat, q->lon, q->radius_m, org_filter, &exact, &h, &n);
@@ -233,7 +267,7 @@ static void run_query(struct req *r, struct query *q)
 		const char *org = pipeline_org_name(r->env->pipeline, h[i].org);
 		struct seen s;
 		double d = h[i].dist_m;
-		if (!visible(r, org, &s) || (q->shape == Q_POLYGON && !matches(q, h[i].lat, h[i].lon, &d)))
+		if ((q->shape == Q_POLYGON && !matches(q, h[i].lat, h[i].lon, &d)) || !visible_device(r, db, org, h[i].id, &s))
 			continue;
 		if (q->shape == Q_BBOX || q->shape == Q_POLYGON)
 			d = -1;
@@ -246,7 +280,8 @@ static void run_query(struct req *r, struct query *q)
 		struct seen s;
 		double lat = hs[i].lat, lon = hs[i].lon, d;
 		int64_t t = hs[i].time_ms;
-		if (!visible(r, org, &s) || !coarse(r, db, hs[i].id, &lat, &lon, &t) || !matches(q, lat, lon, &d))
+		if (!visible_device(r, db, org, hs[i].id, &s) || !coarse(r, db, hs[i].id, &lat, &lon, &t) ||
+		    !matches(q, lat, lon, &d))
 			continue;
 		items[total++] = (struct out){hs[i].id, org, lat, lon, t, d, s.view};
 		api_note_read(reads, s.grant, s.view, hs[i].id);

@@ -117,13 +117,18 @@ json_t *api_load_for(struct req *r, const struct resource *res, enum action act,
 	 * every method: a summary grant never confirms a real id, and a pseudonym
 	 * only works there. Only then may a write be forbidden (403). */
 	const char *owner = json_string_value(json_object_get(rec, "org_id"));
+	const char *rule = res->rule_of ? res->rule_of(rec) : res->name;
 	struct access a;
-	enum decision seen = policy_decide(&r->actor, ACT_READ, res->name, owner, id, &a);
+	enum decision seen = policy_decide(&r->actor, ACT_READ, rule, owner, id, &a);
 	if (seen == DECIDE_ALLOW && (a.view == VIEW_SUMMARY && str_eq(res->name, "people")) != by_pseudonym)
+		seen = DECIDE_HIDE;
+	/* A record under a narrower rule than its collection's (a duress
+	 * alarm): who may not read it does not learn it exists. */
+	if (seen == DECIDE_FORBID && rule != res->name)
 		seen = DECIDE_HIDE;
 	if (seen != DECIDE_HIDE) {
 		switch (seen == DECIDE_FORBID || act == ACT_READ ? seen
-								 : policy_decide(&r->actor, act, res->name, owner, id, &a)) {
+								 : policy_decide(&r->actor, act, rule, owner, id, &a)) {
 		case DECIDE_ALLOW:
 			if (acc)
 				*acc = a;
@@ -158,6 +163,19 @@ json_t *api_render(struct req *r, const struct resource *res, const json_t *rec,
 		}
 		json_object_set_new(o, "id", json_string(code));
 		json_object_set_new(o, "pseudonym", json_string(code));
+	}
+	/* A reference to a partner's person, at summary: the pseudonym. */
+	for (unsigned i = 0; acc->view == VIEW_SUMMARY && i < res->nfields; i++) {
+		const struct field *f = &res->fields[i];
+		const char *pid = json_string_value(json_object_get(o, f->name));
+		char code[16];
+		if (f->type != FT_REF || !str_eq(f->ref, "people") || !pid)
+			continue;
+		if (sharing_pseudonym(r->rdb, pid, r->actor.org_id, code)) {
+			json_decref(o);
+			return NULL;
+		}
+		json_object_set_new(o, f->name, json_string(code));
 	}
 	if (!geojson)
 		return o;
@@ -261,7 +279,7 @@ static bool list_filters(struct req *r, const struct resource *res, struct list_
 		if (f->type == FT_ENUM || f->type == FT_BOOL || f->type == FT_REF) {
 			/* a filter is a value to compare, not a change: set-once members too */
 			struct field fc = *f;
-			fc.flags &= ~FF_IMMUTABLE;
+			fc.flags &= ~(FF_IMMUTABLE | FF_READONLY);
 			struct resource one = *res;
 			one.fields = &fc;
 			one.nfields = 1;
@@ -432,8 +450,9 @@ void api_list(struct req *r)
 	for (size_t i = 0; i < n; i++) {
 		json_t *rec = sorted[i];
 		struct access acc;
-		if (policy_decide(&r->actor, ACT_READ, res->name, json_string_value(json_object_get(rec, "org_id")),
-				  json_string_value(json_object_get(rec, "id")), &acc) != DECIDE_ALLOW)
+		if (policy_decide(&r->actor, ACT_READ, res->rule_of ? res->rule_of(rec) : res->name,
+				  json_string_value(json_object_get(rec, "org_id")), json_string_value(json_object_get(rec, "id")),
+				  &acc) != DECIDE_ALLOW)
 			continue;
 		json_t *out = api_render(r, res, rec, &acc, lp.geojson);
 		if (!out)
