@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 
 #include "app.h"
+#include "alarms/alarms.h"
 #include "cli/common.h"
 #include "core/err.h"
 #include "core/clock.h"
@@ -76,10 +77,11 @@ static int demo_agreement_fn(struct db *db, void *arg)
 	char id[48];
 	struct agreement_write w = {.actor = "cli", .actor_org = j->company, .now_ms = clock_now_ms(),
 				    .err = j->e};
-	json_t *company = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s,s:s},{s:s,s:s},{s:s,s:s}]", "category", "sites", "level",
-				    "full", "category", "people", "level", "summary", "category",
-				    "positions", "level", "full", "condition", "during_shared_movement",
-				    "category", "zones", "level", "full", "category", "incidents", "level", "full");
+	json_t *company = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "category", "sites",
+				    "level", "full", "category", "people", "level", "summary", "category",
+				    "positions", "level", "full", "condition", "during_open_sos",
+				    "category", "zones", "level", "full", "category", "incidents", "level", "full",
+				    "category", "alarms", "level", "full");
 	json_t *host = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "category", "people", "level", "full",
 				 "category", "vehicles", "level", "full", "category", "zones", "level", "full",
 				 "category", "positions", "level", "full", "category", "incidents", "level", "full");
@@ -309,6 +311,20 @@ static int demo_devices(struct demo *d)
 	return 0;
 }
 
+/* An engineer pressed SOS near the airport a minute ago: open, nobody has
+ * acknowledged it yet (it escalates in ten minutes). */
+static int demo_alarm_fn(struct db *db, void *arg)
+{
+	struct demo *d = arg;
+	int64_t now = clock_now_ms();
+	struct alarm_open o = {
+		.org_id = d->org[0], .person_id = d->person_ids[5], .cause = "sos", .has_position = true,
+		.lat = 24.8975, .lon = 67.1490, .position_ms = now - 60000, .note = "Pressed SOS on the airport road",
+		.actor = "cli", .actor_org = d->org[0], .now_ms = now - 60000, .escalate_after_ms = 660000,
+	};
+	return alarm_open(db, &o, NULL, &d->e);
+}
+
 /* The other users, one per role. */
 static int demo_users(struct demo *d)
 {
@@ -388,13 +404,14 @@ int cmd_demo(int argc, char **argv)
 	d->st = app.store;
 	d->users = users;
 	d->nusers = ARRAY_LEN(users);
-	/* The joint picture: the company shares its sites, zones and incidents in
-	 * full, its people as summary and positions only during shared
-	 * movements; the liaison cell shares its escorts, vehicles, zones,
-	 * incidents and positions in full. */
+	/* The joint picture: the company shares its sites, zones, incidents and
+	 * alarms in full, its people as summary and their positions only while
+	 * they have an open SOS; the liaison cell shares its escorts, vehicles,
+	 * zones, incidents and positions in full. One engineer's SOS is open. */
 	struct demo_agreement j = {.company = d->org[0], .host = d->org[1], .e = &d->e};
 	rc = demo_orgs(d) || demo_sites(d) || demo_zones(d) || demo_incidents(d) || demo_people(d) || demo_vehicles(d) || demo_devices(d) ||
-	     demo_users(d) || check(store_write(d->st, demo_agreement_fn, &j), &d->e, "the sharing agreement");
+	     demo_users(d) || check(store_write(d->st, demo_agreement_fn, &j), &d->e, "the sharing agreement") ||
+	     check(store_write(d->st, demo_alarm_fn, d), &d->e, "an alarm");
 	if (!rc) {
 		printf("\n  Safeguard demo — DEMO DATA ONLY, passwords are printed here and nowhere else\n\n");
 		printf("  %-18s %-18s %-36s %s\n", "USERNAME", "ROLE", "ORGANISATION", "PASSWORD");

@@ -217,7 +217,10 @@ def test_demo_serves_two_organisations_with_printed_logins():
         ag = srv.request("GET", "/api/v1/agreements", token=htok).json["items"]
         check(len(ag) == 1 and ag[0]["accepted_by_both"], ag)
         pos = [g for g in ag[0]["grants"] if g["category"] == "positions"]
-        check(pos and pos[0]["condition"] == "during_shared_movement", ag[0]["grants"])
+        check(pos and pos[0]["condition"] == "during_open_sos", ag[0]["grants"])
+        # one engineer's SOS is open, shared with the liaison cell in full
+        al = srv.request("GET", "/api/v1/alarms?state=open", token=htok).json["items"]
+        check(len(al) == 1 and al[0]["cause"] == "sos" and al[0]["access"] == "full" and al[0]["exercise"] is False, al)
         deadline = time.time() + 20
         moving = []
         while time.time() < deadline and len(moving) < 5:

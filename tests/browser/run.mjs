@@ -255,6 +255,66 @@ test('incidents_on_the_map', async ({ browser, srv }) => {
   await partner.context().close();
 });
 
+test('alarm_sos_handover_resolve', async ({ browser, srv }) => {
+  // the company's duty officer: the demo's open SOS is on the panel
+  const page = await newPage(browser, srv);
+  await consoleLogin(page, srv, 'company.duty');
+  await page.waitForSelector('#alarm-list li.alarm.open');
+  assert((await text(page, '#alarm-list')).includes('escalates in'), `the escalation timer: ${await text(page, '#alarm-list')}`);
+  await page.evaluate(() => { window.__notReloaded = true; });
+  // an engineer's phone sends SOS through the OsmAnd endpoint (as Traccar Client does)
+  const admin = await login(srv, 'company.admin');
+  const person = await call(srv, admin, 'POST', '/api/v1/people', { name: 'Alarm Test Engineer', kind: 'staff', status: 'in_country' });
+  assert(person.status === 201, JSON.stringify(person.data));
+  const dev = await call(srv, admin, 'POST', '/api/v1/devices', { name: 'SOS phone', kind: 'phone', protocol: 'osmand', person_id: person.data.id });
+  assert(dev.status === 201, JSON.stringify(dev.data));
+  const before = await page.evaluate(() => window.__alarmSignals || 0);
+  const r = await fetch(`${srv.base}/ingest/osmand?id=${encodeURIComponent(dev.data.key)}&timestamp=${Math.floor(Date.now() / 1000)}` +
+    '&lat=24.8990&lon=67.1550&speed=0.0&bearing=0.0&altitude=12.0&accuracy=9.6&batt=64.0&charge=false&alarm=sos', { method: 'POST' });
+  assert(r.status === 200, `SOS report: ${r.status}`);
+  // the signal, visible and counted, without a reload
+  await page.waitForFunction((n) => (window.__alarmSignals || 0) > n, before, { timeout: 10000 }).catch(async (e) => {
+    const list = await call(srv, admin, 'GET', '/api/v1/alarms?state=open');
+    throw new Error(`${e.message}\nalarms: ${JSON.stringify(list.data.items.map((x) => [x.person_id, x.cause, x.state]))}` +
+      `\npanel: ${await text(page, '#alarm-list')}\nlive: ${await text(page, '#live')}\nerrors: ${page.errors}`);
+  });
+  await page.waitForSelector('#alarm-signal.on:has-text("Alarm Test Engineer")');
+  await page.waitForSelector('#alarm-list li.alarm:has-text("Alarm Test Engineer")');
+  assert(await page.evaluate(() => window.__notReloaded === true), 'the page was not reloaded');
+  await page.waitForSelector('.alarm-tip:has-text("Alarm Test Engineer")');
+  await shot(page, 'alarm');
+  // hand it over to the liaison cell
+  const li = page.locator('#alarm-list li.alarm', { hasText: 'Alarm Test Engineer' });
+  await li.locator('summary').click();
+  await li.locator('form.handover select[name=to_org]').selectOption({ label: 'Host Nation Security Liaison Cell' });
+  await li.locator('form.handover input[name=note]').fill('Your patrol is at the airport');
+  await li.locator('form.handover button[type=submit]').click();
+  await page.waitForSelector('#alarm-list li.alarm:has-text("owned by Host Nation Security Liaison Cell")');
+  // the liaison cell's duty officer acknowledges and resolves it
+  const host = await newPage(browser, srv);
+  await consoleLogin(host, srv, 'host.duty');
+  const hli = host.locator('#alarm-list li.alarm.open', { hasText: 'owned by your centre' });
+  await hli.first().waitFor();
+  await hli.first().locator('summary').click();
+  await hli.first().locator('button.ack').click();
+  const acked = host.locator('#alarm-list li.alarm.acknowledged', { hasText: 'owned by your centre' });
+  await acked.first().waitFor();
+  if (await acked.first().locator('details[open]').count() === 0) await acked.first().locator('summary').click();
+  await acked.first().locator('form.resolve select[name=outcome]').selectOption('assisted');
+  await acked.first().locator('form.resolve textarea[name=note]').fill('Patrol escorted him to the terminal');
+  await acked.first().locator('form.resolve button[type=submit]').click();
+  await host.waitForFunction(() => ![...document.querySelectorAll('#alarm-list li.alarm')].some((e) => e.textContent.includes('owned by your centre')));
+  // the company's console hears of it over the stream: gone from its panel too
+  await page.waitForFunction(() => ![...document.querySelectorAll('#alarm-list li.alarm')].some((e) => e.textContent.includes('Alarm Test Engineer')),
+                             null, { timeout: 10000 });
+  const alarms = await call(srv, admin, 'GET', '/api/v1/alarms?state=resolved');
+  const done = alarms.data.items.find((x) => x.person_id === person.data.id);
+  assert(done && done.outcome === 'assisted' && done.handed_over_from === admin.user.org_id, `resolved by the partner: ${JSON.stringify(done)}`);
+  assert(page.errors.length === 0 && host.errors.length === 0, `no script errors: ${page.errors} ${host.errors}`);
+  await page.context().close();
+  await host.context().close();
+});
+
 const PAYLOADS = ['<img src=x onerror="window.__xss=(window.__xss||0)+1">', '<script>window.__xss=(window.__xss||0)+1</script>',
                   '"><svg onload="window.__xss=1">', 'javascript:window.__xss=1'];
 

@@ -8,6 +8,7 @@ import { feature, mesh } from 'topojson-client';
 import { api } from './api.js';
 import { h, age, localTime, notice, form } from './ui.js';
 import { state, deviceSubject, sharedLabel, orgName, isOwn, levelLabel, personLabel, LEVELS, INCIDENT_TYPES } from './state.js';
+import { alarmPanel, alarmsStart, alarmsReload, alarmEvent } from './alarms.js';
 
 // Sequential, colour-blind-safe ramp (ColorBrewer YlOrRd), with labels and
 // dash patterns so the level never rests on colour alone.
@@ -30,6 +31,7 @@ export function mapView() {
   if (m.root) return m.root;
   const mapEl = h('div', { id: 'map', role: 'application', 'aria-label': 'Map of people, vehicles, sites and risk zones' });
   const side = h('aside', { class: 'side', 'aria-label': 'Map tools and live events' },
+    alarmPanel(),
     h('section', { class: 'panel' },
       h('label', { class: 'search' }, 'Search',
         h('input', { id: 'search', type: 'search', placeholder: 'person, vehicle, site or zone', autocomplete: 'off',
@@ -68,6 +70,7 @@ export async function mapStart() {
   m.zones = L.layerGroup().addTo(m.map);
   m.sites = L.layerGroup().addTo(m.map);
   m.incidents = L.layerGroup().addTo(m.map);
+  m.alarms = L.layerGroup().addTo(m.map);
   const cluster = (cls) => L.markerClusterGroup({
     chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 50, spiderfyOnMaxZoom: true,
     iconCreateFunction: (c) => L.divIcon({ html: `<span>${c.getChildCount() | 0}</span>`,
@@ -77,7 +80,8 @@ export async function mapStart() {
   m.vehicles = cluster('vehicles').addTo(m.map);
   m.near = L.layerGroup().addTo(m.map);
   m.draw = L.layerGroup().addTo(m.map);
-  L.control.layers(null, { 'Risk zones': m.zones, 'Sites': m.sites, 'Incidents': m.incidents, 'People': m.people, 'Vehicles': m.vehicles },
+  L.control.layers(null, { 'Risk zones': m.zones, 'Sites': m.sites, 'Incidents': m.incidents, 'Alarms': m.alarms,
+                           'People': m.people, 'Vehicles': m.vehicles },
                    { collapsed: false, position: 'topright' }).addTo(m.map);
   L.control.scale({ imperial: false }).addTo(m.map);
   m.map.on('click', onMapClick);
@@ -86,6 +90,7 @@ export async function mapStart() {
   drawRegistry();
   fitAll();
   await loadLatest();
+  await alarmsStart(m.map, m.renderer, details, m.alarms);
   m.setReady();
   setInterval(flushMoves, 400);
   setInterval(restyleAll, 30000);
@@ -587,7 +592,10 @@ function openStream() {
   es.onopen = () => setLive(true, 'live');
   es.addEventListener('position', (ev) => { m.lastId = ev.lastEventId; place(JSON.parse(ev.data)); });
   es.addEventListener('geofence', (ev) => { m.lastId = ev.lastEventId; geofence(JSON.parse(ev.data)); });
-  es.addEventListener('gap', () => { loadLatest(); });
+  es.addEventListener('gap', () => { loadLatest(); alarmsReload(); });
+  for (const t of ['alarm', 'alarm_changed', 'alarm_escalated']) {
+    es.addEventListener(t, (ev) => { m.lastId = ev.lastEventId; alarmEvent(t, JSON.parse(ev.data)); });
+  }
   const incidentEvent = async (ev) => {
     const id = JSON.parse(ev.data).id;
     try {
