@@ -33,6 +33,8 @@ static const struct route base_routes[] = {
 	{"GET", "/api/v1/session", api_session_get, "session", ACT_READ, 0, "The current session and user"},
 	{"DELETE", "/api/v1/session", api_session_delete, "session", ACT_DELETE, 0, "Log out"},
 	{"POST", "/api/v1/session/password", api_session_password, "session", ACT_UPDATE, 0, "Change your own password (your other sessions end)"},
+	{"POST", "/api/v1/session/duress_pin", api_session_duress, "session", ACT_UPDATE, RT_WORKER,
+	 "Register your duress PIN (a protected person's account; your password proves it is you)"},
 
 	{"POST", "/api/v1/organisations", api_org_create, "organisations", ACT_CREATE, 0, "Create an organisation with its first admin"},
 

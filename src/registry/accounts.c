@@ -105,6 +105,24 @@ int account_password_hash(struct db *db, const char *user_id, char *hash, size_t
 	return rc;
 }
 
+int account_duress_hash(struct db *db, const char *user_id, char *hash, size_t hash_size)
+{
+	struct db_stmt *st;
+	if (db_prepare(db, "SELECT duress_hash FROM users WHERE id = ?1 AND duress_hash IS NOT NULL", &st))
+		return SG_EIO;
+	db_bind_text(st, 1, user_id);
+	int rc = one(st);
+	if (rc == 0)
+		text(st, 0, hash, hash_size);
+	db_reset(st);
+	return rc;
+}
+
+int account_set_duress(struct db *db, const char *user_id, const char *hash)
+{
+	return db_run_all(db, "UPDATE users SET duress_hash = ?2 WHERE id = ?1", DB_T(user_id), DB_T(hash)) ? SG_EIO : 0;
+}
+
 int session_insert(struct db *db, const char *token_hash, const char *user_id, const char *csrf, int64_t now_ms,
 		   int64_t expires_ms)
 {

@@ -37,6 +37,10 @@ int account_for_login(struct db *db, const char *username, struct account *out, 
 		      char *display_name, size_t name_size);
 /* The stored password hash of user id. 0, SG_ENOTFOUND or SG_EIO. */
 int account_password_hash(struct db *db, const char *user_id, char *hash, size_t hash_size);
+/* A user's duress PIN hash: 0, SG_ENOTFOUND (none registered) or SG_EIO. */
+int account_duress_hash(struct db *db, const char *user_id, char *hash, size_t hash_size);
+/* Sets it (inside a write; the caller audits). */
+int account_set_duress(struct db *db, const char *user_id, const char *hash);
 
 /* The user named username: its id and organisation. 0, SG_ENOTFOUND or SG_EIO. */
 int account_find_user(struct db *db, const char *username, char id[48], char org[48]);

@@ -36,6 +36,7 @@ POLICY = {
     "GET /api/v1/session": "session",
     "DELETE /api/v1/session": "session",
     "POST /api/v1/session/password": "session",
+    "POST /api/v1/session/duress_pin": "session",  # tested in test_alarms
     "GET /api/v1/organisations": ALL,
     "POST /api/v1/organisations": {"admin"},  # admins of the installation's first organisation
     "GET /api/v1/organisations/{id}": ALL,

@@ -199,3 +199,65 @@ def test_bad_alarm_input_stores_nothing_and_exercises_are_never_counted():
         check(rows == [("fallDown", "fallDown", 2), ("general", "bananas", 2)], rows)
     finally:
         srv.stop()
+
+
+def test_duress_pin_logs_in_like_the_password_and_silently_opens_a_duress_alarm():
+    import statistics
+    from harness import user_body
+    srv, a, root = setup()
+    try:
+        p = srv.create(a.admin, "people", person_body(name="Zhang Min"))
+        u = user_body("person", person_id=p["id"])
+        srv.create(a.admin, "users", u)
+        tok = srv.login(u["username"], u["password"])
+        pin = "4711 river"
+        # registering: a person's account, its password, a PIN unlike it
+        r = srv.request("POST", "/api/v1/session/duress_pin", {"password": u["password"], "pin": "12"}, token=tok)
+        check(r.status == 400 and r.json["field"] == "/pin", r)
+        r = srv.request("POST", "/api/v1/session/duress_pin", {"password": "wrong password here", "pin": pin}, token=tok)
+        check(r.status == 403, r)
+        r = srv.request("POST", "/api/v1/session/duress_pin", {"password": u["password"], "pin": pin},
+                        token=a.tokens["duty_officer"])
+        check(r.status == 409, f"a staff account has no duress PIN: {r}")
+        r = srv.request("POST", "/api/v1/session/duress_pin", {"password": u["password"], "pin": pin}, token=tok)
+        check(r.status == 200, r)
+        check(pin not in srv.sql("SELECT coalesce(duress_hash, '') FROM users WHERE username = ?", (u["username"],))[0][0]
+              and srv.sql("SELECT duress_hash FROM users WHERE username = ?", (u["username"],))[0][0].startswith("$argon2id$"),
+              "the PIN is stored as an argon2id hash")
+        view_before = srv.request("GET", "/api/v1/session", token=tok).json
+
+        def login(pw):
+            t0 = time.perf_counter()
+            r = srv.request("POST", "/api/v1/session", {"username": u["username"], "password": pw})
+            return r, time.perf_counter() - t0
+
+        real, forced, times = [], [], {"pw": [], "pin": []}
+        for _ in range(5):  # interleaved, so load falls on both alike
+            r1, t1 = login(u["password"])
+            r2, t2 = login(pin)
+            real.append(r1), forced.append(r2)
+            times["pw"].append(t1), times["pin"].append(t2)
+        for r1, r2 in zip(real, forced):
+            check(r1.status == r2.status == 201, (r1, r2))
+            check(set(r1.json) == set(r2.json) and r1.json["user"] == r2.json["user"], (r1.json, r2.json))
+            check(set(r1.headers) - {"date", "x-request-id"} == set(r2.headers) - {"date", "x-request-id"}, (r1.headers, r2.headers))
+        ratio = statistics.median(times["pin"]) / statistics.median(times["pw"])
+        check(0.6 < ratio < 1.6, f"a PIN login takes the time of a password login: {times}")
+        # the forced session works like any
+        forced_tok = forced[0].json["token"]
+        check(srv.request("GET", "/api/v1/session", token=forced_tok).json == view_before, "the same view")
+        check(srv.request("POST", "/api/v1/session", {"username": u["username"], "password": "not it at all"}).status == 401,
+              "anything else is still refused")
+        # one duress alarm per PIN login, highest priority; duty officers see it, nobody else
+        dur = srv.request("GET", "/api/v1/alarms?cause=duress&limit=50", token=a.tokens["duty_officer"]).json["items"]
+        check(len(dur) == 5 and all(d["priority"] == 1 and d["person_id"] == p["id"] for d in dur), dur)
+        check(srv.request("GET", "/api/v1/alarms?cause=duress", token=a.tokens["viewer"]).json["items"] == [],
+              "a viewer does not see duress alarms")
+        check(srv.request("GET", f"/api/v1/alarms/{dur[0]['id']}", token=a.tokens["viewer"]).status == 404, "nor reads one")
+        check(srv.request("GET", f"/api/v1/alarms/{dur[0]['id']}", token=forced_tok).status == 404,
+              "the person's own account learns nothing")
+        check(srv.request("GET", "/api/v1/alarms", token=forced_tok).status == 403, "as before the PIN")
+        ev = srv.sql("SELECT DISTINCT category FROM events WHERE type = 'alarm'")
+        check(ev == [("alarms_duress",)], f"duress events travel under their own rule: {ev}")
+    finally:
+        srv.stop()

@@ -62,6 +62,17 @@ static void reply_alarm(struct req *r, unsigned status, const json_t *rec, const
 }
 
 /* The newest position among a person's devices, from the live index. */
+static bool person_position(struct req *r, struct db *db, const char *person, struct live_hit *best);
+
+void api_person_position(struct req *r, struct db *db, const char *person, bool *has, double *lat, double *lon,
+			 int64_t *time_ms)
+{
+	struct live_hit h = {0};
+	*has = person_position(r, db, person, &h);
+	if (*has)
+		*lat = h.lat, *lon = h.lon, *time_ms = h.time_ms;
+}
+
 static bool person_position(struct req *r, struct db *db, const char *person, struct live_hit *best)
 {
 	json_t *devs;

@@ -32,6 +32,9 @@ void api_incident_exposure(struct req *r);
 void api_alarm_create(struct req *r);
 void api_alarm_get(struct req *r);
 void api_alarm_act(struct req *r);
+/* The newest position of a person's devices (*has false: none known). */
+void api_person_position(struct req *r, struct db *db, const char *person, bool *has, double *lat, double *lon,
+			 int64_t *time_ms);
 
 /* agreements.c */
 void api_agreement_list(struct req *r);
@@ -50,6 +53,7 @@ void api_session_create(struct req *r);
 void api_session_get(struct req *r);
 void api_session_delete(struct req *r);
 void api_session_password(struct req *r);
+void api_session_duress(struct req *r);
 
 /* ingest.c: device protocols */
 struct protocol;

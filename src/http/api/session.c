@@ -4,6 +4,7 @@
 #include "core/config.h"
 #include "http/api/api.h"
 
+#include "alarms/alarms.h"
 #include "audit/audit.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -35,6 +36,9 @@ struct login_job {
 	char csrf[40];
 	const char *user_id, *org_id, *request_id;
 	int64_t now, expires;
+	bool duress;             /* the duress PIN was given: a duress alarm opens with the session */
+	struct alarm_open alarm;
+	struct verr e;
 };
 
 static int login_fn(struct db *db, void *arg)
@@ -46,7 +50,10 @@ static int login_fn(struct db *db, void *arg)
 	struct audit_entry ae = {.actor = j->user_id, .org_id = j->org_id, .action = "login",
 				 .object_type = "session", .object_id = j->user_id,
 				 .request_id = j->request_id};
-	return audit_append(db, &ae, j->now);
+	rc = audit_append(db, &ae, j->now);
+	if (!rc && j->duress)
+		rc = alarm_open(db, &j->alarm, NULL, &j->e);
+	return rc;
 }
 
 /* 429 with Retry-After for a throttled key (wait_ms until it may try). */
@@ -141,8 +148,18 @@ void api_session_create(struct req *r)
 		return;
 	}
 	pthread_once(&dummy_once, make_dummy);
+	/* A duress PIN given instead of the password logs in as usual and opens
+	 * a duress alarm. Both hashes are always checked (a dummy for a missing
+	 * one), so neither the answer nor its time tells a PIN from a password,
+	 * or an account with a PIN from one without. */
+	char dhash[crypto_pwhash_STRBYTES] = "";
+	if (found && who.person_id[0])
+		account_duress_hash(db, uid, dhash, sizeof(dhash));
 	bool ok = crypto_pwhash_str_verify(found ? hash : dummy_hash, pw, strlen(pw)) == 0 && found;
+	bool duress = crypto_pwhash_str_verify(dhash[0] ? dhash : dummy_hash, pw, strlen(pw)) == 0 && dhash[0] && !ok;
+	ok |= duress;
 	sodium_memzero(hash, sizeof(hash));
+	sodium_memzero(dhash, sizeof(dhash));
 	json_decref(body);
 	if (!ok) {
 		throttle_failure(r->env->throttle, ukey, now);
@@ -164,7 +181,14 @@ void api_session_create(struct req *r)
 	secret_new(SESSION_PREFIX, token, sizeof(token));
 	secret_new("", csrf, sizeof(csrf));
 	struct login_job j = {.user_id = uid, .org_id = org, .request_id = r->id, .now = now,
-			      .expires = now + r->env->absolute_timeout_ms};
+			      .expires = now + r->env->absolute_timeout_ms, .duress = duress};
+	if (duress) {
+		j.alarm = (struct alarm_open){.org_id = org, .person_id = who.person_id, .cause = "duress", .actor = uid,
+					      .actor_org = org, .request_id = r->id, .now_ms = now,
+					      .escalate_after_ms = alarm_timer_ms(r->env->alarm_timers, "duress")};
+		api_person_position(r, db, who.person_id, &j.alarm.has_position, &j.alarm.lat, &j.alarm.lon,
+				    &j.alarm.position_ms);
+	}
 	secret_hash(token, j.token_hash);
 	sg_strlcpy(j.csrf, csrf, sizeof(j.csrf));
 	int rc = store_write(r->env->store, login_fn, &j);
@@ -315,4 +339,76 @@ void api_session_password(struct req *r)
 	atomic_fetch_add(&r->env->auth_epoch, 1);
 	throttle_success(r->env->throttle, ukey);
 	reply_empty(r, 204);
+}
+
+struct duress_job {
+	const char *user_id, *org_id, *request_id;
+	char hash[crypto_pwhash_STRBYTES];
+	int64_t now;
+};
+
+static int duress_fn(struct db *db, void *arg)
+{
+	struct duress_job *j = arg;
+	int rc = account_set_duress(db, j->user_id, j->hash);
+	struct audit_entry ae = {.actor = j->user_id, .org_id = j->org_id, .action = "duress_pin_set",
+				 .object_type = "user", .object_id = j->user_id, .request_id = j->request_id};
+	return rc ? rc : audit_append(db, &ae, j->now);
+}
+
+/* A person's account registers its duress PIN, proving it knows its
+ * password; the PIN is kept as an argon2id hash, like a password. */
+void api_session_duress(struct req *r)
+{
+	if (r->actor.api_key || !r->actor.person_id[0]) {
+		reply_problem(r, 409, "conflict", "Not a person's account",
+			      "a duress PIN belongs to the account of a protected person", NULL);
+		return;
+	}
+	static const char *const members[] = {"password", "pin", NULL};
+	json_t *body = req_json_members(r, members);
+	if (!body)
+		return;
+	const char *pw = json_string_value(json_object_get(body, "password"));
+	const char *pin = json_string_value(json_object_get(body, "pin"));
+	size_t n = pin ? strlen(pin) : 0;
+	const char *bad = !pw || strlen(pw) > 1024 ? "/password" : n < 4 || n > 64 ? "/pin" : NULL;
+	if (bad || str_eq(pin, pw)) {
+		reply_problem(r, 400, "validation", "Invalid request",
+			      bad && str_eq(bad, "/password") ? "password is required"
+							      : "pin must be 4 to 64 characters and differ from the password",
+			      bad ? bad : "/pin");
+		json_decref(body);
+		return;
+	}
+	char ukey[96];
+	int64_t now = clock_now_ms();
+	snprintf(ukey, sizeof(ukey), "u:%s", r->actor.username);
+	struct db *db = unthrottled_db(r, ukey, NULL, now, r->actor.username, "Too many failed attempts",
+				       "wait before trying again");
+	char hash[crypto_pwhash_STRBYTES] = "";
+	if (!db || (account_password_hash(db, r->actor.id, hash, sizeof(hash)), !hash[0]) ||
+	    crypto_pwhash_str_verify(hash, pw, strlen(pw)) != 0) {
+		if (db) {
+			throttle_failure(r->env->throttle, ukey, now);
+			atomic_fetch_add(&r->env->metrics.login_failures, 1);
+			reply_problem(r, 403, "invalid-credentials", "Wrong password", "password is not your password",
+				      "/password");
+		}
+		json_decref(body);
+		return;
+	}
+	struct duress_job j = {.user_id = r->actor.id, .org_id = r->actor.org_id, .request_id = r->id, .now = now};
+	if (crypto_pwhash_str(j.hash, pin, n, crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE)) {
+		json_decref(body);
+		reply_err(r, SG_EIO, NULL);
+		return;
+	}
+	json_decref(body);
+	int rc = store_write(r->env->store, duress_fn, &j);
+	sodium_memzero(j.hash, sizeof(j.hash));
+	if (rc)
+		reply_err(r, rc, NULL);
+	else
+		reply_json(r, 200, json_pack("{s:b}", "duress_pin", 1));
 }

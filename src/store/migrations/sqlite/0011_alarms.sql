@@ -56,3 +56,7 @@ CREATE INDEX alarm_log_alarm ON alarm_log(alarm_id, seq);
 -- The person an event concerns, for the sharing conditions that hold per
 -- person (positions "during an open SOS"); never sent to clients.
 ALTER TABLE events ADD COLUMN subject TEXT;
+
+-- A person's duress PIN (argon2id, like a password): given instead of the
+-- password at login, it logs in as usual and silently opens a duress alarm.
+ALTER TABLE users ADD COLUMN duress_hash TEXT;
