@@ -234,6 +234,14 @@ json_t *openapi_generate(const char *version)
 			for (unsigned f = 0; f < res->nfields; f++)
 				if (res->fields[f].flags & FF_FILTER)
 					json_array_append_new(params, json_pack("{s:s,s:s,s:{s:s}}", "name", res->fields[f].name, "in", "query", "schema", "type", "string"));
+			static const char *const timed[] = {"from", "until", NULL}, *const placed[] = {"bbox", "near", "radius_m", NULL};
+			for (const char *const *q = timed; resource_field(res, "time") && *q; q++)
+				json_array_append_new(params, json_pack("{s:s,s:s,s:s,s:{s:s,s:s}}", "name", *q, "in", "query", "description",
+									"time window on `time`: [from, until)", "schema", "type", "string", "format", "date-time"));
+			for (const char *const *q = placed; resource_field(res, "min_lon") && *q; q++)
+				json_array_append_new(params, json_pack("{s:s,s:s,s:s,s:{s:s}}", "name", *q, "in", "query", "description",
+									"bbox=min_lon,min_lat,max_lon,max_lat, or near=LAT,LON with radius_m (metres): the areas that reach it",
+									"schema", "type", "string"));
 			json_object_set_new(op, "parameters", params);
 			json_object_set_new(resp, "200", json_pack("{s:s,s:{s:{s:{s:s}}}}", "description", "A page of records",
 								   "content", "application/json", "schema", "$ref", "#/components/schemas/List"));

@@ -93,6 +93,12 @@ static void gen_sql(const struct resource *res)
 			if (res->fields[i].flags & FF_FILTER)
 				sb_addf(&sb, " AND (?%u IS NULL OR %s = ?%u)", 5 + i,
 					fcol(&res->fields[i]), 5 + i);
+		/* a time window on the field named time, a box on the bounding box columns */
+		if (resource_field(res, "time"))
+			sb_adds(&sb, " AND (?40 IS NULL OR time >= ?40) AND (?41 IS NULL OR time < ?41)");
+		if (resource_field(res, "min_lon"))
+			sb_adds(&sb, " AND (?42 IS NULL OR (max_lon >= ?42 AND min_lon <= ?44 AND max_lat >= ?43"
+				     " AND min_lat <= ?45))");
 		sb_adds(&sb, " ORDER BY id LIMIT ?4");
 		if (all)
 			q->list_all = sb_detach(&sb);
@@ -771,6 +777,12 @@ int resource_list(struct db *db, const struct resource *res, const struct list_q
 		else
 			db_bind_text(st, 5 + (int)i, v);
 	}
+	if (q->time_from)
+		db_bind_text(st, 40, q->time_from);
+	if (q->time_to)
+		db_bind_text(st, 41, q->time_to);
+	for (int i = 0; q->has_bbox && i < 4; i++)
+		db_bind_real(st, 42 + i, q->bbox[i]);
 	json_t *arr = json_array();
 	int rc, n = 0;
 	*more = false;

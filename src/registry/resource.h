@@ -161,6 +161,9 @@ struct list_query {
 	const char *after;          /* cursor: ids greater than this */
 	const char *only_id;        /* narrow to one id (a person's own record) */
 	const char *filter[24];     /* per field index: value to match, or NULL */
+	const char *time_from, *time_to; /* resources with a `time` field: [from, to), normalised UTC */
+	bool has_bbox;              /* resources with a bounding box: the records whose box meets */
+	double bbox[4];             /* min_lon, min_lat, max_lon, max_lat */
 	int limit;
 };
 /* Lists records of q->org_id in id order; *out is a new array, *more says

@@ -3,6 +3,8 @@
  * API keys shown once, the audit list). Every handler asks the policy. */
 #include "http/api/api.h"
 
+#include "geo/geodesic.h"
+
 #include "audit/audit.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -16,6 +18,8 @@
 #include "sharing/sharing.h"
 
 #include <stdlib.h>
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static const struct resource *route_resource(struct req *r)
@@ -341,7 +345,67 @@ struct list_params {
 	const char *only_org;
 	struct sb scope; /* the filters a cursor is bound to */
 	char after[CURSOR_VALUE_MAX + 1];
+	char from[25], until[25];
+	bool near;       /* ?near=LAT,LON&radius_m=R: a box first, then the distance */
+	double near_lat, near_lon, near_r;
 };
+
+/* A list's place filters (resources with a bounding box): ?bbox, or ?near
+ * with ?radius_m; false after replying 400. */
+static bool place_params(struct req *r, struct list_query *q, struct list_params *lp)
+{
+	const char *bbox = req_query(r, "bbox"), *near = req_query(r, "near"), *rad = req_query(r, "radius_m");
+	double *b = q->bbox;
+	if (bbox && near) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "give bbox or near, not both", "?near");
+		return false;
+	}
+	if (bbox) {
+		char buf[200];
+		bool ok = strlen(bbox) < sizeof(buf) &&
+			  sscanf(bbox, "%lf,%lf,%lf,%lf%199s", &b[0], &b[1], &b[2], &b[3], buf) == 4 &&
+			  fabs(b[0]) <= 180 && fabs(b[2]) <= 180 && b[1] >= -90 && b[3] <= 90 && b[1] <= b[3] && b[0] <= b[2];
+		if (!ok) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
+				      "bbox is min_lon,min_lat,max_lon,max_lat in degrees", "?bbox");
+			return false;
+		}
+		q->has_bbox = true;
+	}
+	if (near || rad) {
+		char buf[200];
+		double la, lo;
+		if (!near || strlen(near) >= sizeof(buf) || sscanf(near, "%lf,%lf%199s", &la, &lo, buf) != 2 ||
+		    fabs(la) > 90 || fabs(lo) > 180) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter", "near is LAT,LON in degrees, with radius_m",
+				      "?near");
+			return false;
+		}
+		if (!rad || parse_double(rad, &lp->near_r) || !(lp->near_r > 0) || lp->near_r > 2e7) {
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter",
+				      "radius_m must be a number of metres, more than 0 and at most 20,000 km", "?radius_m");
+			return false;
+		}
+		lp->near = true, lp->near_lat = la, lp->near_lon = lo;
+		double dlat = lp->near_r / 111320.0, dlon = lp->near_r / (111320.0 * fmax(cos(la * M_PI / 180), 0.01));
+		b[0] = fmax(-180, lo - dlon), b[1] = fmax(-90, la - dlat), b[2] = fmin(180, lo + dlon), b[3] = fmin(90, la + dlat);
+		q->has_bbox = true;
+	}
+	return true;
+}
+
+/* ?near, exactly: a Point area within radius_m of the point (its own radius
+ * added); a Polygon by its bounding box. */
+static bool near_ok(const struct list_params *lp, const json_t *rec)
+{
+	const json_t *g = json_object_get(rec, "geometry");
+	if (!lp->near || !str_eq(json_string_value(json_object_get(g, "type")), "Point"))
+		return true;
+	const json_t *c = json_object_get(g, "coordinates");
+	double d = geo_distance_m(lp->near_lat, lp->near_lon, json_number_value(json_array_get(c, 1)),
+				  json_number_value(json_array_get(c, 0)));
+	return d <= lp->near_r + json_number_value(json_object_get(rec, "radius_m"));
+}
 
 /* Reads limit, format, org_id, the filters and the cursor into q and lp;
  * false after replying 400. */
@@ -354,6 +418,11 @@ static bool list_params(struct req *r, const struct resource *res, struct list_q
 	for (unsigned i = 0; i < res->nfields && lp->na < 38; i++)
 		if (res->fields[i].flags & FF_FILTER)
 			lp->allowed[lp->na++] = res->fields[i].name;
+	bool timed = resource_field(res, "time") != NULL, placed = resource_field(res, "min_lon") != NULL;
+	if (timed)
+		lp->allowed[lp->na++] = "from", lp->allowed[lp->na++] = "until";
+	if (placed)
+		lp->allowed[lp->na++] = "bbox", lp->allowed[lp->na++] = "near", lp->allowed[lp->na++] = "radius_m";
 	lp->allowed[lp->na] = NULL;
 	if (!req_query_allowed(r, lp->allowed))
 		return false;
@@ -371,8 +440,23 @@ static bool list_params(struct req *r, const struct resource *res, struct list_q
 		return false;
 	}
 	lp->geojson = v && str_eq(v, "geojson");
-	if (!list_filters(r, res, q))
+	if (!list_filters(r, res, q) || (placed && !place_params(r, q, lp)))
 		return false;
+	static const char *const window[2] = {"from", "until"};
+	for (int k = 0; timed && k < 2; k++) {
+		int64_t ms;
+		if (!(v = req_query(r, window[k])))
+			continue;
+		if (time_parse_rfc3339(v, &ms)) {
+			char ptr[16];
+			snprintf(ptr, sizeof(ptr), "?%s", window[k]);
+			reply_problem(r, 400, "invalid-query", "Invalid query parameter", "a time is RFC 3339, e.g. 2026-12-03T06:00:00Z",
+				      ptr);
+			return false;
+		}
+		time_format_ms(ms, k ? lp->until : lp->from);
+		*(k ? &q->time_to : &q->time_from) = k ? lp->until : lp->from;
+	}
 	lp->only_org = req_query(r, "org_id");
 	if (lp->only_org && !id_valid(lp->only_org, "org")) {
 		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "org_id must be an organisation id", "?org_id");
@@ -450,6 +534,8 @@ void api_list(struct req *r)
 	for (size_t i = 0; i < n; i++) {
 		json_t *rec = sorted[i];
 		struct access acc;
+		if (!near_ok(&lp, rec))
+			continue;
 		if (policy_decide(&r->actor, ACT_READ, res->rule_of ? res->rule_of(rec) : res->name,
 				  json_string_value(json_object_get(rec, "org_id")), json_string_value(json_object_get(rec, "id")),
 				  &acc) != DECIDE_ALLOW)
