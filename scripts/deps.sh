@@ -13,7 +13,7 @@ pkgs=(build-essential pkg-config meson ninja-build
 command -v node >/dev/null && command -v npm >/dev/null || pkgs+=(nodejs npm)
 pkgs+=(chromium fonts-dejavu-core)
 if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(postgresql postgresql-contrib wrk redis-server libhiredis-dev postgresql-15-postgis-3 sqlite3)
+  pkgs+=(postgresql postgresql-contrib wrk redis-server libhiredis-dev postgresql-15-postgis-3 sqlite3 python3-psycopg2)
 fi
 
 missing=()

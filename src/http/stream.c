@@ -213,8 +213,10 @@ int broker_publish(void *ctx, const struct event *e)
 	}
 	if (seq >= b->next)
 		b->next = seq + 1;
-	if (b->nwaiting && !b->pending) {
-		if (mono_us() - b->last_wake_us >= flush_of(b)) {
+	/* An alarm does not wait for the batch: its readers wake now. */
+	bool urgent = strncmp(s->category, "alarms", 6) == 0;
+	if (b->nwaiting && (!b->pending || urgent)) {
+		if (urgent || mono_us() - b->last_wake_us >= flush_of(b)) {
 			wake_locked(b, false); /* the first event of a batch wakes the sleepers; the rest find none */
 		} else {
 			b->pending = true; /* the ticker wakes them flush_us after the last wake */
