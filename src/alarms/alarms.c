@@ -517,6 +517,7 @@ struct alarm_set {
 	pthread_mutex_t mu;
 	json_t *alarms; /* alarm id -> person id, open and real */
 	json_t *people; /* person id -> how many */
+	json_t *moving; /* OwnTracks devices told move mode */
 };
 
 struct alarm_set *alarm_set_new(void)
@@ -525,6 +526,7 @@ struct alarm_set *alarm_set_new(void)
 	pthread_mutex_init(&s->mu, NULL);
 	s->alarms = json_object();
 	s->people = json_object();
+	s->moving = json_object();
 	return s;
 }
 
@@ -534,6 +536,7 @@ void alarm_set_free(struct alarm_set *s)
 		return;
 	json_decref(s->alarms);
 	json_decref(s->people);
+	json_decref(s->moving);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -604,4 +607,25 @@ size_t alarm_set_size(const struct alarm_set *s)
 	size_t n = json_object_size(m->alarms);
 	pthread_mutex_unlock(&m->mu);
 	return n;
+}
+
+char *alarm_set_owntracks_reply(struct alarm_set *s, const char *device_id, const char *person_id)
+{
+	if (!s || !device_id)
+		return NULL;
+	pthread_mutex_lock(&s->mu);
+	bool open = person_id && *person_id && json_object_get(s->people, person_id);
+	bool told = json_object_get(s->moving, device_id) != NULL;
+	if (open && !told)
+		json_object_set_new(s->moving, device_id, json_true());
+	else if (!open && told)
+		json_object_del(s->moving, device_id);
+	pthread_mutex_unlock(&s->mu);
+	if (!open && !told)
+		return NULL;
+	/* monitoring: 2 move mode (reports every locatorInterval seconds while
+	 * moving), 1 significant changes (the apps' default) */
+	return xasprintf("[{\"_type\":\"cmd\",\"action\":\"setConfiguration\",\"configuration\":"
+			 "{\"_type\":\"configuration\",\"monitoring\":%d%s}}]",
+			 open ? 2 : 1, open ? ",\"locatorInterval\":30" : "");
 }

@@ -119,4 +119,11 @@ int alarm_set_event(void *ctx, const struct event *e);
 bool alarm_set_has(const struct alarm_set *s, const char *person_id);
 size_t alarm_set_size(const struct alarm_set *s);
 
+/* What an OwnTracks phone is told in the answer to its report (a JSON
+ * array of messages): while its person has an open alarm, move mode
+ * (frequent reports: setConfiguration monitoring 2); on the first report
+ * after, back to significant-changes mode (monitoring 1), once. A new
+ * string, or NULL for nothing to say. */
+char *alarm_set_owntracks_reply(struct alarm_set *s, const char *device_id, const char *person_id);
+
 #endif

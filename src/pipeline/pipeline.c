@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_ORGS 4096
 
@@ -423,6 +424,14 @@ static int sos_fn(struct db *db, struct store_job *j)
 {
 	const char *value = json_string_value(json_object_get(j->r->attrs, "alarm"));
 	const char *cause = alarm_cause_of_device(value);
+	/* OwnTracks has no alarm: a location published by hand with the point
+	 * of interest (iOS) or tag "SOS" stands for one (README, "Alarms"). */
+	static const char *const marks[] = {"poi", "tag"};
+	for (int k = 0; !cause && k < 2; k++) {
+		const char *m = json_string_value(json_object_get(j->r->attrs, marks[k]));
+		if (m && strcasecmp(m, "sos") == 0)
+			cause = "sos", value = m;
+	}
 	if (!cause || !j->dev->person_id[0])
 		return 0;
 	struct verr e = {0};

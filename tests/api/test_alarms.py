@@ -261,3 +261,50 @@ def test_duress_pin_logs_in_like_the_password_and_silently_opens_a_duress_alarm(
         check(ev == [("alarms_duress",)], f"duress events travel under their own rule: {ev}")
     finally:
         srv.stop()
+
+
+def test_owntracks_sos_and_move_mode_while_the_alarm_is_open():
+    from test_positions import owntracks
+    srv, a, root = setup()
+    try:
+        p = srv.create(a.admin, "people", person_body(name="Chen Bo"))
+        dev = srv.create(a.admin, "devices", device_body(protocol="owntracks", person_id=p["id"]))
+        t = int(time.time()) - 100
+
+        def report(i, **extra):
+            # OwnTracks iOS: a location published by hand, as the app sends it
+            body = {"_type": "location", "acc": 12, "alt": 20, "batt": 71, "conn": "m", "lat": 24.90 + i / 1000,
+                    "lon": 67.16, "t": "u", "tid": "CB", "tst": t + i, "vac": 4, "vel": 0, "m": 1}
+            body.update(extra)
+            r = owntracks(srv, dev["key"], body)
+            check(r.status == 200, r)
+            return r.json
+
+        check(report(0) == [], "nothing to say without an alarm")
+        report(1, poi="SOS")
+        rows = srv.sql("SELECT cause, device_alarm, device_id FROM alarms")
+        check(rows == [("sos", "SOS", dev["id"])], rows)
+        aid = srv.sql("SELECT id FROM alarms")[0][0]
+        # while it is open, each answer tells the app to report often (move mode)
+        said = []
+        for i in range(2, 40):
+            said = report(i)
+            if said:
+                break
+            time.sleep(0.05)
+        check(said and said[0]["_type"] == "cmd" and said[0]["action"] == "setConfiguration"
+              and said[0]["configuration"]["monitoring"] == 2, said)
+        check(report(50)[0]["configuration"]["monitoring"] == 2, "again while open")
+        r = srv.request("POST", f"/api/v1/alarms/{aid}/resolve", {"outcome": "false_alarm", "note": "test press"},
+                        token=a.tokens["duty_officer"])
+        check(r.status == 200, r)
+        back = []
+        for i in range(60, 100):
+            back = report(i)
+            if back and back[0]["configuration"]["monitoring"] == 1:
+                break
+            time.sleep(0.05)
+        check(back and back[0]["configuration"]["monitoring"] == 1, f"back to significant changes: {back}")
+        check(report(101) == [], "said once")
+    finally:
+        srv.stop()

@@ -4,6 +4,8 @@
  * is on disk. */
 #include "http/api/api.h"
 
+#include "alarms/alarms.h"
+
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -12,6 +14,7 @@
 #include "pipeline/pipeline.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void ingest_reply(struct req *r, int rc, const struct verr *e, const struct protocol *p,
@@ -19,10 +22,16 @@ static void ingest_reply(struct req *r, int rc, const struct verr *e, const stru
 {
 	if (rc == 0) {
 		r->attrs_dropped = res->attrs_dropped;
-		if (p->reply_type)
+		char *say = str_eq(p->name, "owntracks")
+				    ? alarm_set_owntracks_reply(r->env->alarms, res->device_id, res->person_id)
+				    : NULL;
+		if (say)
+			reply_data(r, 200, p->reply_type, say, strlen(say));
+		else if (p->reply_type)
 			reply_data(r, 200, p->reply_type, p->reply_body, strlen(p->reply_body));
 		else
 			reply_empty(r, 200);
+		free(say);
 		return;
 	}
 	if (rc == SG_EAUTH) {
