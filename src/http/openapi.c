@@ -87,6 +87,10 @@ static json_t *body_of(const char *method, const char *pattern)
 		return json_pack("{s:s,s:{s:{s:s},s:{s:s}},s:[s,s],s:b}", "type", "object", "properties",
 				 "current_password", "type", "string", "new_password", "type", "string", "required",
 				 "current_password", "new_password", "additionalProperties", 0);
+	if (str_eq(pattern, "/api/v1/incidents/{id}/assessment"))
+		return json_pack("{s:s,s:{s:{s:s},s:{s:s},s:{s:s,s:i}},s:[s],s:b}", "type", "object", "properties",
+				 "severity", "type", "string", "confidence", "type", "string", "notes", "type", "string",
+				 "maxLength", 4000, "required", "severity", "additionalProperties", 0);
 	if (str_eq(pattern, "/api/v1/session/duress_pin"))
 		return json_pack("{s:s,s:{s:{s:s},s:{s:s,s:i,s:i,s:b}},s:[s,s],s:b}", "type", "object", "properties",
 				 "password", "type", "string", "pin", "type", "string", "minLength", 4, "maxLength", 64,

@@ -91,6 +91,8 @@ POLICY = {
     "GET /api/v1/incidents/{id}": STAFF,
     "PATCH /api/v1/incidents/{id}": OPERATORS,  # closed, never deleted: no DELETE route
     "GET /api/v1/incidents/{id}/exposure": STAFF,
+    "GET /api/v1/incidents/{id}/assessment": STAFF,  # 404 until the caller's organisation assesses it
+    "POST /api/v1/incidents/{id}/assessment": OPERATORS,  # also a partner's operators who see it
     "GET /api/v1/agreements": STAFF,
     "POST /api/v1/agreements": {"admin"},
     "GET /api/v1/agreements/{id}": STAFF,
@@ -140,7 +142,7 @@ def list_query(sub, collection):
 PRIVATE = {"people": ["name", "phone", "email", "emergency_contact", "notes"], "sites": ["address", "notes"],
            "vehicles": ["notes"], "positions": [], "zones": ["reason"], "incidents": ["source", "notes"],
            "alarms": ["device_id", "device_alarm", "lat", "lon", "position_time", "note", "opened_by",
-                      "acknowledged_by", "resolved_by", "resolution", "log"]}
+                      "acknowledged_by", "resolved_by", "resolution", "log", "links"]}
 # Who alarms are raised for in the matrix (A's person), and the partner a
 # hand-over goes to (A shares its alarms with it in full).
 ALARM = {}
@@ -164,6 +166,7 @@ BODIES = {
 }
 # The bodies of the routes that act on one object.
 ACTIONS = {
+    "/api/v1/incidents/{id}/assessment": lambda: {"severity": "severe", "confidence": "probable", "notes": "our patrol saw it"},
     "/api/v1/alarms/{id}/acknowledge": lambda: {},
     "/api/v1/alarms/{id}/handover": lambda: {"to_org": ALARM["partner"], "note": "their patrol is nearer"},
     "/api/v1/alarms/{id}/resolve": lambda: {"outcome": "false_alarm", "note": "pressed by mistake"},
@@ -335,7 +338,9 @@ def test_access_matrix_every_route_role_and_relation():
                     path += list_query(sub, collection)
                 resp = srv.request(r["method"], path, body, token=a.tokens[role],
                                    raw=b"" if r["method"] == "POST" and body is None else None)
-                if role in allowed:
+                if role in allowed and key == "GET /api/v1/incidents/{id}/assessment" and resp.status == 404:
+                    pass  # allowed, and nothing assessed yet on this fresh incident
+                elif role in allowed:
                     check(resp.status in (200, 201, 204), f"own {role}: {key} should be allowed: {resp}")
                     documented_as(r, resp, body)
                 elif role == "person" and r["path"] == "/api/v1/people/{id}":
@@ -409,6 +414,17 @@ def test_access_matrix_every_route_role_and_relation():
                     before = srv.request("GET", f"/api/v1/{collection}/{target['id']}", token=a.admin).json
                     resp = srv.request(r["method"], r["path"].replace("{id}", oid), body, token=tok,
                                        raw=b"" if r["method"] == "POST" and body is None else None)
+                    if key == "POST /api/v1/incidents/{id}/assessment" and expect == 403 and role in OPERATORS:
+                        # a partner who sees the incident keeps its own assessment beside it (never changing it)
+                        check(resp.status == 200 and resp.json["org_id"] == org.id, f"{rel} {role}: {resp}")
+                        mine = srv.request("GET", r["path"].replace("{id}", oid), token=tok)
+                        check(mine.status == 200 and mine.json["severity"] == "severe", mine)
+                        continue
+                    if key == "GET /api/v1/incidents/{id}/assessment" and expect == 200:
+                        # none of its own yet, or the one it made: never A's (A made none)
+                        check(resp.status in (200, 404) and (resp.status == 404 or resp.json["org_id"] == org.id),
+                              f"{rel} {role}: {resp}")
+                        continue
                     if key == "POST /api/v1/alarms/{id}/comment" and expect == 403 and SHOWN[rel].get("alarms") == "full" \
                             and role in OPERATORS:
                         # a partner's operators who see the alarm in full may comment on it (and only that)

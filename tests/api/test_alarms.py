@@ -68,6 +68,9 @@ def test_sos_escalates_is_handed_over_acknowledged_and_resolved_in_both_trails()
         one = srv.request("GET", f"/api/v1/alarms/{aid}", token=a.tokens["duty_officer"]).json
         check(one["escalation"] == "duty_officers" and one["priority"] == 2 and one["exercise"] is False, one)
         check([s["action"] for s in one["log"]] == ["open"], one)
+        check(one["links"]["history"].startswith(f"/api/v1/devices/{dev['id']}/history?from=")
+              and one["links"]["near"].startswith("/api/v1/positions/latest?near=24.906500,67.160800"), one["links"])
+        check(srv.request("GET", one["links"]["history"], token=a.tokens["duty_officer"]).status == 200, "the link works")
 
         # nobody acknowledges: the security manager is called, then the partner's duty officers
         srv.advance_clock((ESCALATE_S + 1) * 1000)

@@ -290,3 +290,40 @@ def test_incidents_filter_by_time_window_box_and_distance_against_brute_force():
             check(r.status == 400 and r.json["field"] == field, f"{q}: {r}")
     finally:
         srv.stop()
+
+
+def test_a_partner_assesses_an_incident_beside_the_owners_record():
+    from test_access import Org, agree
+    srv = Server().start()
+    try:
+        root = srv.admin()
+        me = srv.request("GET", "/api/v1/session", token=root).json
+        a = Org(srv, root, me["org_id"])
+        b, c = Org.new(srv, root), Org.new(srv, root)
+        agree(srv, a, b, [{"category": "incidents", "level": "full"}])
+        inc = srv.create(a.tokens["duty_officer"], "incidents", incident(severity="moderate", confidence="possible"))
+        path = f"/api/v1/incidents/{inc['id']}/assessment"
+        check(srv.request("GET", path, token=b.tokens["duty_officer"]).status == 404, "nothing assessed yet")
+        r = srv.request("POST", path, {"severity": "extreme", "confidence": "confirmed", "notes": "our patrol: two vehicles"},
+                        token=b.tokens["liaison"])
+        check(r.status == 200 and r.json["severity"] == "extreme" and r.json["org_id"] == b.id, r)
+        # side by side: B reads the owner's record unchanged and its own view
+        rec = srv.request("GET", f"/api/v1/incidents/{inc['id']}", token=b.tokens["viewer"]).json
+        check(rec["severity"] == "moderate" and rec["confidence"] == "possible", rec)
+        check(srv.request("GET", path, token=b.tokens["viewer"]).json["notes"] == "our patrol: two vehicles", "B's own")
+        # the owner never sees B's assessment; a stranger does not even see the incident
+        r = srv.request("GET", path, token=a.tokens["duty_officer"])
+        check(r.status == 404 and "two vehicles" not in r.raw.decode(), r)
+        check(srv.request("POST", path, {"severity": "minor"}, token=c.tokens["duty_officer"]).status == 404, "stranger")
+        check(srv.request("POST", path, {"severity": "minor"}, token=b.tokens["viewer"]).status == 403, "a viewer reads only")
+        for body, field in [({"severity": "apocalyptic"}, "/severity"), ({}, "/severity"),
+                            ({"severity": "minor", "confidence": "sure"}, "/confidence"),
+                            ({"severity": "minor", "notes": "x" * 4001}, "/notes"), ({"severity": "minor", "owner": 1}, "/owner")]:
+            r = srv.request("POST", path, body, token=b.tokens["duty_officer"])
+            check(r.status == 400 and r.json["field"] == field, f"{body}: {r}")
+        check(srv.request("GET", path, token=b.tokens["viewer"]).json["severity"] == "extreme", "refused input changed nothing")
+        trail = srv.request("GET", "/api/v1/audit?action=assess", token=b.admin).json["items"]
+        check(len(trail) == 1 and trail[0]["object_id"] == inc["id"], trail)
+        check(srv.request("GET", "/api/v1/audit?action=assess", token=a.admin).json["items"] == [], "not in the owner's trail")
+    finally:
+        srv.stop()

@@ -240,6 +240,14 @@ test('incidents_on_the_map', async ({ browser, srv }) => {
   assert(/Exposed: [1-9]\d* people/.test(exposed) && exposed.includes('home site') && exposed.includes('Port Qasim Power Plant'),
          `exposure list: ${exposed}`);
   await page.waitForSelector('.incident-tip:has-text("armed attack")');
+  // the organisation's own assessment, beside the record
+  await page.waitForSelector('#assess');
+  await page.selectOption('#assess select[name=severity]', 'extreme');
+  await page.fill('#assess textarea[name=notes]', 'Second attack likely');
+  await page.click('#assess button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#assessment-text')?.textContent.includes('extreme'));
+  assert((await text(page, '#details')).includes('Severity') && (await text(page, '#assessment-text')).includes('Second attack likely'),
+         await text(page, '#details'));
   // the liaison cell's console gets it over the stream, without reloading
   const partner = await newPage(browser, srv);
   await consoleLogin(partner, srv, 'host.duty');

@@ -180,14 +180,44 @@ function drawIncidents() {
   }
 }
 
+const OPERATORS = ['admin', 'security_manager', 'duty_officer', 'liaison'];
+
+// The viewer's organisation's own assessment, beside the owner's record.
+async function assessment(inc, box) {
+  let mine = null;
+  try { mine = await api('GET', `/api/v1/incidents/${encodeURIComponent(inc.id)}/assessment`); } catch { /* none yet */ }
+  const shown = h('p', { class: 'note', id: 'assessment-text' }, mine
+    ? `Your assessment: ${mine.severity}${mine.confidence ? `, ${mine.confidence}` : ''}${mine.notes ? ` — ${mine.notes}` : ''}`
+    : 'Your organisation has not assessed it.');
+  const kids = [h('h3', null, 'Your assessment'), shown];
+  if (OPERATORS.includes(state.me.role)) {
+    const f = form([
+      { name: 'severity', label: 'Severity', type: 'select', value: mine ? mine.severity : inc.severity,
+        options: ['extreme', 'severe', 'moderate', 'minor', 'unknown'].map((v) => [v, v]) },
+      { name: 'confidence', label: 'Confidence', type: 'select', value: mine ? mine.confidence : inc.confidence,
+        options: ['confirmed', 'probable', 'possible', 'unconfirmed'].map((v) => [v, v]) },
+      { name: 'notes', label: 'Notes', type: 'textarea', value: mine ? mine.notes : '' },
+    ], 'Save assessment', async (v) => {
+      mine = await api('POST', `/api/v1/incidents/${encodeURIComponent(inc.id)}/assessment`, v);
+      shown.textContent = `Your assessment: ${mine.severity}${mine.confidence ? `, ${mine.confidence}` : ''}${mine.notes ? ` — ${mine.notes}` : ''}`;
+      notice('Assessment saved');
+    });
+    f.id = 'assess';
+    kids.push(f);
+  }
+  box.replaceChildren(...kids);
+}
+
 function showIncident(inc) {
   const box = h('section', { id: 'exposure', 'aria-live': 'polite' }, h('p', { class: 'note' }, 'Who is near it…'));
+  const own = h('section', { id: 'assessment' });
   details(`${inc.exercise ? 'EXERCISE — ' : ''}${inc.type.replace(/_/g, ' ')}`, [
     ['Severity', inc.severity], ['Confidence', inc.confidence], ['When', `${localTime(inc.time)} (${age(inc.time)})`],
     ['Casualties', inc.casualties], ['Area', inc.radius_m ? `${inc.radius_m} m around the point` : 'polygon'],
     ['Organisation', orgName(inc.org_id)], ['Sharing', sharedLabel(inc) || 'own'], ['Source', inc.source], ['Notes', inc.notes],
-  ], box);
+  ], h('div', null, box, own));
   exposure(inc, box);
+  assessment(inc, own);
 }
 
 // The people in the incident's area (fresh position or home site), nearest

@@ -54,6 +54,23 @@ static void reply_alarm(struct req *r, unsigned status, const json_t *rec, const
 		reply_err(r, SG_ENOTFOUND, "alarm");
 		return;
 	}
+	/* where to look next: the device's track since shortly before, who is near */
+	const char *dev = json_string_value(json_object_get(out, "device_id"));
+	const json_t *lat = json_object_get(out, "lat"), *lon = json_object_get(out, "lon");
+	int64_t opened;
+	if (acc->view != VIEW_SUMMARY &&
+	    time_parse_rfc3339(json_string_value(json_object_get(out, "opened_at")), &opened) == 0) {
+		json_t *links = json_object();
+		char from[25];
+		time_format_ms(opened - 3600000, from);
+		if (dev && str_eq(json_string_value(json_object_get(out, "org_id")), r->actor.org_id))
+			json_object_set_new(links, "history",
+					    json_sprintf("/api/v1/devices/%s/history?from=%s", dev, from));
+		if (json_is_number(lat) && json_is_number(lon))
+			json_object_set_new(links, "near", json_sprintf("/api/v1/positions/latest?near=%.6f,%.6f&radius_m=2000",
+									json_number_value(lat), json_number_value(lon)));
+		json_object_set_new(out, "links", links);
+	}
 	json_t *steps = NULL;
 	struct db *db = acc->view != VIEW_SUMMARY ? req_db(r) : NULL;
 	if (db && alarm_log(db, json_string_value(json_object_get(rec, "id")), &steps) == 0)

@@ -27,6 +27,8 @@ void api_note_record_read(json_t *reads, const struct resource *res, const struc
 
 /* exposure.c: who and what lies in an incident's area. */
 void api_incident_exposure(struct req *r);
+/* An organisation's own assessment of an incident it sees (GET, POST). */
+void api_incident_assessment(struct req *r);
 
 /* alarms.c */
 void api_alarm_create(struct req *r);

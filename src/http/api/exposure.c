@@ -13,6 +13,8 @@
  * - distances are from the incident's point (0 inside a polygon). */
 #include "http/api/api.h"
 
+#include "registry/assessments.h"
+
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -294,5 +296,90 @@ void api_incident_exposure(struct req *r)
 	json_decref(sites);
 	json_decref(reads);
 	json_decref(preads);
+	json_decref(inc);
+}
+
+/* --- an organisation's own assessment of an incident it sees ------------------ */
+
+static const char *const severities[] = {"extreme", "severe", "moderate", "minor", "unknown", NULL};
+static const char *const confidences[] = {"confirmed", "probable", "possible", "unconfirmed", NULL};
+
+static bool one_of(const char *const *list, const char *s)
+{
+	for (; s && *list; list++)
+		if (str_eq(*list, s))
+			return true;
+	return false;
+}
+
+struct assess_job {
+	const char *incident, *org, *severity, *confidence, *notes, *actor, *request_id;
+	int64_t now;
+};
+
+static int assess_fn(struct db *db, void *arg)
+{
+	struct assess_job *j = arg;
+	return assessment_set(db, j->incident, j->org, j->severity, j->confidence, j->notes, j->actor, j->request_id,
+			      j->now);
+}
+
+/* GET: the caller's organisation's assessment (404 when it has none yet);
+ * POST: sets it. The incident must be one the caller sees; the owner's
+ * record is never changed, and the owner never sees this. */
+void api_incident_assessment(struct req *r)
+{
+	struct access acc;
+	json_t *inc = api_load_for(r, resource_find("incidents"), ACT_READ, &acc);
+	if (!inc)
+		return;
+	const char *id = json_string_value(json_object_get(inc, "id"));
+	struct db *db = req_db(r);
+	if (str_eq(r->method, "GET")) {
+		json_t *a;
+		int rc = db ? assessment_get(db, id, r->actor.org_id, &a) : SG_EIO;
+		if (rc == 0)
+			reply_json(r, 200, a);
+		else if (rc == SG_ENOTFOUND)
+			reply_problem(r, 404, "not-found", "Not found", "your organisation has not assessed this incident", NULL);
+		else if (db)
+			reply_err(r, rc, NULL);
+		json_decref(inc);
+		return;
+	}
+	if (!(ROLES_OPERATORS & ROLE_BIT(r->actor.role))) {
+		reply_err(r, SG_EFORBIDDEN, NULL);
+		json_decref(inc);
+		return;
+	}
+	static const char *const members[] = {"severity", "confidence", "notes", NULL};
+	json_t *body = req_json_members(r, members);
+	if (!body) {
+		json_decref(inc);
+		return;
+	}
+	const json_t *notes = json_object_get(body, "notes"), *conf = json_object_get(body, "confidence");
+	struct assess_job j = {.incident = id, .org = r->actor.org_id,
+			       .severity = json_string_value(json_object_get(body, "severity")),
+			       .confidence = json_string_value(conf), .notes = json_string_value(notes),
+			       .actor = r->actor.id, .request_id = r->id, .now = clock_now_ms()};
+	const char *bad = NULL, *ptr = NULL;
+	if (!one_of(severities, j.severity))
+		bad = "severity must be extreme, severe, moderate, minor or unknown", ptr = "/severity";
+	else if (conf && !json_is_null(conf) && !one_of(confidences, j.confidence))
+		bad = "confidence must be confirmed, probable, possible or unconfirmed", ptr = "/confidence";
+	else if (notes && !json_is_null(notes) && (!json_is_string(notes) || json_string_length(notes) > 4000))
+		bad = "notes must be text of at most 4,000 characters", ptr = "/notes";
+	if (bad) {
+		reply_problem(r, 400, "validation", "Invalid request", bad, ptr);
+	} else {
+		int rc = store_write(r->env->store, assess_fn, &j);
+		json_t *a;
+		if (rc == 0 && db && (rc = assessment_get(db, id, r->actor.org_id, &a)) == 0)
+			reply_json(r, 200, a);
+		else
+			reply_err(r, rc ? rc : SG_EIO, NULL);
+	}
+	json_decref(body);
 	json_decref(inc);
 }

@@ -60,3 +60,17 @@ ALTER TABLE events ADD COLUMN subject TEXT;
 -- A person's duress PIN (argon2id, like a password): given instead of the
 -- password at login, it logs in as usual and silently opens a duress alarm.
 ALTER TABLE users ADD COLUMN duress_hash TEXT;
+
+-- An organisation's own assessment of an incident it sees (a partner's,
+-- most often): its severity, confidence and notes beside the owner's
+-- record, which it never changes. Seen by the assessing organisation only.
+CREATE TABLE incident_assessments (
+    incident_id TEXT NOT NULL REFERENCES incidents(id),
+    org_id      TEXT NOT NULL REFERENCES organisations(id),
+    severity    TEXT NOT NULL,
+    confidence  TEXT,
+    notes       TEXT,
+    updated_at  TEXT NOT NULL,
+    updated_by  TEXT NOT NULL,
+    PRIMARY KEY (incident_id, org_id)
+) STRICT;
