@@ -230,7 +230,7 @@ int alarm_open(struct db *db, const struct alarm_open *o, json_t **out, struct v
 	return rc;
 }
 
-static const char *const action_names[] = {"acknowledge", "handover", "resolve", "comment"};
+static const char *const action_names[] = {"acknowledge", "handover", "resolve", "comment", "cancel"};
 
 int alarm_act(struct db *db, const struct alarm_step *s, json_t **out, struct verr *e)
 {
@@ -245,7 +245,7 @@ int alarm_act(struct db *db, const struct alarm_step *s, json_t **out, struct ve
 		return rc;
 	const char *state = str(rec, "state"), *owner = str(rec, "owner_org"), *org = str(rec, "org_id");
 	bool has_note = s->note && *s->note;
-	if (s->action != ALARM_COMMENT && !str_eq(owner, s->actor_org)) {
+	if (s->action != ALARM_COMMENT && s->action != ALARM_CANCEL && !str_eq(owner, s->actor_org)) {
 		verr_set(e, 403, "", "another operations centre owns this alarm: only it may %s it", action);
 		rc = SG_EFORBIDDEN;
 		goto out;
@@ -314,6 +314,15 @@ int alarm_act(struct db *db, const struct alarm_step *s, json_t **out, struct ve
 		json_object_set_new(patch, "resolved_by", json_string(s->actor));
 		json_object_set_new(patch, "outcome", json_string(s->outcome));
 		json_object_set_new(patch, "resolution", json_string(s->note));
+		json_object_set_new(patch, "escalate_at", json_null());
+		json_object_set_new(patch, "escalate_at_ms", json_null());
+		break;
+	case ALARM_CANCEL:
+		json_object_set_new(patch, "state", json_string("resolved"));
+		set_time(patch, "resolved_at", s->now_ms);
+		json_object_set_new(patch, "resolved_by", json_string(s->actor));
+		json_object_set_new(patch, "outcome", json_string("false_alarm"));
+		json_object_set_new(patch, "resolution", json_string("called off by the person"));
 		json_object_set_new(patch, "escalate_at", json_null());
 		json_object_set_new(patch, "escalate_at_ms", json_null());
 		break;

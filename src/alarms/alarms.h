@@ -80,7 +80,9 @@ struct alarm_open {
  * and *out NULL when one was open already. */
 int alarm_open(struct db *db, const struct alarm_open *o, json_t **out, struct verr *e);
 
-enum alarm_action { ALARM_ACKNOWLEDGE, ALARM_HANDOVER, ALARM_RESOLVE, ALARM_COMMENT };
+/* ALARM_CANCEL: the person themselves calls it off (a false alarm), whoever
+ * owns it; the caller checked that it is theirs and their password. */
+enum alarm_action { ALARM_ACKNOWLEDGE, ALARM_HANDOVER, ALARM_RESOLVE, ALARM_COMMENT, ALARM_CANCEL };
 struct alarm_step {
 	const char *id;
 	enum alarm_action action;

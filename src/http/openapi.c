@@ -117,6 +117,9 @@ static json_t *body_of(const char *method, const char *pattern)
 				 "type", "string", "description", "sos (default), need_help, general or a device alarm",
 				 "note", "type", "string", "maxLength", 2000, "exercise", "type", "boolean", "lat", "type",
 				 "number", "lon", "type", "number", "additionalProperties", 0);
+	if (strstr(pattern, "/api/v1/alarms/{id}/cancel"))
+		return json_pack("{s:s,s:{s:{s:s}},s:[s],s:b}", "type", "object", "properties", "password", "type", "string",
+				 "required", "password", "additionalProperties", 0);
 	if (strstr(pattern, "/api/v1/alarms/{id}/")) {
 		json_t *props = json_pack("{s:{s:s,s:i}}", "note", "type", "string", "maxLength", 2000);
 		json_t *req = json_array();

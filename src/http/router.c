@@ -32,6 +32,8 @@ static const struct route base_routes[] = {
 	 "Resolve an alarm your centre owns, with an outcome and a note"},
 	{"POST", "/api/v1/alarms/{id}/comment", api_alarm_act, "alarms", ACT_UPDATE, 0,
 	 "Add a comment to an alarm you see in full"},
+	{"POST", "/api/v1/alarms/{id}/cancel", api_alarm_cancel, "alarms", ACT_UPDATE, RT_WORKER,
+	 "Call off your own alarm (a person's account, with its password)"},
 
 	{"POST", "/api/v1/session", api_session_create, NULL, ACT_CREATE, RT_PUBLIC, "Log in"},
 	{"GET", "/api/v1/session", api_session_get, "session", ACT_READ, 0, "The current session and user"},

@@ -108,6 +108,7 @@ POLICY = {
     "POST /api/v1/alarms/{id}/handover": OPERATORS,
     "POST /api/v1/alarms/{id}/resolve": OPERATORS,
     "POST /api/v1/alarms/{id}/comment": OPERATORS,  # also a partner's operators who see it in full
+    "POST /api/v1/alarms/{id}/cancel": {"person"},  # the person themselves, with their password
 }
 
 RELATIONS = ["own", "stranger", "no_grant", "summary", "full", "expired", "revoked", "condition"]
@@ -171,6 +172,7 @@ ACTIONS = {
     "/api/v1/alarms/{id}/handover": lambda: {"to_org": ALARM["partner"], "note": "their patrol is nearer"},
     "/api/v1/alarms/{id}/resolve": lambda: {"outcome": "false_alarm", "note": "pressed by mistake"},
     "/api/v1/alarms/{id}/comment": lambda: {"note": "called his phone, no answer"},
+    "/api/v1/alarms/{id}/cancel": lambda: {"password": ALARM["password"]},
 }
 PATCHES = {
     "people": {"job": "Welder"}, "sites": {"notes": "patched"}, "vehicles": {"colour": "red"},
@@ -193,11 +195,13 @@ class Org:
         self.srv, self.id, self.admin = srv, org_id, admin_token
         self.person = srv.create(admin_token, "people", person_body())
         self.tokens = {"admin": admin_token}
+        self.passwords = {}
         for role in ROLES[1:]:
             extra = {"person_id": self.person["id"]} if role == "person" else {}
             u = user_body(role, **extra)
             srv.create(admin_token, "users", u)
             self.tokens[role] = srv.login(u["username"], u["password"])
+            self.passwords[role] = u["password"]
 
     @classmethod
     def new(cls, srv, root_token):
@@ -279,6 +283,7 @@ def test_access_matrix_every_route_role_and_relation():
         me = srv.request("GET", "/api/v1/session", token=root).json
         a = Org(srv, root, me["org_id"])
         ALARM["person"] = a.person["id"]
+        ALARM["password"] = a.passwords["person"]
         spare = Org.new(srv, root)  # the far side of agreements that A's own users act on
         bystander = Org.new(srv, root)  # party to the standing agreement partners must not see
         partners = {rel: Org.new(srv, root) for rel in RELATIONS[1:]}

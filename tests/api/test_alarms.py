@@ -262,6 +262,21 @@ def test_duress_pin_logs_in_like_the_password_and_silently_opens_a_duress_alarm(
         check(srv.request("GET", "/api/v1/alarms", token=forced_tok).status == 403, "as before the PIN")
         ev = srv.sql("SELECT DISTINCT category FROM events WHERE type = 'alarm'")
         check(ev == [("alarms_duress",)], f"duress events travel under their own rule: {ev}")
+        # calling off one's own alarm: with the password it is resolved; with the PIN
+        # the answer is the same, it stays open and one more duress alarm opens
+        own = [srv.request("POST", "/api/v1/alarms", {"cause": "sos"}, token=forced_tok).json for _ in range(2)]
+        check(all(o["state"] == "open" for o in own), own)
+        r_pw = srv.request("POST", f"/api/v1/alarms/{own[0]['id']}/cancel", {"password": u["password"]}, token=forced_tok)
+        r_pin = srv.request("POST", f"/api/v1/alarms/{own[1]['id']}/cancel", {"password": pin}, token=forced_tok)
+        check(r_pw.status == r_pin.status == 200 and set(r_pw.json) == set(r_pin.json)
+              and r_pw.json["state"] == r_pin.json["state"] == "resolved", (r_pw, r_pin))
+        states = dict(srv.sql("SELECT id, state FROM alarms WHERE id IN (?, ?)", (own[0]["id"], own[1]["id"])))
+        check(states == {own[0]["id"]: "resolved", own[1]["id"]: "open"}, states)
+        check(srv.sql("SELECT count(*) FROM alarms WHERE cause = 'duress'")[0][0] == 6, "one more duress alarm")
+        r = srv.request("POST", f"/api/v1/alarms/{own[1]['id']}/cancel", {"password": "not it at all"}, token=forced_tok)
+        check(r.status == 403, r)
+        r = srv.request("POST", f"/api/v1/alarms/{dur[0]['id']}/cancel", {"password": u["password"]}, token=forced_tok)
+        check(r.status == 404, f"a duress alarm cannot be called off, nor seen: {r}")
     finally:
         srv.stop()
 

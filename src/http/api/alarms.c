@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/id.h"
 #include "core/util.h"
+#include "registry/accounts.h"
 #include "geo/live.h"
 #include "http/router.h"
 #include "pipeline/pipeline.h"
@@ -16,6 +17,7 @@
 #include "sharing/sharing.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <string.h>
 
 struct alarm_job {
@@ -291,4 +293,88 @@ void api_alarm_act(struct req *r)
 	}
 	json_decref(j.out);
 	json_decref(body);
+}
+
+struct duress_open {
+	struct alarm_open o;
+	struct verr e;
+};
+
+static int duress_open_fn(struct db *db, void *arg)
+{
+	struct duress_open *d = arg;
+	return alarm_open(db, &d->o, NULL, &d->e);
+}
+
+/* POST /api/v1/alarms/{id}/cancel {password}: a person calls off their own
+ * alarm. With the duress PIN instead of the password the answer is the
+ * same, the alarm stays open and a duress alarm opens (both hashes are
+ * always checked, so the time tells nothing either). */
+void api_alarm_cancel(struct req *r)
+{
+	const struct resource *res = resource_find("alarms");
+	if (r->actor.role != ROLE_PERSON) {
+		struct access acc;
+		json_t *rec = api_load_for(r, res, ACT_READ, &acc); /* 404 for who may not see it */
+		if (rec)
+			reply_problem(r, 403, "forbidden", "Forbidden", "only the person may call off their own alarm", NULL);
+		json_decref(rec);
+		return;
+	}
+	struct db *db = req_db(r);
+	json_t *rec = NULL;
+	if (!db)
+		return;
+	if (!id_valid(r->param, "alm") || resource_get(db, res, r->param, &rec) ||
+	    !str_eq(json_string_value(json_object_get(rec, "person_id")), r->actor.person_id) ||
+	    str_eq(json_string_value(json_object_get(rec, "cause")), "duress")) {
+		json_decref(rec);
+		reply_err(r, SG_ENOTFOUND, "alarm");
+		return;
+	}
+	static const char *const members[] = {"password", NULL};
+	json_t *body = req_json_members(r, members);
+	const char *pw = body ? json_string_value(json_object_get(body, "password")) : NULL;
+	if (!body || !pw || strlen(pw) > 1024) {
+		if (body)
+			reply_problem(r, 400, "validation", "Invalid request", "password is required", "/password");
+		json_decref(body);
+		json_decref(rec);
+		return;
+	}
+	char hash[crypto_pwhash_STRBYTES] = "", dhash[crypto_pwhash_STRBYTES] = "";
+	account_password_hash(db, r->actor.id, hash, sizeof(hash));
+	account_duress_hash(db, r->actor.id, dhash, sizeof(dhash));
+	bool ok = hash[0] && crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
+	bool duress = crypto_pwhash_str_verify(dhash[0] ? dhash : hash, pw, strlen(pw)) == 0 && dhash[0] && !ok;
+	sodium_memzero(hash, sizeof(hash));
+	sodium_memzero(dhash, sizeof(dhash));
+	json_decref(body);
+	if (!ok && !duress) {
+		json_decref(rec);
+		reply_problem(r, 403, "invalid-credentials", "Wrong password", "password is not your password", "/password");
+		return;
+	}
+	bool resolved = str_eq(json_string_value(json_object_get(rec, "state")), "resolved");
+	int rc = 0;
+	if (duress) {
+		struct duress_open d = {.o = {.org_id = json_string_value(json_object_get(rec, "org_id")),
+					      .person_id = r->actor.person_id, .cause = "duress", .actor = r->actor.id,
+					      .actor_org = r->actor.org_id, .request_id = r->id, .now_ms = clock_now_ms(),
+					      .escalate_after_ms = alarm_timer_ms(r->env->alarm_timers, "duress")}};
+		api_person_position(r, db, r->actor.person_id, &d.o.has_position, &d.o.lat, &d.o.lon, &d.o.position_ms);
+		rc = store_write(r->env->store, duress_open_fn, &d);
+	} else if (!resolved) {
+		struct alarm_job j = {.open = false};
+		j.s = (struct alarm_step){.id = r->param, .action = ALARM_CANCEL, .actor = r->actor.id,
+					  .actor_org = r->actor.org_id, .request_id = r->id, .now_ms = clock_now_ms(),
+					  .timers = r->env->alarm_timers};
+		rc = store_write(r->env->store, alarm_fn, &j);
+		json_decref(j.out);
+	}
+	json_decref(rec);
+	if (rc)
+		reply_err(r, rc, "alarm");
+	else /* the same answer either way */
+		reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "id", r->param, "state", "resolved", "outcome", "false_alarm"));
 }

@@ -34,6 +34,7 @@ void api_incident_assessment(struct req *r);
 void api_alarm_create(struct req *r);
 void api_alarm_get(struct req *r);
 void api_alarm_act(struct req *r);
+void api_alarm_cancel(struct req *r);
 /* The newest position of a person's devices (*has false: none known). */
 void api_person_position(struct req *r, struct db *db, const char *person, bool *has, double *lat, double *lon,
 			 int64_t *time_ms);
