@@ -28,6 +28,7 @@ static const struct cdef defs[] = {
 	{"server.listen", C_STR, "127.0.0.1:8080", 0, 0, false, "address:port of the HTTP API and console"},
 	{"server.web_root", C_STR, SG_WEB_ROOT, 0, 0, false, "a directory to serve the console from instead of the copy compiled into the binary (development)"},
 	{"incidents.fresh_s", C_INT, "3600", 1, 2592000, false, "a latest position at most this old puts its person in an incident's exposure list"},
+	{"alerts.fresh_s", C_INT, "3600", 1, 2592000, false, "a latest position at most this old makes its person a recipient of an alert on its area"},
 	{"alarms.escalate_s", C_INT, "120", 5, 86400, false, "an alarm nobody acknowledged escalates after this long: duty officers, then the security manager, then the partners' duty officers"},
 	{"alarms.escalate_s_by_cause", C_STR, "duress=60", 0, 0, false, "the same per cause, overriding it: CAUSE=SECONDS,... e.g. duress=60,sos=90"},
 	{"console.tile_url", C_STR, "", 0, 0, false, "a raster tile server for the console's map, e.g. https://tiles.example.org/{z}/{x}/{y}.png (empty: the offline basemap compiled in; no request leaves the server's origin)"},

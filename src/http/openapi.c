@@ -87,6 +87,12 @@ static json_t *body_of(const char *method, const char *pattern)
 		return json_pack("{s:s,s:{s:{s:s},s:{s:s}},s:[s,s],s:b}", "type", "object", "properties",
 				 "current_password", "type", "string", "new_password", "type", "string", "required",
 				 "current_password", "new_password", "additionalProperties", 0);
+	if (str_eq(pattern, "/api/v1/alerts") && str_eq(method, "POST"))
+		return json_pack("{s:[{s:s},{s:{s:{s:s,s:s},s:{s:s,s:s}}}]}", "allOf", "$ref", "#/components/schemas/Alerts",
+				 "properties", "people", "type", "array", "description", "your people to alert by id",
+				 "sites", "type", "array", "description", "your sites whose people to alert");
+	if (str_eq(pattern, "/api/v1/alerts/{id}/relay"))
+		return json_pack("{s:s}", "type", "object");
 	if (str_eq(pattern, "/api/v1/incidents/{id}/assessment"))
 		return json_pack("{s:s,s:{s:{s:s},s:{s:s},s:{s:s,s:i}},s:[s],s:b}", "type", "object", "properties",
 				 "severity", "type", "string", "confidence", "type", "string", "notes", "type", "string",

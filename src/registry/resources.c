@@ -160,6 +160,41 @@ static const struct field alarm_fields[] = {
 	{"handed_over_from", NULL, FT_TEXT, FF_READONLY, 64, 0, 0, NULL, NULL, "the centre that handed it over, if any"},
 };
 
+/* Alerts (issue 14): CAP 1.2's own values, spelled as CAP spells them. */
+static const char *const cap_statuses[] = {"Actual", "Exercise", NULL};
+static const char *const cap_msg_types[] = {"Alert", "Update", "Cancel", NULL};
+static const char *const cap_scopes[] = {"Restricted", "Private", NULL};
+static const char *const cap_urgencies[] = {"Immediate", "Expected", "Future", "Past", "Unknown", NULL};
+static const char *const cap_severity_names[] = {"Extreme", "Severe", "Moderate", "Minor", "Unknown", NULL};
+static const char *const cap_certainties[] = {"Observed", "Likely", "Possible", "Unlikely", "Unknown", NULL};
+
+static const struct field alert_fields[] = {
+	{"status", NULL, FT_ENUM, FF_FILTER | FF_IMMUTABLE, 0, 0, 0, cap_statuses, NULL, "Actual (default) or Exercise: an exercise is marked everywhere and never counted"},
+	{"msg_type", NULL, FT_ENUM, FF_FILTER | FF_IMMUTABLE, 0, 0, 0, cap_msg_types, NULL, "Alert (default), Update or Cancel (these two name references_id)"},
+	{"references_id", NULL, FT_REF, FF_IMMUTABLE, 0, 0, 0, NULL, "alerts", "the alert an Update or Cancel is about"},
+	{"scope", NULL, FT_ENUM, FF_IMMUTABLE, 0, 0, 0, cap_scopes, NULL, "Restricted (default: the organisation's people) or Private (named people only)"},
+	{"event", NULL, FT_NAME, FF_REQUIRED | FF_IMMUTABLE, 120, 0, 0, NULL, NULL, "what happened, e.g. Car bomb"},
+	{"urgency", NULL, FT_ENUM, FF_REQUIRED | FF_IMMUTABLE, 0, 0, 0, cap_urgencies, NULL, "CAP urgency"},
+	{"severity", NULL, FT_ENUM, FF_REQUIRED | FF_IMMUTABLE, 0, 0, 0, cap_severity_names, NULL, "CAP severity"},
+	{"certainty", NULL, FT_ENUM, FF_REQUIRED | FF_IMMUTABLE, 0, 0, 0, cap_certainties, NULL, "CAP certainty"},
+	{"headline", NULL, FT_NAME, FF_REQUIRED | FF_IMMUTABLE, 160, 0, 0, NULL, NULL, "one line for the phone's screen"},
+	{"description", NULL, FT_TEXT, FF_IMMUTABLE, 4000, 0, 0, NULL, NULL, "what is known"},
+	{"instruction", NULL, FT_TEXT, FF_IMMUTABLE, 4000, 0, 0, NULL, NULL, "what to do"},
+	{"area_desc", NULL, FT_NAME, FF_IMMUTABLE, 200, 0, 0, NULL, NULL, "the area in words (CAP areaDesc)"},
+	{"geometry", NULL, FT_GEOMETRY, FF_IMMUTABLE, 0, 0, 0, NULL, NULL, "the area: a Point with radius_m, or a Polygon"},
+	{"radius_m", NULL, FT_REAL, FF_IMMUTABLE, 0, 1, 1000000, NULL, NULL, "radius around a Point, metres"},
+	{"incident_id", NULL, FT_REF, FF_IMMUTABLE | FF_FILTER, 0, 0, 0, NULL, "incidents", "an incident whose area of effect is the alert's area"},
+	{"person_ids", NULL, FT_TEXT, FF_READONLY | FF_HIDDEN, 100000, 0, 0, NULL, NULL, NULL},
+	{"site_ids", NULL, FT_TEXT, FF_READONLY | FF_HIDDEN, 100000, 0, 0, NULL, NULL, NULL},
+	{"relayed_from", NULL, FT_TEXT, FF_READONLY, 64, 0, 0, NULL, NULL, "the partner's alert this one relays"},
+	{"recipients", NULL, FT_INT, FF_READONLY, 0, 0, 1e9, NULL, NULL, "how many people it was sent to"},
+	{"min_lon", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -180, 180, NULL, NULL, NULL},
+	{"min_lat", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -90, 90, NULL, NULL, NULL},
+	{"max_lon", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -180, 180, NULL, NULL, NULL},
+	{"max_lat", NULL, FT_REAL, FF_READONLY | FF_HIDDEN, 0, -90, 90, NULL, NULL, NULL},
+	{"sent_at", NULL, FT_TIME, FF_READONLY, 0, 0, 0, NULL, NULL, "when it was sent"},
+};
+
 /* A site is a point with a radius or a polygon; its bounding box columns are
  * derived here (the spatial index of later issues reads them). */
 static int site_check(json_t *rec, struct verr *e)
@@ -230,6 +265,17 @@ static int zone_check(json_t *rec, struct verr *e)
 	return site_check(rec, e);
 }
 
+/* An area of effect: a Point with its radius or a Polygon, with its box. */
+static int incident_check_area(json_t *rec, struct verr *e)
+{
+	const char *type = json_string_value(json_object_get(json_object_get(rec, "geometry"), "type"));
+	if (!str_eq(type, "Point") && !str_eq(type, "Polygon")) {
+		verr_set(e, 400, "/geometry", "an area is a Point with radius_m or a Polygon");
+		return SG_EINVAL;
+	}
+	return site_check(rec, e);
+}
+
 /* An incident's area is a Point with its radius or a Polygon; a new one is
  * open and real unless it says otherwise. */
 static int incident_check(json_t *rec, struct verr *e)
@@ -244,6 +290,33 @@ static int incident_check(json_t *rec, struct verr *e)
 	if (!json_is_boolean(json_object_get(rec, "exercise")))
 		json_object_set_new(rec, "exercise", json_false());
 	return site_check(rec, e);
+}
+
+/* An alert: CAP defaults; an Update or Cancel references the alert it is
+ * about, an Alert references nothing; its area, if any, as for a site. */
+static int alert_check(json_t *rec, struct verr *e)
+{
+	static const struct { const char *k, *v; } dflt[] = {{"status", "Actual"}, {"msg_type", "Alert"}, {"scope", "Restricted"}};
+	for (size_t i = 0; i < ARRAY_LEN(dflt); i++)
+		if (!json_is_string(json_object_get(rec, dflt[i].k)))
+			json_object_set_new(rec, dflt[i].k, json_string(dflt[i].v));
+	bool alert = str_eq(json_string_value(json_object_get(rec, "msg_type")), "Alert");
+	json_t *ref = json_object_get(rec, "references_id");
+	if (alert == (ref && !json_is_null(ref))) {
+		verr_set(e, 400, "/references_id", alert ? "an Alert references nothing: an Update or Cancel does"
+							 : "an Update or Cancel names the alert it is about (references_id)");
+		return SG_EINVAL;
+	}
+	json_t *g = json_object_get(rec, "geometry");
+	if (!g || json_is_null(g)) {
+		json_t *r = json_object_get(rec, "radius_m");
+		if (r && !json_is_null(r)) {
+			verr_set(e, 400, "/radius_m", "radius_m is only for a Point geometry");
+			return SG_EINVAL;
+		}
+		return 0;
+	}
+	return incident_check_area(rec, e);
 }
 
 static int user_check(json_t *rec, struct verr *e)
@@ -380,7 +453,12 @@ static struct resource res_alarms = {
 	.one = "an alarm", .many = "alarms", .read_roles = ROLES_STAFF, .write_roles = ROLES_OPERATORS,
 	.category = CAT_ALARMS, .routes = RES_LIST | RES_READ /* opened and moved on by their own routes */};
 
+static struct resource res_alerts = {
+	.name = "alerts", .type = "alert", .table = "alerts", .id_prefix = "alr", FIELDS(alert_fields),
+	.check = alert_check, .one = "an alert", .many = "alerts", .read_roles = ROLES_STAFF, .write_roles = ROLES_OPERATORS,
+	.category = CAT_ALERTS, .routes = RES_LIST /* sent, read and relayed by their own routes */};
+
 const struct resource *const resources[] = {
 	&res_organisations, &res_users, &res_api_keys, &res_people,
-	&res_sites,         &res_vehicles, &res_devices, &res_zones, &res_incidents, &res_alarms, NULL,
+	&res_sites,         &res_vehicles, &res_devices, &res_zones, &res_incidents, &res_alarms, &res_alerts, NULL,
 };

@@ -101,6 +101,11 @@ POLICY = {
     "POST /api/v1/agreements/{id}/suspend": {"admin"},
     "POST /api/v1/agreements/{id}/resume": {"admin"},
     "POST /api/v1/agreements/{id}/revoke": {"admin"},
+    "GET /api/v1/alerts": STAFF,
+    "POST /api/v1/alerts": OPERATORS,
+    "GET /api/v1/alerts/{id}": STAFF,
+    "GET /api/v1/alerts/{id}/cap": STAFF,
+    "POST /api/v1/alerts/{id}/relay": OPERATORS,  # a partner's alert (one's own: 409)
     "GET /api/v1/alarms": STAFF,
     "POST /api/v1/alarms": OPERATORS | {"person"},  # a person for themselves only
     "GET /api/v1/alarms/{id}": STAFF,
@@ -112,7 +117,7 @@ POLICY = {
 }
 
 RELATIONS = ["own", "stranger", "no_grant", "summary", "full", "expired", "revoked", "condition"]
-SHARED = ("people", "sites", "vehicles", "positions", "zones", "incidents", "alarms")
+SHARED = ("people", "sites", "vehicles", "positions", "zones", "incidents", "alarms", "alerts")
 FULL3 = [{"category": c, "level": "full"} for c in SHARED]
 # What A grants each partner (None: no agreement at all).
 GRANTS = {
@@ -133,7 +138,7 @@ SHOWN = {
 }
 # Who may read a partner's shared records: the roles that read them at home.
 READERS = {"people": STAFF, "sites": ALL, "vehicles": STAFF, "positions": STAFF, "zones": ALL, "incidents": STAFF,
-           "alarms": STAFF}
+           "alarms": STAFF, "alerts": STAFF}
 WORLD = {"type": "Polygon", "coordinates": [[[-179, -89], [179, -89], [179, 89], [-179, 89], [-179, -89]]]}
 LIST_QUERY = {"positions/latest": "?bbox=-180,-90,180,90", "zones/at": "?lat=24.9&lon=67.16"}
 
@@ -143,7 +148,8 @@ def list_query(sub, collection):
 PRIVATE = {"people": ["name", "phone", "email", "emergency_contact", "notes"], "sites": ["address", "notes"],
            "vehicles": ["notes"], "positions": [], "zones": ["reason"], "incidents": ["source", "notes"],
            "alarms": ["device_id", "device_alarm", "lat", "lon", "position_time", "note", "opened_by",
-                      "acknowledged_by", "resolved_by", "resolution", "log", "links"]}
+                      "acknowledged_by", "resolved_by", "resolution", "log", "links"],
+           "alerts": ["recipient_list", "people", "sites"]}
 # Who alarms are raised for in the matrix (A's person), and the partner a
 # hand-over goes to (A shares its alarms with it in full).
 ALARM = {}
@@ -164,6 +170,9 @@ BODIES = {
     "people": person_body, "sites": site_body, "vehicles": vehicle_body, "devices": device_body,
     "users": lambda: user_body("viewer"), "api_keys": lambda: {"name": unique("key "), "role": "viewer"},
     "alarms": lambda: {"person_id": ALARM["person"], "cause": "sos", "note": unique("shots heard near the gate ")},
+    "alerts": lambda: {"event": "Car bomb", "urgency": "Immediate", "severity": "Extreme", "certainty": "Observed",
+                       "headline": unique("Stay inside "), "geometry": {"type": "Point", "coordinates": [67.16, 24.9]},
+                       "radius_m": 2000},
 }
 # The bodies of the routes that act on one object.
 ACTIONS = {
@@ -345,6 +354,8 @@ def test_access_matrix_every_route_role_and_relation():
                                    raw=b"" if r["method"] == "POST" and body is None else None)
                 if role in allowed and key == "GET /api/v1/incidents/{id}/assessment" and resp.status == 404:
                     pass  # allowed, and nothing assessed yet on this fresh incident
+                elif role in allowed and key == "POST /api/v1/alerts/{id}/relay":
+                    check(resp.status == 409, f"own {role}: one's own alert is not relayed: {resp}")
                 elif role in allowed:
                     check(resp.status in (200, 201, 204), f"own {role}: {key} should be allowed: {resp}")
                     documented_as(r, resp, body)
@@ -425,6 +436,11 @@ def test_access_matrix_every_route_role_and_relation():
                         mine = srv.request("GET", r["path"].replace("{id}", oid), token=tok)
                         check(mine.status == 200 and mine.json["severity"] == "severe", mine)
                         continue
+                    if key == "POST /api/v1/alerts/{id}/relay" and expect == 403 and role in OPERATORS:
+                        # a partner who sees the alert relays it to its own people: a new alert of its own
+                        check(resp.status == 201 and resp.json["org_id"] == org.id and resp.json["relayed_from"] == oid,
+                              f"{rel} {role}: {resp}")
+                        continue
                     if key == "GET /api/v1/incidents/{id}/assessment" and expect == 200:
                         # none of its own yet, or the one it made: never A's (A made none)
                         check(resp.status in (200, 404) and (resp.status == 404 or resp.json["org_id"] == org.id),
@@ -436,7 +452,7 @@ def test_access_matrix_every_route_role_and_relation():
                         check(resp.status == 200 and resp.json["log"][-1]["action"] == "comment", f"{rel} {role}: {resp}")
                         continue
                     check(resp.status == expect, f"{rel} {role}: {key} expected {expect}: {resp}")
-                    if resp.status == 200 and collection in PRIVATE and collection in SHOWN[rel]:
+                    if resp.status == 200 and resp.json is not None and collection in PRIVATE and collection in SHOWN[rel]:
                         check(resp.json["access"] == SHOWN[rel][collection], resp.json)
                         if SHOWN[rel][collection] == "summary":
                             check(not any(f in resp.json for f in PRIVATE[collection]), f"summary leaks: {resp.json}")

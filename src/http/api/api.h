@@ -27,6 +27,14 @@ void api_note_record_read(json_t *reads, const struct resource *res, const struc
 
 /* exposure.c: who and what lies in an incident's area. */
 void api_incident_exposure(struct req *r);
+/* The own people an alert reaches, with the reasons (exposure.c). */
+struct db;
+int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, json_t **out);
+/* alerts.c */
+void api_alert_create(struct req *r);
+void api_alert_get(struct req *r);
+void api_alert_cap(struct req *r);
+void api_alert_relay(struct req *r);
 /* An organisation's own assessment of an incident it sees (GET, POST). */
 void api_incident_assessment(struct req *r);
 

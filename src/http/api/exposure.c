@@ -383,3 +383,97 @@ void api_incident_assessment(struct req *r)
 	json_decref(body);
 	json_decref(inc);
 }
+
+/* --- alerts: who an alert reaches ------------------------------------------------ */
+
+/* The people of the caller's organisation an alert reaches, each once with
+ * the reasons: fresh latest position in its area, home site in its area,
+ * named, or living at a named site. *out: [{person_id, name, reasons}] by
+ * name. 0, or an error after which nothing was replied. */
+int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, json_t **out)
+{
+	const struct resource *people = resource_find("people");
+	int64_t fresh_s = r->env->cfg ? config_int(r->env->cfg, "alerts.fresh_s") : 3600;
+	json_t *found = json_object(), *ignored = json_array(), *reads = json_object();
+	int rc = 0;
+	/* the area: the alert's own, or its incident's */
+	const json_t *src = alert;
+	json_t *inc = NULL;
+	const char *inc_id = json_string_value(json_object_get(alert, "incident_id"));
+	if (!json_object_get(alert, "geometry") || json_is_null(json_object_get(alert, "geometry"))) {
+		if (inc_id && resource_get(db, resource_find("incidents"), inc_id, &inc) == 0)
+			src = inc;
+		else
+			src = NULL;
+	}
+	if (src) {
+		struct area a = {0};
+		if (!area_open(&a, src))
+			rc = SG_EINVAL;
+		if (!rc)
+			rc = by_position(r, db, &a, fresh_s, found, reads);
+		if (!rc)
+			rc = by_home_site(r, db, &a, found, ignored);
+		area_close(&a);
+	}
+	/* named people, and the people of named sites */
+	json_t *named = json_loads(json_string_value(json_object_get(alert, "person_ids")) ?: "[]", 0, NULL);
+	json_t *sites = json_loads(json_string_value(json_object_get(alert, "site_ids")) ?: "[]", 0, NULL);
+	size_t i;
+	json_t *v;
+	json_array_foreach(named, i, v) json_array_append_new(json_object_get(entry(found, json_string_value(v)), "reasons"),
+							  json_string("named"));
+	const struct field *home = resource_field(people, "home_site_id");
+	json_array_foreach(sites, i, v) {
+		struct list_query pq = {.org_id = r->actor.org_id, .limit = 10000};
+		pq.filter[home - people->fields] = json_string_value(v);
+		json_t *ps;
+		bool more;
+		if (rc || (rc = resource_list(db, people, &pq, &ps, &more)))
+			break;
+		size_t k;
+		json_t *p;
+		json_array_foreach(ps, k, p) json_array_append_new(
+			json_object_get(entry(found, json_string_value(json_object_get(p, "id"))), "reasons"),
+			json_string("site"));
+		json_decref(ps);
+	}
+	/* an organisation alerts its own people only */
+	json_t *list = json_array();
+	const char *pid;
+	json_t *e;
+	json_object_foreach(found, pid, e) {
+		json_t *p;
+		if (rc || resource_get(db, people, pid, &p))
+			continue;
+		if (str_eq(json_string_value(json_object_get(p, "org_id")), r->actor.org_id)) {
+			/* each reason once */
+			json_t *why = json_array();
+			size_t k;
+			json_t *w;
+			json_array_foreach(json_object_get(e, "reasons"), k, w) {
+				bool seen = false;
+				size_t m;
+				json_t *x;
+				json_array_foreach(why, m, x) seen |= json_equal(x, w);
+				if (!seen)
+					json_array_append(why, w);
+			}
+			json_array_append_new(list, json_pack("{s:s,s:O,s:o}", "person_id", pid, "name",
+							      json_object_get(p, "name"), "reasons", why));
+		}
+		json_decref(p);
+	}
+	json_decref(named);
+	json_decref(sites);
+	json_decref(found);
+	json_decref(ignored);
+	json_decref(reads);
+	json_decref(inc);
+	if (rc) {
+		json_decref(list);
+		return rc;
+	}
+	*out = list;
+	return 0;
+}

@@ -1,0 +1,348 @@
+/* Alerts over HTTP (issue 14, first part): send one to the organisation's
+ * own people (?preview=true answers the recipients and stores nothing),
+ * read it with its recipients, relay a partner's, and its CAP 1.2 form.
+ * Delivery channels and roll-calls come with the rest of the issue. */
+#include "http/api/api.h"
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/id.h"
+#include "core/util.h"
+#include "http/router.h"
+#include "registry/alert_store.h"
+#include "registry/resource.h"
+
+#include <libxml/xmlwriter.h>
+#include <stdio.h>
+#include <string.h>
+
+struct send_job {
+	json_t *rec, *recipients;
+	struct write_ctx w;
+	struct verr e;
+};
+
+static int send_fn(struct db *db, void *arg)
+{
+	struct send_job *j = arg;
+	j->w.err = &j->e;
+	return alert_store(db, j->rec, j->recipients, &j->w);
+}
+
+/* A list of own records' ids from the body (people, sites): a JSON text,
+ * or NULL after a 400. */
+static char *own_ids(struct req *r, struct db *db, const json_t *a, const char *collection, const char *member)
+{
+	const struct resource *res = resource_find(collection);
+	char ptr[64];
+	if (!a)
+		return xstrdup("[]");
+	if (!json_is_array(a) || json_array_size(a) > 10000) {
+		snprintf(ptr, sizeof(ptr), "/%s", member);
+		reply_problem(r, 400, "validation", "Invalid request", "a list of ids of your organisation's records", ptr);
+		return NULL;
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v) {
+		json_t *rec = NULL;
+		const char *id = json_string_value(v);
+		bool ok = id && id_valid(id, res->id_prefix) && resource_get(db, res, id, &rec) == 0 &&
+			  str_eq(json_string_value(json_object_get(rec, "org_id")), r->actor.org_id);
+		json_decref(rec);
+		if (!ok) {
+			snprintf(ptr, sizeof(ptr), "/%s/%zu", member, i);
+			reply_problem(r, 400, "validation", "Invalid request", "not one of your organisation's records", ptr);
+			return NULL;
+		}
+	}
+	return json_dumps(a, JSON_COMPACT);
+}
+
+/* The answer about an alert: the record at the caller's access; to its own
+ * organisation also whom it named and reached. */
+static void reply_alert(struct req *r, unsigned status, const json_t *rec, const struct access *acc)
+{
+	json_t *out = api_render(r, resource_find("alerts"), rec, acc, false);
+	if (!out) {
+		reply_err(r, SG_ENOTFOUND, "alert");
+		return;
+	}
+	if (acc->view == VIEW_OWN) {
+		json_t *rcpt;
+		struct db *db = req_db(r);
+		json_object_set_new(out, "people", json_loads(json_string_value(json_object_get(rec, "person_ids")) ?: "[]", 0, NULL));
+		json_object_set_new(out, "sites", json_loads(json_string_value(json_object_get(rec, "site_ids")) ?: "[]", 0, NULL));
+		if (db && alert_recipients(db, json_string_value(json_object_get(rec, "id")), &rcpt) == 0)
+			json_object_set_new(out, "recipient_list", rcpt);
+	}
+	reply_json(r, status, out);
+}
+
+/* Stores rec (a validated new alert) to its recipients, or previews them. */
+static void send_alert(struct req *r, struct db *db, json_t *rec, bool preview)
+{
+	json_t *rcpt;
+	int rc = api_alert_recipients(r, db, rec, &rcpt);
+	if (rc == SG_EINVAL) {
+		reply_problem(r, 400, "validation", "Invalid request", "the area could not be read", "/geometry");
+		return;
+	}
+	if (rc) {
+		reply_err(r, rc, NULL);
+		return;
+	}
+	if (preview) {
+		reply_json(r, 200, json_pack("{s:b,s:I,s:o}", "preview", 1, "count", (json_int_t)json_array_size(rcpt),
+					     "recipients", rcpt));
+		return;
+	}
+	char ts[25];
+	int64_t now = clock_now_ms();
+	time_format_ms(now, ts);
+	json_object_set_new(rec, "sent_at", json_string(ts));
+	json_object_set_new(rec, "recipients", json_integer((json_int_t)json_array_size(rcpt)));
+	struct send_job j = {.rec = rec, .recipients = rcpt,
+			     .w = {.actor = r->actor.id, .request_id = r->id, .now_ms = now}};
+	rc = store_write(r->env->store, send_fn, &j);
+	json_decref(rcpt);
+	if (rc) {
+		if (j.e.detail[0])
+			reply_verr(r, &j.e);
+		else
+			reply_err(r, rc, "alert");
+		return;
+	}
+	snprintf(r->location, sizeof(r->location), "/api/v1/alerts/%s", json_string_value(json_object_get(rec, "id")));
+	struct access own = {.view = VIEW_OWN};
+	reply_alert(r, 201, rec, &own);
+}
+
+void api_alert_create(struct req *r)
+{
+	static const char *const allowed[] = {"preview", NULL};
+	if (!req_query_allowed(r, allowed))
+		return;
+	const char *pv = req_query(r, "preview");
+	if (pv && !str_eq(pv, "true") && !str_eq(pv, "false")) {
+		reply_problem(r, 400, "invalid-query", "Invalid query parameter", "preview is true or false", "?preview");
+		return;
+	}
+	json_t *body = req_json(r);
+	struct db *db = body ? req_db(r) : NULL;
+	if (!db) {
+		json_decref(body);
+		return;
+	}
+	char *people = own_ids(r, db, json_object_get(body, "people"), "people", "people");
+	char *sites = people ? own_ids(r, db, json_object_get(body, "sites"), "sites", "sites") : NULL;
+	struct verr e = {0};
+	json_t *rec = NULL;
+	if (sites) {
+		json_object_del(body, "people");
+		json_object_del(body, "sites");
+		rec = resource_new_record(resource_find("alerts"), body, r->actor.org_id, &e);
+		if (!rec)
+			reply_verr(r, &e);
+	}
+	const char *inc = rec ? json_string_value(json_object_get(rec, "incident_id")) : NULL;
+	json_t *irec = NULL;
+	if (rec && inc && (resource_get(db, resource_find("incidents"), inc, &irec) ||
+			   !str_eq(json_string_value(json_object_get(irec, "org_id")), r->actor.org_id))) {
+		reply_problem(r, 400, "validation", "Invalid request",
+			      "incident_id must be one of your incidents (a partner's: give its area as geometry)", "/incident_id");
+		json_decref(rec);
+		rec = NULL;
+	}
+	json_decref(irec);
+	if (rec) {
+		bool area = json_is_object(json_object_get(rec, "geometry")) || inc;
+		bool named = strcmp(people, "[]") || strcmp(sites, "[]");
+		bool cancel = str_eq(json_string_value(json_object_get(rec, "msg_type")), "Cancel");
+		if (!area && !named && !cancel) {
+			reply_problem(r, 400, "validation", "Invalid request",
+				      "an alert targets an area (geometry), an incident, people or sites", "/geometry");
+		} else if (str_eq(json_string_value(json_object_get(rec, "scope")), "Private") && (area || !strcmp(people, "[]"))) {
+			reply_problem(r, 400, "validation", "Invalid request",
+				      "a Private alert goes to the people it names, and only to them", "/people");
+		} else {
+			json_object_set_new(rec, "person_ids", json_string(people));
+			json_object_set_new(rec, "site_ids", json_string(sites));
+			send_alert(r, db, rec, pv && str_eq(pv, "true"));
+		}
+	}
+	json_decref(rec);
+	free(people);
+	free(sites);
+	json_decref(body);
+}
+
+void api_alert_get(struct req *r)
+{
+	struct access acc;
+	json_t *rec = api_load_for(r, resource_find("alerts"), ACT_READ, &acc);
+	if (rec)
+		reply_alert(r, 200, rec, &acc);
+	json_decref(rec);
+}
+
+/* A partner's alert, relayed to the caller's own people in the same area:
+ * a new alert of the caller's organisation that names the original. */
+void api_alert_relay(struct req *r)
+{
+	static const char *const allowed[] = {"preview", NULL};
+	if (!req_query_allowed(r, allowed))
+		return;
+	struct access acc;
+	json_t *orig = api_load_for(r, resource_find("alerts"), ACT_READ, &acc);
+	if (!orig)
+		return;
+	struct db *db = req_db(r);
+	if (!(ROLES_OPERATORS & ROLE_BIT(r->actor.role))) {
+		reply_err(r, SG_EFORBIDDEN, NULL);
+	} else if (acc.view == VIEW_OWN) {
+		reply_problem(r, 409, "conflict", "Your own alert", "relay a partner's alert; yours reached your people", NULL);
+	} else if (db) {
+		static const char *const copy[] = {"status", "event", "urgency", "severity", "certainty", "headline",
+						   "description", "instruction", "area_desc", "geometry", "radius_m", NULL};
+		json_t *body = json_object();
+		for (const char *const *k = copy; *k; k++) {
+			json_t *v = json_object_get(orig, *k);
+			if (v && !json_is_null(v))
+				json_object_set(body, *k, v);
+		}
+		struct verr e = {0};
+		json_t *rec = resource_new_record(resource_find("alerts"), body, r->actor.org_id, &e);
+		if (!rec) {
+			reply_verr(r, &e);
+		} else if (!json_is_object(json_object_get(rec, "geometry"))) {
+			reply_problem(r, 409, "conflict", "Nothing to relay to",
+				      "the partner's alert has no area: it named its own people", NULL);
+		} else {
+			json_object_set(rec, "relayed_from", json_object_get(orig, "id"));
+			json_object_set_new(rec, "person_ids", json_string("[]"));
+			json_object_set_new(rec, "site_ids", json_string("[]"));
+			const char *pv = req_query(r, "preview");
+			send_alert(r, db, rec, pv && str_eq(pv, "true"));
+		}
+		json_decref(rec);
+		json_decref(body);
+	}
+	json_decref(orig);
+}
+
+/* --- CAP 1.2 ------------------------------------------------------------------- */
+
+/* CAP's dateTime: no "Z", no fraction. */
+static void cap_time(const char *iso, char out[32])
+{
+	int64_t ms = 0;
+	time_parse_rfc3339(iso, &ms);
+	char ts[25];
+	time_format_ms(ms, ts);
+	snprintf(out, 32, "%.19s+00:00", ts);
+}
+
+static void el(xmlTextWriterPtr w, const char *name, const char *text)
+{
+	if (!text || !*text)
+		return;
+	char *clean = xml_text(text);
+	xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST clean);
+	free(clean);
+}
+
+static const char *str(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+void api_alert_cap(struct req *r)
+{
+	struct access acc;
+	json_t *a = api_load_for(r, resource_find("alerts"), ACT_READ, &acc);
+	if (!a)
+		return;
+	struct db *db = req_db(r);
+	json_t *ref = NULL, *inc = NULL;
+	if (db && str(a, "references_id"))
+		resource_get(db, resource_find("alerts"), str(a, "references_id"), &ref);
+	if (db && str(a, "incident_id") && !json_is_object(json_object_get(a, "geometry")))
+		resource_get(db, resource_find("incidents"), str(a, "incident_id"), &inc);
+	char sender[80], sent[32];
+	snprintf(sender, sizeof(sender), "%s@safeguard", str(a, "org_id"));
+	cap_time(str(a, "sent_at"), sent);
+	xmlBufferPtr xb = xmlBufferCreate();
+	xmlTextWriterPtr w = xmlNewTextWriterMemory(xb, 0);
+	xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL);
+	xmlTextWriterStartElementNS(w, NULL, BAD_CAST "alert", BAD_CAST "urn:oasis:names:tc:emergency:cap:1.2");
+	el(w, "identifier", str(a, "id"));
+	el(w, "sender", sender);
+	el(w, "sent", sent);
+	el(w, "status", str(a, "status"));
+	el(w, "msgType", str(a, "msg_type"));
+	el(w, "scope", str(a, "scope"));
+	if (str_eq(str(a, "scope"), "Restricted"))
+		el(w, "restriction", "the sending organisation's own people");
+	if (str_eq(str(a, "scope"), "Private")) {
+		json_t *ids = json_loads(str(a, "person_ids") ? str(a, "person_ids") : "[]", 0, NULL);
+		struct sb sb;
+		sb_init(&sb);
+		size_t i;
+		json_t *v;
+		json_array_foreach(ids, i, v) sb_addf(&sb, "%s%s", i ? " " : "", json_string_value(v));
+		el(w, "addresses", sb.buf);
+		sb_release(&sb);
+		json_decref(ids);
+	}
+	if (str_eq(str(a, "status"), "Exercise"))
+		el(w, "note", "EXERCISE: not a real alert");
+	if (ref) {
+		char rsent[32], refs[200];
+		cap_time(str(ref, "sent_at"), rsent);
+		snprintf(refs, sizeof(refs), "%s@safeguard,%s,%s", str(ref, "org_id"), str(ref, "id"), rsent);
+		el(w, "references", refs);
+	}
+	xmlTextWriterStartElement(w, BAD_CAST "info");
+	el(w, "category", "Security");
+	el(w, "event", str(a, "event"));
+	el(w, "urgency", str(a, "urgency"));
+	el(w, "severity", str(a, "severity"));
+	el(w, "certainty", str(a, "certainty"));
+	el(w, "headline", str(a, "headline"));
+	el(w, "description", str(a, "description"));
+	el(w, "instruction", str(a, "instruction"));
+	const json_t *src = json_is_object(json_object_get(a, "geometry")) ? a : inc;
+	if (src) {
+		const json_t *g = json_object_get(src, "geometry");
+		xmlTextWriterStartElement(w, BAD_CAST "area");
+		el(w, "areaDesc", str(a, "area_desc") ? str(a, "area_desc") : "the area of the alert");
+		char buf[64];
+		if (str_eq(str(g, "type"), "Point")) {
+			const json_t *c = json_object_get(g, "coordinates");
+			snprintf(buf, sizeof(buf), "%.6f,%.6f %.3f", json_number_value(json_array_get(c, 1)),
+				 json_number_value(json_array_get(c, 0)), json_number_value(json_object_get(src, "radius_m")) / 1000);
+			el(w, "circle", buf);
+		} else {
+			struct sb sb;
+			sb_init(&sb);
+			size_t i;
+			json_t *p;
+			json_array_foreach(json_array_get(json_object_get(g, "coordinates"), 0), i, p)
+				sb_addf(&sb, "%s%.6f,%.6f", i ? " " : "", json_number_value(json_array_get(p, 1)),
+					json_number_value(json_array_get(p, 0)));
+			el(w, "polygon", sb.buf);
+			sb_release(&sb);
+		}
+		xmlTextWriterEndElement(w);
+	}
+	xmlTextWriterEndElement(w); /* info */
+	xmlTextWriterEndElement(w); /* alert */
+	xmlTextWriterEndDocument(w);
+	xmlFreeTextWriter(w);
+	reply_data(r, 200, "application/cap+xml", xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
+	xmlBufferFree(xb);
+	json_decref(ref);
+	json_decref(inc);
+	json_decref(a);
+}

@@ -1,0 +1,51 @@
+/* Alert recipients; see alert_store.h. */
+#include "registry/alert_store.h"
+
+#include "core/err.h"
+#include "events/events.h"
+
+#include <stdlib.h>
+
+int alert_store(struct db *db, json_t *rec, const json_t *recipients, const struct write_ctx *w)
+{
+	int rc = resource_insert(db, resource_find("alerts"), rec, w);
+	size_t i;
+	json_t *p;
+	json_array_foreach(recipients, i, p) {
+		if (rc)
+			break;
+		char *why = json_dumps(json_object_get(p, "reasons"), JSON_COMPACT);
+		rc = db_run_all(db, "INSERT INTO alert_recipients (alert_id, person_id, reasons) VALUES (?1, ?2, ?3)",
+				DB_T(json_string_value(json_object_get(rec, "id"))),
+				DB_T(json_string_value(json_object_get(p, "person_id"))), DB_T(why))
+			     ? SG_EIO
+			     : 0;
+		free(why);
+	}
+	if (!rc) {
+		json_t *body = resource_public(resource_find("alerts"), rec, VIEW_FULL);
+		rc = events_append(db, json_string_value(json_object_get(rec, "org_id")), "alerts", "alert", body, w->now_ms);
+		json_decref(body);
+	}
+	return rc;
+}
+
+int alert_recipients(struct db *db, const char *id, json_t **out)
+{
+	struct db_stmt *st;
+	if (db_prepare(db, "SELECT person_id, reasons FROM alert_recipients WHERE alert_id = ?1 ORDER BY person_id", &st))
+		return SG_EIO;
+	db_bind_text(st, 1, id);
+	json_t *a = json_array();
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW)
+		json_array_append_new(a, json_pack("{s:s,s:o}", "person_id", db_col_text(st, 0), "reasons",
+						   json_loads(db_col_text(st, 1), 0, NULL)));
+	db_reset(st);
+	if (rc != DB_DONE) {
+		json_decref(a);
+		return SG_EIO;
+	}
+	*out = a;
+	return 0;
+}

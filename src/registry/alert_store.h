@@ -1,0 +1,18 @@
+/* An alert's recipients in the store (issue 14): written with the alert, in
+ * its transaction; read back for its sender. */
+#ifndef SG_ALERT_STORE_H
+#define SG_ALERT_STORE_H
+
+#include "registry/resource.h"
+#include "store/db.h"
+
+#include <jansson.h>
+
+/* Inserts rec (an alert record, resource_insert: audited) and its
+ * recipients ([{person_id, reasons}]), and the outbox event `alert`
+ * (category alerts). */
+int alert_store(struct db *db, json_t *rec, const json_t *recipients, const struct write_ctx *w);
+/* [{person_id, reasons}] of alert id, by person id. */
+int alert_recipients(struct db *db, const char *id, json_t **out);
+
+#endif

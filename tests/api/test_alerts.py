@@ -1,0 +1,145 @@
+"""Alerts (issue 14, first part): recipients chosen once each with their
+reasons (fresh position, home site, named, at a named site), previewed
+without sending; every alert a CAP 1.2 message valid against the OASIS
+schema (tests/data/CAP-v1.2.xsd) for each status, type and area; a
+partner's alert relayed to one's own people; bad input stores nothing."""
+import os
+import subprocess
+import tempfile
+import time
+import urllib.parse
+
+from harness import Server, check, device_body, person_body, site_body
+from test_access import Org, agree
+
+XSD = os.path.join(os.path.dirname(__file__), "..", "data", "CAP-v1.2.xsd")
+CIRCLE = {"type": "Point", "coordinates": [67.16, 24.9]}
+SQUARE = {"type": "Polygon", "coordinates": [[[67.10, 24.85], [67.20, 24.85], [67.20, 24.95], [67.10, 24.95], [67.10, 24.85]]]}
+
+
+def alert(**over):
+    b = {"event": "Car bomb", "urgency": "Immediate", "severity": "Extreme", "certainty": "Observed",
+         "headline": "Car bomb at the airport exit: stay inside", "description": "VBIED at the exit checkpoint",
+         "instruction": "Stay where you are & keep away from windows <now>", "area_desc": "Airport road",
+         "geometry": CIRCLE, "radius_m": 3000}
+    b.update(over)
+    return {k: v for k, v in b.items() if v is not None}
+
+
+def valid_cap(srv, token, alert_id):
+    r = srv.request("GET", f"/api/v1/alerts/{alert_id}/cap", token=token)
+    check(r.status == 200 and r.headers["content-type"].startswith("application/cap+xml"), r)
+    with tempfile.NamedTemporaryFile(suffix=".xml", delete=False) as f:
+        f.write(r.raw)
+    v = subprocess.run(["xmllint", "--noout", "--schema", XSD, f.name], capture_output=True, text=True)
+    os.unlink(f.name)
+    check(v.returncode == 0, f"CAP 1.2 schema: {v.stderr} in {r.raw.decode()}")
+    return r.raw.decode()
+
+
+def test_recipients_preview_send_and_cap_for_every_kind():
+    srv = Server().start()
+    try:
+        root = srv.admin()
+        me = srv.request("GET", "/api/v1/session", token=root).json
+        a = Org(srv, root, me["org_id"])
+        b = Org.new(srv, root)
+        camp = srv.create(a.admin, "sites", site_body(geometry={"type": "Point", "coordinates": [67.161, 24.901]}, radius_m=200))
+        far = srv.create(a.admin, "sites", site_body(geometry={"type": "Point", "coordinates": [70.0, 30.0]}, radius_m=200))
+        home = srv.create(a.admin, "people", person_body(name="Home Camp", home_site_id=camp["id"]))
+        moving = srv.create(a.admin, "people", person_body(name="On The Road", home_site_id=far["id"]))
+        named = srv.create(a.admin, "people", person_body(name="Far Named"))
+        stale = srv.create(a.admin, "people", person_body(name="Stale Fix"))
+        theirs = srv.create(b.admin, "people", person_body(name="Partner Person"))
+        now = int(time.time())
+        for p, org, t in [(moving, a, now - 60), (stale, a, now - 7200), (theirs, b, now - 60), (home, a, now - 60)]:
+            d = srv.create(org.admin, "devices", device_body(person_id=p["id"]))
+            lat = 24.905 if p is not home else 31.0  # home's phone is far away: still reached by home site
+            r = srv.request("GET", f"/ingest/osmand?id={urllib.parse.quote(d['key'])}&lat={lat}&lon=67.165&timestamp={t}")
+            check(r.status == 200, r)
+        counts = lambda: srv.sql("SELECT (SELECT count(*) FROM alerts) + (SELECT count(*) FROM alert_recipients)"
+                                 " + (SELECT count(*) FROM events WHERE category = 'alerts')")[0][0]
+        before = counts()
+        r = srv.request("POST", "/api/v1/alerts?preview=true", alert(people=[named["id"]], sites=[far["id"]]),
+                        token=a.tokens["duty_officer"])
+        check(r.status == 200 and r.json["preview"] is True, r)
+        got = {x["person_id"]: sorted(x["reasons"]) for x in r.json["recipients"]}
+        want = {moving["id"]: ["position", "site"], home["id"]: ["home_site"], named["id"]: ["named"]}
+        check(got == want, f"each once, with the reasons: {got}")
+        check(counts() == before, "a preview stores nothing")
+        r = srv.request("POST", "/api/v1/alerts", alert(people=[named["id"]], sites=[far["id"]]), token=a.tokens["duty_officer"])
+        check(r.status == 201 and r.json["recipients"] == 3 and r.json["people"] == [named["id"]], r)
+        first = r.json
+        check(sorted(x["person_id"] for x in first["recipient_list"]) == sorted(want), first["recipient_list"])
+        ev = srv.sql("SELECT type FROM events WHERE category = 'alerts'")
+        check(ev == [("alert",)], ev)
+        cap = valid_cap(srv, a.admin, first["id"])
+        check("<circle>24.900000,67.160000 3.000</circle>" in cap and "&amp; keep away" in cap
+              and "&lt;now&gt;" in cap and "<status>Actual</status>" in cap, cap)
+        # an update (polygon), an exercise, a private alert, a cancel: each valid CAP
+        up = srv.create(a.tokens["duty_officer"], "alerts", alert(msg_type="Update", references_id=first["id"],
+                                                                 geometry=SQUARE, radius_m=None, severity="Severe"))
+        cap = valid_cap(srv, a.admin, up["id"])
+        check("<msgType>Update</msgType>" in cap and f",{first['id']}," in cap and "<polygon>24.850000,67.100000" in cap, cap)
+        ex = srv.create(a.tokens["duty_officer"], "alerts", alert(status="Exercise"))
+        cap = valid_cap(srv, a.admin, ex["id"])
+        check("<status>Exercise</status>" in cap and "EXERCISE" in cap, cap)
+        check([i["id"] for i in srv.request("GET", "/api/v1/alerts?status=Actual&limit=50", token=a.admin).json["items"]
+               if i["id"] == ex["id"]] == [], "an exercise is not among the real ones")
+        pr = srv.create(a.tokens["duty_officer"], "alerts", alert(scope="Private", geometry=None, radius_m=None,
+                                                                 people=[named["id"], stale["id"]]))
+        check(pr["recipients"] == 2, pr)
+        cap = valid_cap(srv, a.admin, pr["id"])
+        check("<scope>Private</scope>" in cap and f"<addresses>{named['id']} {stale['id']}</addresses>" in cap, cap)
+        cancel = srv.create(a.tokens["duty_officer"], "alerts", alert(msg_type="Cancel", references_id=first["id"],
+                                                                     geometry=None, radius_m=None, people=[named["id"]]))
+        valid_cap(srv, a.admin, cancel["id"])
+    finally:
+        srv.stop()
+
+
+def test_a_partners_alert_is_relayed_to_ones_own_people_and_bad_input_stores_nothing():
+    srv = Server().start()
+    try:
+        root = srv.admin()
+        me = srv.request("GET", "/api/v1/session", token=root).json
+        a = Org(srv, root, me["org_id"])
+        host = Org.new(srv, root)
+        stranger = Org.new(srv, root)
+        agree(srv, host, a, [{"category": "alerts", "level": "full"}])
+        camp = srv.create(a.admin, "sites", site_body(geometry={"type": "Point", "coordinates": [67.161, 24.901]}, radius_m=200))
+        mine = srv.create(a.admin, "people", person_body(home_site_id=camp["id"]))
+        warning = srv.create(host.tokens["duty_officer"], "alerts", alert(headline="Host: attack expected on the airport road"))
+        check(warning["recipients"] == 0, "the host has nobody there")
+        r = srv.request("GET", f"/api/v1/alerts/{warning['id']}", token=a.tokens["viewer"])
+        check(r.status == 200 and r.json["access"] == "full" and "recipient_list" not in r.json, r)
+        r = srv.request("POST", f"/api/v1/alerts/{warning['id']}/relay?preview=true", raw=b"", token=a.tokens["duty_officer"])
+        check(r.status == 200 and [x["person_id"] for x in r.json["recipients"]] == [mine["id"]], r)
+        r = srv.request("POST", f"/api/v1/alerts/{warning['id']}/relay", raw=b"", token=a.tokens["duty_officer"])
+        check(r.status == 201 and r.json["org_id"] == a.id and r.json["relayed_from"] == warning["id"]
+              and r.json["recipients"] == 1 and r.json["headline"] == warning["headline"], r)
+        valid_cap(srv, a.admin, r.json["id"])
+        check(srv.request("GET", f"/api/v1/alerts/{r.json['id']}", token=host.tokens["duty_officer"]).status == 404,
+              "the relay is the company's own: the host does not see whom it reached")
+        check(srv.request("POST", f"/api/v1/alerts/{warning['id']}/relay", raw=b"", token=a.tokens["viewer"]).status == 403, "viewer")
+        check(srv.request("POST", f"/api/v1/alerts/{warning['id']}/relay", raw=b"", token=stranger.tokens["duty_officer"]).status == 404,
+              "stranger")
+        check(srv.request("POST", f"/api/v1/alerts/{r.json['id']}/relay", raw=b"", token=a.tokens["duty_officer"]).status == 409,
+              "one's own")
+        counts = lambda: srv.sql("SELECT (SELECT count(*) FROM alerts) + (SELECT count(*) FROM alert_recipients)"
+                                 " + (SELECT count(*) FROM events WHERE category = 'alerts')"
+                                 " + (SELECT count(*) FROM audit WHERE object_type = 'alert')")[0][0]
+        before = counts()
+        for body, field in [(alert(urgency="Now"), "/urgency"), (alert(severity="extreme"), "/severity"),
+                            (alert(headline=None), "/headline"), (alert(status="Test"), "/status"),
+                            (alert(msg_type="Update"), "/references_id"), (alert(references_id=warning["id"]), "/references_id"),
+                            (alert(geometry={"type": "LineString", "coordinates": [[67, 24], [68, 25]]}), "/geometry/type"),
+                            (alert(radius_m=None), "/radius_m"), (alert(geometry=None, radius_m=None), "/geometry"),
+                            (alert(people=[stranger.person["id"]]), "/people/0"), (alert(sites=["sit_x"]), "/sites/0"),
+                            (alert(scope="Private"), "/people"), (alert(colour="red"), "/colour")]:
+            for q in ("?preview=true", ""):
+                r = srv.request("POST", f"/api/v1/alerts{q}", body, token=a.tokens["duty_officer"])
+                check(r.status == 400 and r.json["field"] == field, f"{body} {q}: {r}")
+        check(counts() == before, "refused alerts store nothing")
+    finally:
+        srv.stop()
