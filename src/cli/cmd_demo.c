@@ -82,9 +82,10 @@ static int demo_agreement_fn(struct db *db, void *arg)
 				    "positions", "level", "full", "condition", "during_open_sos",
 				    "category", "zones", "level", "full", "category", "incidents", "level", "full",
 				    "category", "alarms", "level", "full");
-	json_t *host = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "category", "people", "level", "full",
-				 "category", "vehicles", "level", "full", "category", "zones", "level", "full",
-				 "category", "positions", "level", "full", "category", "incidents", "level", "full");
+	json_t *host = json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "category", "people", "level",
+				 "full", "category", "vehicles", "level", "full", "category", "zones", "level", "full",
+				 "category", "positions", "level", "full", "category", "incidents", "level", "full",
+				 "category", "alerts", "level", "full");
 	json_t *cn = NULL, *hn = NULL;
 	int rc = sharing_validate_grants(company, &cn, j->e);
 	if (!rc)

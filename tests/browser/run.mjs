@@ -323,6 +323,44 @@ test('alarm_sos_handover_resolve', async ({ browser, srv }) => {
   await host.context().close();
 });
 
+test('alert_preview_send_relay', async ({ browser, srv }) => {
+  // the liaison cell warns of an attack on the airport road (through the API)
+  const host = await login(srv, 'host.duty');
+  const w = await call(srv, host, 'POST', '/api/v1/alerts', { event: 'Armed attack', urgency: 'Expected', severity: 'Severe',
+    certainty: 'Likely', headline: 'Host: attack expected near Port Qasim', geometry: { type: 'Point', coordinates: [67.35, 24.79] },
+    radius_m: 20000 });
+  assert(w.status === 201, JSON.stringify(w.data));
+  const page = await newPage(browser, srv);
+  await consoleLogin(page, srv, 'company.duty');
+  await page.click('#nav a[data-screen=alerts]');
+  await page.waitForSelector('table.grid tbody tr:has-text("attack expected near Port Qasim")');
+  // relay it to the company's own people in the same area
+  const [relayed] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes('/relay') && r.request().method() === 'POST'),
+    page.locator('table.grid tbody tr', { hasText: 'attack expected near Port Qasim' }).locator('button.relay').click(),
+  ]);
+  assert(relayed.status() === 201, `relayed: ${relayed.status()}`);
+  await page.waitForFunction(() => [...document.querySelectorAll('table.grid tbody tr')].filter((r) => r.textContent.includes('attack expected near Port Qasim')).length === 2);
+  // a new alert of the company's own: the recipients first, then send
+  await page.click('details.create summary');
+  await page.fill('#new-alert input[name=headline]', 'Stay inside: convoy attacked near Port Qasim');
+  await page.fill('#new-alert input[name=lat]', '24.79');
+  await page.fill('#new-alert input[name=lon]', '67.35');
+  await page.fill('#new-alert input[name=radius_km]', '20');
+  await page.selectOption('#new-alert select[name=status]', 'Exercise');
+  await page.click('#new-alert button[type=submit]');
+  await page.waitForSelector('#alert-preview h3');
+  const pv = await text(page, '#alert-preview');
+  assert(/[1-9]\d* (person|people) would be alerted/.test(pv) && pv.includes('home site'), `preview: ${pv}`);
+  assert((await call(srv, host, 'GET', '/api/v1/alerts?limit=100')).data.items.every((x) => !x.headline.startsWith('Stay inside')),
+         'a preview sends nothing');
+  await page.click('#alert-send');
+  await page.waitForSelector('table.grid tbody tr:has-text("Stay inside: convoy attacked") >> text=EXERCISE');
+  await shot(page, 'alerts');
+  assert(page.errors.length === 0, `no script errors: ${page.errors}`);
+  await page.context().close();
+});
+
 const PAYLOADS = ['<img src=x onerror="window.__xss=(window.__xss||0)+1">', '<script>window.__xss=(window.__xss||0)+1</script>',
                   '"><svg onload="window.__xss=1">', 'javascript:window.__xss=1'];
 

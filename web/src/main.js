@@ -10,11 +10,11 @@ import { screens } from './screens.js';
 
 const NAV = [
   ['map', 'Map'], ['people', 'People'], ['sites', 'Sites'], ['vehicles', 'Vehicles'], ['devices', 'Devices'],
-  ['zones', 'Zones'], ['agreements', 'Agreements'], ['users', 'Users'], ['api_keys', 'API keys'], ['audit', 'Audit'],
+  ['zones', 'Zones'], ['alerts', 'Alerts'], ['agreements', 'Agreements'], ['users', 'Users'], ['api_keys', 'API keys'], ['audit', 'Audit'],
 ];
 const ROLE_SCREENS = {
   person: ['map'],
-  viewer: ['map', 'people', 'sites', 'vehicles', 'devices', 'zones', 'agreements'],
+  viewer: ['map', 'people', 'sites', 'vehicles', 'devices', 'zones', 'alerts', 'agreements'],
 };
 
 let started = false;

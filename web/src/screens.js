@@ -148,6 +148,7 @@ export const screens = {
       del('zones', z, reload, z.name)],
   }),
   agreements: agreementsScreen,
+  alerts: alertsScreen,
   users: () => collection({
     title: 'Users', path: '/api/v1/users',
     cols: [['Username', (u) => u.username], ['Role', (u) => u.role], ['Display name', (u) => u.display_name],
@@ -338,3 +339,78 @@ function auditScreen() {
   return h('section', { class: 'screen' }, h('h1', { id: 'screen-title' }, 'Audit trail'), filt, body, more);
 }
 
+
+// Alerts: CAP messages to the organisation's own people in an area; the
+// recipients are previewed before anything is sent; a partner's alert is
+// relayed to one's own people with one click.
+function alertsScreen() {
+  const list = h('div', { class: 'list' });
+  async function reload() {
+    try {
+      const res = await api('GET', '/api/v1/alerts?limit=100');
+      const items = res.items.sort((x, y) => (y.sent_at || '').localeCompare(x.sent_at || ''));
+      list.replaceChildren(table([
+        ['Sent', (x) => localTime(x.sent_at)],
+        ['', (x) => (x.status === 'Exercise' ? h('b', { class: 'exercise-tag' }, 'EXERCISE') : '')],
+        ['Headline', (x) => x.headline], ['Event', (x) => x.event], ['Severity', (x) => x.severity],
+        ['Type', (x) => x.msg_type], ['Recipients', (x) => (isOwn(x) ? String(x.recipients) : '')],
+        ['Relayed from', (x) => x.relayed_from || ''], orgCol,
+        ['', (x) => h('span', { class: 'row-actions' },
+          h('a', { href: `/api/v1/alerts/${encodeURIComponent(x.id)}/cap`, target: '_blank', rel: 'noopener' }, 'CAP'),
+          !isOwn(x) && canWrite() ? h('button', { type: 'button', class: 'small relay', onclick: async () => {
+            try {
+              const rec = await api('POST', `/api/v1/alerts/${encodeURIComponent(x.id)}/relay`);
+              notice(`Relayed to ${rec.recipients} of your people`);
+              reload();
+            } catch (e) { notice(e.message, 'error'); }
+          } }, 'Relay to my people') : null)],
+      ], items, { title: sharedLabel }));
+    } catch (e) {
+      list.replaceChildren(h('p', { class: 'error' }, e.message));
+    }
+  }
+  const out = h('section', { class: 'screen', 'aria-labelledby': 'screen-title' }, h('h1', { id: 'screen-title' }, 'Alerts'));
+  if (canWrite()) {
+    const preview = h('div', { id: 'alert-preview', class: 'result', 'aria-live': 'polite' });
+    const fields = [
+      { name: 'headline', label: 'Headline', required: true },
+      { name: 'event', label: 'Event', required: true, value: 'Security incident' },
+      { name: 'instruction', label: 'Instruction', type: 'textarea' },
+      { name: 'urgency', label: 'Urgency', type: 'select', value: 'Immediate', options: ['Immediate', 'Expected', 'Future', 'Past', 'Unknown'].map((v) => [v, v]) },
+      { name: 'severity', label: 'Severity', type: 'select', value: 'Severe', options: ['Extreme', 'Severe', 'Moderate', 'Minor', 'Unknown'].map((v) => [v, v]) },
+      { name: 'certainty', label: 'Certainty', type: 'select', value: 'Likely', options: ['Observed', 'Likely', 'Possible', 'Unlikely', 'Unknown'].map((v) => [v, v]) },
+      { name: 'status', label: 'Status', type: 'select', value: 'Actual', options: [['Actual', 'Actual'], ['Exercise', 'Exercise']] },
+      { name: 'lat', label: 'Centre latitude', type: 'number', step: 'any', min: -90, max: 90, required: true },
+      { name: 'lon', label: 'Centre longitude', type: 'number', step: 'any', min: -180, max: 180, required: true },
+      { name: 'radius_km', label: 'Radius (km)', type: 'number', step: 'any', value: 3, min: 0.01, required: true },
+      { name: 'area_desc', label: 'Area in words' },
+    ];
+    const body = (v) => ({ headline: v.headline, event: v.event, instruction: v.instruction, urgency: v.urgency, severity: v.severity,
+      certainty: v.certainty, status: v.status, area_desc: v.area_desc,
+      geometry: { type: 'Point', coordinates: [Number(v.lon), Number(v.lat)] }, radius_m: Number(v.radius_km) * 1000 });
+    let previewed = null;
+    const f = form(fields, 'Preview recipients', async (v) => {
+      const b = body(v);
+      const p = await api('POST', '/api/v1/alerts?preview=true', b);
+      previewed = b;
+      const why = { position: 'position', home_site: 'home site', named: 'named', site: 'site' };
+      preview.replaceChildren(
+        h('h3', null, `${p.count} ${p.count === 1 ? 'person' : 'people'} would be alerted`),
+        h('ol', { class: 'results' }, p.recipients.map((x) => h('li', null, x.name || x.person_id, ` · ${x.reasons.map((r) => why[r] || r).join(', ')}`))),
+        h('button', { type: 'button', id: 'alert-send', onclick: async () => {
+          try {
+            const rec = await api('POST', '/api/v1/alerts', previewed);
+            notice(`Alert sent to ${rec.recipients} people`);
+            preview.replaceChildren(h('p', null, `Sent: ${rec.headline} (${rec.recipients} people)`));
+            f.reset();
+            reload();
+          } catch (e) { notice(e.message, 'error'); }
+        } }, `Send to ${p.count} ${p.count === 1 ? 'person' : 'people'}`));
+    });
+    f.id = 'new-alert';
+    out.append(h('details', { class: 'create' }, h('summary', null, 'New alert'), f, preview));
+  }
+  out.append(list);
+  reload();
+  return out;
+}
