@@ -21,6 +21,8 @@ static const struct route base_routes[] = {
 	 "Your organisation's own assessment of an incident it sees (the owner's record unchanged)"},
 	{"POST", "/api/v1/incidents/{id}/assessment", api_incident_assessment, "incidents", ACT_UPDATE, 0,
 	 "Set your organisation's own severity, confidence and notes for an incident it sees"},
+	{"GET", "/feeds/alerts.atom", api_alerts_feed, "alerts", ACT_LIST, 0,
+	 "Atom feed of the current real alerts you may see, each linking to its CAP document"},
 	{"POST", "/api/v1/alerts", api_alert_create, "alerts", ACT_CREATE, 0,
 	 "Send an alert to your organisation's people in an area, of an incident, named or at named sites (?preview=true: the recipients only)"},
 	{"GET", "/api/v1/alerts/{id}", api_alert_get, "alerts", ACT_READ, 0, "Read an alert (yours: with whom it named and reached)"},

@@ -126,6 +126,25 @@ def test_a_partners_alert_is_relayed_to_ones_own_people_and_bad_input_stores_not
               "stranger")
         check(srv.request("POST", f"/api/v1/alerts/{r.json['id']}/relay", raw=b"", token=a.tokens["duty_officer"]).status == 409,
               "one's own")
+        relay_id = r.json["id"]
+        # the Atom feed: current real alerts the caller may see, each linking to its CAP document
+        import xml.etree.ElementTree as ET
+        drill = srv.create(a.tokens["duty_officer"], "alerts", alert(status="Exercise", headline="Drill: evacuate the camp"))
+        gone = srv.create(a.tokens["duty_officer"], "alerts", alert(headline="Road closed near the dam"))
+        srv.create(a.tokens["duty_officer"], "alerts", alert(msg_type="Cancel", references_id=gone["id"], geometry=None,
+                                                             radius_m=None, people=[mine["id"]]))
+        ns = {"a": "http://www.w3.org/2005/Atom"}
+        f = srv.request("GET", "/feeds/alerts.atom", token=a.tokens["viewer"])
+        check(f.status == 200 and f.headers["content-type"].startswith("application/atom+xml"), f)
+        entries = ET.fromstring(f.raw).findall("a:entry", ns)
+        ids = [e.find("a:id", ns).text.rsplit(":", 1)[1] for e in entries]
+        check(sorted(ids) == sorted([warning["id"], relay_id]), f"own and shared, real and current only: {ids}")
+        check(all(e.find("a:link", ns).get("href").endswith("/cap") for e in entries), "links to the CAP documents")
+        check(drill["id"] not in f.raw.decode() and gone["id"] not in f.raw.decode(), "no exercise, nothing cancelled")
+        check(srv.request("GET", "/feeds/alerts.atom").status == 401, "authenticated")
+        check(srv.request("GET", "/feeds/alerts.atom", token=a.tokens["person"]).status == 403, "not for a person's account")
+        s = ET.fromstring(srv.request("GET", "/feeds/alerts.atom", token=stranger.tokens["viewer"]).raw).findall("a:entry", ns)
+        check(s == [], "a stranger's feed holds none of these")
         counts = lambda: srv.sql("SELECT (SELECT count(*) FROM alerts) + (SELECT count(*) FROM alert_recipients)"
                                  " + (SELECT count(*) FROM events WHERE category = 'alerts')"
                                  " + (SELECT count(*) FROM audit WHERE object_type = 'alert')")[0][0]

@@ -346,3 +346,109 @@ void api_alert_cap(struct req *r)
 	json_decref(inc);
 	json_decref(a);
 }
+
+/* --- the Atom feed --------------------------------------------------------------- */
+
+static int by_sent_desc(const void *x, const void *y)
+{
+	const char *a = str(*(json_t *const *)x, "sent_at"), *b = str(*(json_t *const *)y, "sent_at");
+	return strcmp(b ? b : "", a ? a : "");
+}
+
+/* GET /feeds/alerts.atom: the current real alerts the caller may see (its
+ * own and its partners' shared with it), newest first, each linking to its
+ * CAP document. Exercises are not in it; an alert a Cancel names is not
+ * current. */
+void api_alerts_feed(struct req *r)
+{
+	const struct resource *res = resource_find("alerts");
+	struct db *db = req_db(r);
+	if (!db)
+		return;
+	const char *orgs[1 + MAX_GRANTS];
+	int norgs = 0;
+	orgs[norgs++] = r->actor.org_id;
+	for (int i = 0; r->actor.grants && i < r->actor.grants->n; i++)
+		if (r->actor.grants->g[i].cat == CAT_ALERTS)
+			orgs[norgs++] = r->actor.grants->g[i].grantor;
+	json_t *all = json_array(), *cancelled = json_object();
+	const struct field *st = resource_field(res, "status");
+	for (int o = 0; o < norgs; o++) {
+		struct list_query q = {.org_id = orgs[o], .limit = 500};
+		q.filter[st - res->fields] = "Actual";
+		json_t *page;
+		bool more;
+		if (resource_list(db, res, &q, &page, &more)) {
+			json_decref(all);
+			json_decref(cancelled);
+			reply_err(r, SG_EIO, NULL);
+			return;
+		}
+		size_t i;
+		json_t *a;
+		json_array_foreach(page, i, a) {
+			struct access acc;
+			if (policy_decide(&r->actor, ACT_READ, "alerts", str(a, "org_id"), str(a, "id"), &acc) != DECIDE_ALLOW)
+				continue;
+			if (str_eq(str(a, "msg_type"), "Cancel") && str(a, "references_id"))
+				json_object_set_new(cancelled, str(a, "references_id"), json_true());
+			json_array_append(all, a);
+		}
+		json_decref(page);
+	}
+	size_t n = json_array_size(all);
+	json_t **items = xcalloc(n ? n : 1, sizeof(*items));
+	for (size_t i = 0; i < n; i++)
+		items[i] = json_array_get(all, i);
+	qsort(items, n, sizeof(*items), by_sent_desc);
+	xmlBufferPtr xb = xmlBufferCreate();
+	xmlTextWriterPtr w = xmlNewTextWriterMemory(xb, 0);
+	xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL);
+	xmlTextWriterStartElementNS(w, NULL, BAD_CAST "feed", BAD_CAST "http://www.w3.org/2005/Atom");
+	char buf[200];
+	snprintf(buf, sizeof(buf), "urn:safeguard:alerts:%s", r->actor.org_id);
+	el(w, "id", buf);
+	el(w, "title", "Safeguard: current alerts");
+	char now[25];
+	time_format_ms(clock_now_ms(), now);
+	el(w, "updated", n ? str(items[0], "sent_at") : now);
+	xmlTextWriterStartElement(w, BAD_CAST "link");
+	xmlTextWriterWriteAttribute(w, BAD_CAST "rel", BAD_CAST "self");
+	xmlTextWriterWriteAttribute(w, BAD_CAST "href", BAD_CAST "/feeds/alerts.atom");
+	xmlTextWriterEndElement(w);
+	for (size_t i = 0, shown = 0; i < n && shown < 100; i++) {
+		const json_t *a = items[i];
+		if (json_object_get(cancelled, str(a, "id")) || str_eq(str(a, "msg_type"), "Cancel"))
+			continue;
+		shown++;
+		xmlTextWriterStartElement(w, BAD_CAST "entry");
+		snprintf(buf, sizeof(buf), "urn:safeguard:alert:%s", str(a, "id"));
+		el(w, "id", buf);
+		el(w, "title", str(a, "headline"));
+		el(w, "updated", str(a, "sent_at"));
+		snprintf(buf, sizeof(buf), "%s · %s · %s · %s", str(a, "event"), str(a, "severity"), str(a, "urgency"),
+			 str(a, "certainty"));
+		el(w, "summary", buf);
+		xmlTextWriterStartElement(w, BAD_CAST "author");
+		el(w, "name", str(a, "org_id"));
+		xmlTextWriterEndElement(w);
+		xmlTextWriterStartElement(w, BAD_CAST "category");
+		xmlTextWriterWriteAttribute(w, BAD_CAST "term", BAD_CAST str(a, "severity"));
+		xmlTextWriterEndElement(w);
+		snprintf(buf, sizeof(buf), "/api/v1/alerts/%s/cap", str(a, "id"));
+		xmlTextWriterStartElement(w, BAD_CAST "link");
+		xmlTextWriterWriteAttribute(w, BAD_CAST "rel", BAD_CAST "alternate");
+		xmlTextWriterWriteAttribute(w, BAD_CAST "type", BAD_CAST "application/cap+xml");
+		xmlTextWriterWriteAttribute(w, BAD_CAST "href", BAD_CAST buf);
+		xmlTextWriterEndElement(w);
+		xmlTextWriterEndElement(w); /* entry */
+	}
+	xmlTextWriterEndElement(w);
+	xmlTextWriterEndDocument(w);
+	xmlFreeTextWriter(w);
+	reply_data(r, 200, "application/atom+xml", xmlBufferContent(xb), (size_t)xmlBufferLength(xb));
+	xmlBufferFree(xb);
+	free(items);
+	json_decref(all);
+	json_decref(cancelled);
+}
