@@ -310,7 +310,6 @@ struct store_job {
 	char *event; /* the position event's body, likewise */
 	bool inserted;
 	int events;     /* geofence events written */
-	bool alarm;     /* an alarm opened */
 };
 
 /* A report on its way through the store, owning what the write needs. */
@@ -441,12 +440,7 @@ static int sos_fn(struct db *db, struct store_job *j)
 		.position_ms = j->r->time_ms, .actor = j->dev->device_id, .actor_org = j->dev->org_id, .now_ms = j->now,
 		.escalate_after_ms = alarm_timer_ms(j->p->o.alarm_timers, cause), .dedupe = true,
 	};
-	json_t *rec = NULL;
-	int rc = alarm_open(db, &o, &rec, &e);
-	if (rec)
-		j->alarm = true;
-	json_decref(rec);
-	return rc;
+	return alarm_open(db, &o, NULL, &e);
 }
 
 /* A column that may be unknown: NaN or a negative count binds NULL. */

@@ -92,10 +92,11 @@ int account_for_login(struct db *db, const char *username, struct account *out, 
 	return rc;
 }
 
-int account_password_hash(struct db *db, const char *user_id, char *hash, size_t hash_size)
+/* One secret column of a user, by the statement given (constant SQL). */
+static int user_secret(struct db *db, const char *sql, const char *user_id, char *hash, size_t hash_size)
 {
 	struct db_stmt *st;
-	if (db_prepare(db, "SELECT password_hash FROM users WHERE id = ?1", &st))
+	if (db_prepare(db, sql, &st))
 		return SG_EIO;
 	db_bind_text(st, 1, user_id);
 	int rc = one(st);
@@ -105,17 +106,15 @@ int account_password_hash(struct db *db, const char *user_id, char *hash, size_t
 	return rc;
 }
 
+int account_password_hash(struct db *db, const char *user_id, char *hash, size_t hash_size)
+{
+	return user_secret(db, "SELECT password_hash FROM users WHERE id = ?1", user_id, hash, hash_size);
+}
+
 int account_duress_hash(struct db *db, const char *user_id, char *hash, size_t hash_size)
 {
-	struct db_stmt *st;
-	if (db_prepare(db, "SELECT duress_hash FROM users WHERE id = ?1 AND duress_hash IS NOT NULL", &st))
-		return SG_EIO;
-	db_bind_text(st, 1, user_id);
-	int rc = one(st);
-	if (rc == 0)
-		text(st, 0, hash, hash_size);
-	db_reset(st);
-	return rc;
+	return user_secret(db, "SELECT duress_hash FROM users WHERE id = ?1 AND duress_hash IS NOT NULL", user_id, hash,
+			   hash_size);
 }
 
 int account_set_duress(struct db *db, const char *user_id, const char *hash)

@@ -29,9 +29,9 @@ static const char *col(struct db_stmt *st, int i)
 	return db_col_text(st, i);
 }
 
-/* Runs sql with up to two text parameters and returns the first column of
- * every row as a new array of strings (sql is a constant). */
-static int column(struct db *db, const char *sql, const char *p1, const char *p2, json_t **out)
+/* Runs sql with up to three text parameters and returns the first column
+ * of every row as a new array of strings (sql is a constant). */
+static int column3(struct db *db, const char *sql, const char *p1, const char *p2, const char *p3, json_t **out)
 {
 	struct db_stmt *st;
 	if (db_prepare(db, sql, &st))
@@ -39,6 +39,8 @@ static int column(struct db *db, const char *sql, const char *p1, const char *p2
 	db_bind_text(st, 1, p1);
 	if (p2)
 		db_bind_text(st, 2, p2);
+	if (p3)
+		db_bind_text(st, 3, p3);
 	json_t *a = json_array();
 	int rc;
 	while ((rc = db_step(st)) == DB_ROW)
@@ -52,6 +54,18 @@ static int column(struct db *db, const char *sql, const char *p1, const char *p2
 	return 0;
 }
 
+static int column(struct db *db, const char *sql, const char *p1, const char *p2, json_t **out)
+{
+	return column3(db, sql, p1, p2, NULL, out);
+}
+
+/* A grant g of agreement a is in force at ?2: both sides accepted, the
+ * grantor's side active, ?2 within the grant's validity. */
+#define GRANT_IN_FORCE                                                                                      \
+	" a.a_accepted_at IS NOT NULL AND a.b_accepted_at IS NOT NULL"                                      \
+	" AND ((a.org_id = g.org_id AND a.a_state = 'active') OR (a.partner_id = g.org_id AND a.b_state = 'active'))" \
+	" AND (g.valid_from IS NULL OR g.valid_from <= ?2) AND (g.valid_to IS NULL OR g.valid_to > ?2)"
+
 static const char PARTNERS_SQL[] = "SELECT CASE WHEN org_id = ?1 THEN partner_id ELSE org_id END"
 				   " FROM agreements WHERE org_id = ?1 OR partner_id = ?1";
 
@@ -64,11 +78,7 @@ int sharing_incoming(struct db *db, const char *grantee, int64_t now_ms, struct 
 	if (db_prepare(db,
 		       "SELECT g.id, g.agreement_id, g.org_id, g.category, g.level, g.condition"
 		       " FROM grants g JOIN agreements a ON a.id = g.agreement_id"
-		       " WHERE g.grantee_id = ?1 AND a.a_accepted_at IS NOT NULL AND a.b_accepted_at IS NOT NULL"
-		       " AND ((a.org_id = g.org_id AND a.a_state = 'active')"
-		       "   OR (a.partner_id = g.org_id AND a.b_state = 'active'))"
-		       " AND (g.valid_from IS NULL OR g.valid_from <= ?2)"
-		       " AND (g.valid_to IS NULL OR g.valid_to > ?2) ORDER BY g.id",
+		       " WHERE g.grantee_id = ?1 AND" GRANT_IN_FORCE " ORDER BY g.id",
 		       &st))
 		return SG_EIO;
 	db_bind_text(st, 1, grantee);
@@ -108,30 +118,12 @@ int sharing_incoming(struct db *db, const char *grantee, int64_t now_ms, struct 
 int sharing_grantees(struct db *db, const char *grantor, enum category cat, int64_t now_ms, json_t **out)
 {
 	char now[25];
-	struct db_stmt *st;
 	time_format_ms(now_ms, now);
-	if (db_prepare(db,
+	return column3(db,
 		       "SELECT DISTINCT g.grantee_id FROM grants g JOIN agreements a ON a.id = g.agreement_id"
-		       " WHERE g.org_id = ?1 AND g.category = ?2 AND g.level = 'full' AND g.condition = 'always'"
-		       " AND a.a_accepted_at IS NOT NULL AND a.b_accepted_at IS NOT NULL"
-		       " AND ((a.org_id = g.org_id AND a.a_state = 'active')"
-		       "   OR (a.partner_id = g.org_id AND a.b_state = 'active'))"
-		       " AND (g.valid_from IS NULL OR g.valid_from <= ?3)"
-		       " AND (g.valid_to IS NULL OR g.valid_to > ?3) ORDER BY g.grantee_id",
-		       &st))
-		return SG_EIO;
-	db_bind_all(st, DB_T(grantor), DB_T(category_names[cat]), DB_T(now));
-	json_t *a = json_array();
-	int rc;
-	while ((rc = db_step(st)) == DB_ROW)
-		json_array_append_new(a, json_string(col(st, 0)));
-	db_reset(st);
-	if (rc < 0) {
-		json_decref(a);
-		return SG_EIO;
-	}
-	*out = a;
-	return 0;
+		       " WHERE g.org_id = ?1 AND g.category = ?3 AND g.level = 'full' AND g.condition = 'always' AND"
+		       GRANT_IN_FORCE " ORDER BY g.grantee_id",
+		       grantor, now, category_names[cat], out);
 }
 
 #define CACHE_ENTRIES 64

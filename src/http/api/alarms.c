@@ -345,8 +345,8 @@ void api_alarm_cancel(struct req *r)
 	char hash[crypto_pwhash_STRBYTES] = "", dhash[crypto_pwhash_STRBYTES] = "";
 	account_password_hash(db, r->actor.id, hash, sizeof(hash));
 	account_duress_hash(db, r->actor.id, dhash, sizeof(dhash));
-	bool ok = hash[0] && crypto_pwhash_str_verify(hash, pw, strlen(pw)) == 0;
-	bool duress = crypto_pwhash_str_verify(dhash[0] ? dhash : hash, pw, strlen(pw)) == 0 && dhash[0] && !ok;
+	bool ok, duress;
+	api_check_secrets(hash, dhash, pw, &ok, &duress);
 	sodium_memzero(hash, sizeof(hash));
 	sodium_memzero(dhash, sizeof(dhash));
 	json_decref(body);

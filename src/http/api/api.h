@@ -66,6 +66,10 @@ void api_session_get(struct req *r);
 void api_session_delete(struct req *r);
 void api_session_password(struct req *r);
 void api_session_duress(struct req *r);
+/* given against an account's password hash and duress PIN hash (either may
+ * be empty): *ok for the password, *duress for the PIN. Both argon2id
+ * checks run every time, whatever exists or matches. */
+void api_check_secrets(const char *hash, const char *dhash, const char *given, bool *ok, bool *duress);
 
 /* ingest.c: device protocols */
 struct protocol;

@@ -31,6 +31,17 @@ static void make_dummy(void)
 		BUG("argon2id out of memory");
 }
 
+void api_check_secrets(const char *hash, const char *dhash, const char *given, bool *ok, bool *duress)
+{
+	pthread_once(&dummy_once, make_dummy);
+	/* Both checked every time (a dummy for a missing one), so neither the
+	 * answer nor its time tells a PIN from a password, or an account with a
+	 * PIN from one without. */
+	*ok = crypto_pwhash_str_verify(hash && *hash ? hash : dummy_hash, given, strlen(given)) == 0 && hash && *hash;
+	*duress = crypto_pwhash_str_verify(dhash && *dhash ? dhash : dummy_hash, given, strlen(given)) == 0 && dhash &&
+		  *dhash && !*ok;
+}
+
 struct login_job {
 	char token_hash[65];
 	char csrf[40];
@@ -147,16 +158,13 @@ void api_session_create(struct req *r)
 				"too many failed logins; wait before trying again (see Retry-After)");
 		return;
 	}
-	pthread_once(&dummy_once, make_dummy);
 	/* A duress PIN given instead of the password logs in as usual and opens
-	 * a duress alarm. Both hashes are always checked (a dummy for a missing
-	 * one), so neither the answer nor its time tells a PIN from a password,
-	 * or an account with a PIN from one without. */
+	 * a duress alarm. */
 	char dhash[crypto_pwhash_STRBYTES] = "";
 	if (found && who.person_id[0])
 		account_duress_hash(db, uid, dhash, sizeof(dhash));
-	bool ok = crypto_pwhash_str_verify(found ? hash : dummy_hash, pw, strlen(pw)) == 0 && found;
-	bool duress = crypto_pwhash_str_verify(dhash[0] ? dhash : dummy_hash, pw, strlen(pw)) == 0 && dhash[0] && !ok;
+	bool ok, duress;
+	api_check_secrets(found ? hash : "", dhash, pw, &ok, &duress);
 	ok |= duress;
 	sodium_memzero(hash, sizeof(hash));
 	sodium_memzero(dhash, sizeof(dhash));
@@ -277,6 +285,31 @@ static int passwd_fn(struct db *db, void *arg)
 	return resource_update(db, resource_find("users"), j->org_id, j->user_id, j->patch, &w, NULL);
 }
 
+/* The caller proves it knows its own password (member names it in the
+ * body): false after a 429, 503 or 403 (a failure counted against the
+ * account's throttle key, written to ukey). */
+static bool own_password(struct req *r, const char *given, const char *member, char ukey[96], int64_t now)
+{
+	snprintf(ukey, 96, "u:%s", r->actor.username);
+	struct db *db = unthrottled_db(r, ukey, NULL, now, r->actor.username, "Too many failed attempts",
+				       "wait before trying again");
+	if (!db)
+		return false;
+	char hash[crypto_pwhash_STRBYTES] = "";
+	account_password_hash(db, r->actor.id, hash, sizeof(hash));
+	bool ok = hash[0] && crypto_pwhash_str_verify(hash, given, strlen(given)) == 0;
+	sodium_memzero(hash, sizeof(hash));
+	if (!ok) {
+		char detail[64], ptr[40];
+		snprintf(detail, sizeof(detail), "%s is not your password", member);
+		snprintf(ptr, sizeof(ptr), "/%s", member);
+		throttle_failure(r->env->throttle, ukey, now);
+		atomic_fetch_add(&r->env->metrics.login_failures, 1);
+		reply_problem(r, 403, "invalid-credentials", "Wrong password", detail, ptr);
+	}
+	return ok;
+}
+
 void api_session_password(struct req *r)
 {
 	if (r->actor.api_key) {
@@ -296,20 +329,7 @@ void api_session_password(struct req *r)
 	}
 	char ukey[96];
 	int64_t now = clock_now_ms();
-	snprintf(ukey, sizeof(ukey), "u:%s", r->actor.username);
-	struct db *db = unthrottled_db(r, ukey, NULL, now, r->actor.username, "Too many failed attempts",
-				       "wait before trying again");
-	if (!db) {
-		json_decref(body);
-		return;
-	}
-	char hash[crypto_pwhash_STRBYTES] = "";
-	account_password_hash(db, r->actor.id, hash, sizeof(hash));
-	if (!hash[0] || crypto_pwhash_str_verify(hash, cur, strlen(cur)) != 0) {
-		throttle_failure(r->env->throttle, ukey, now);
-		atomic_fetch_add(&r->env->metrics.login_failures, 1);
-		reply_problem(r, 403, "invalid-credentials", "Wrong password",
-			      "current_password is not your password", "/current_password");
+	if (!own_password(r, cur, "current_password", ukey, now)) {
 		json_decref(body);
 		return;
 	}
@@ -383,18 +403,7 @@ void api_session_duress(struct req *r)
 	}
 	char ukey[96];
 	int64_t now = clock_now_ms();
-	snprintf(ukey, sizeof(ukey), "u:%s", r->actor.username);
-	struct db *db = unthrottled_db(r, ukey, NULL, now, r->actor.username, "Too many failed attempts",
-				       "wait before trying again");
-	char hash[crypto_pwhash_STRBYTES] = "";
-	if (!db || (account_password_hash(db, r->actor.id, hash, sizeof(hash)), !hash[0]) ||
-	    crypto_pwhash_str_verify(hash, pw, strlen(pw)) != 0) {
-		if (db) {
-			throttle_failure(r->env->throttle, ukey, now);
-			atomic_fetch_add(&r->env->metrics.login_failures, 1);
-			reply_problem(r, 403, "invalid-credentials", "Wrong password", "password is not your password",
-				      "/password");
-		}
+	if (!own_password(r, pw, "password", ukey, now)) {
 		json_decref(body);
 		return;
 	}
