@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(build-essential pkg-config meson ninja-build
       libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libgeos-dev libproj-dev libxml2-dev libcurl4-openssl-dev
       libcmocka-dev libpwquality-dev cracklib-runtime python3 sqlite3 curl ca-certificates clang libclang-rt-14-dev
-      libxml2-utils)
+      libxml2-utils python3-aiosmtpd)
 # Node.js builds the console (and drives its browser tests); the machine's
 # own Node.js is used when it has one, Debian's otherwise. Chromium runs the
 # console's end-to-end tests.

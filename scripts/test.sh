@@ -55,8 +55,11 @@ suite() { # kind label tally command...
     echo "$label $kind|0|1" >>"$tally"
   fi
 }
+# Debian's Python: the packages deps.sh installs (python3-aiosmtpd) are its.
+PY=/usr/bin/python3
+[[ -x "$PY" ]] || PY=python3
 api() { # binary label tally [-k patterns]
-  SAFEGUARD_BIN="$1" suite api "$2" "$3" python3 tests/api/run.py ${4:+-k "$4"}
+  SAFEGUARD_BIN="$1" suite api "$2" "$3" "$PY" tests/api/run.py ${4:+-k "$4"}
 }
 browser() { # binary label tally
   SAFEGUARD_BIN="$1" suite browser "$2" "$3" node tests/browser/run.mjs

@@ -4,6 +4,7 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "delivery/delivery.h"
 #include "events/events.h"
 #include "http/cursor.h"
 #include "http/throttle.h"
@@ -161,7 +162,20 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	rc = rc ? rc : rdb ? alarm_set_load(app->alarms, rdb) : SG_EIO;
 	if (rdb)
 		store_reader_put(app->store, rdb);
+	struct delivery_opts dopts = {
+		.retry_base_ms = config_int(cfg, "delivery.retry_base_ms"),
+		.max_backoff_ms = config_int(cfg, "delivery.max_backoff_s") * 1000,
+		.max_attempts = (int)config_int(cfg, "delivery.max_attempts"),
+		.timeout_s = (long)config_int(cfg, "delivery.timeout_s"),
+		.smtp_user = config_str(cfg, "delivery.smtp_user"),
+		.smtp_password = config_str(cfg, "delivery.smtp_password"),
+		.sms_user = config_str(cfg, "delivery.sms_user"),
+		.sms_password = config_str(cfg, "delivery.sms_password"),
+		.public_url = config_str(cfg, "delivery.public_url"),
+	};
+	app->deliverer = deliverer_new(app->store, &dopts);
 	if (rc || events_subscribe(app->events, "alarms", false, alarm_set_event, app->alarms) ||
+	    events_subscribe(app->events, "deliveries", false, deliverer_event, app->deliverer) ||
 	    events_subscribe(app->events, "stream", false, broker_publish, app->broker) ||
 	    events_start(app->events)) {
 		snprintf(err, errsz, "cannot start the event path");
@@ -316,6 +330,9 @@ int app_serve(struct app *app)
 	app->purger_running = pthread_create(&app->purger, NULL, purger_main, app) == 0;
 	if (app->purger_running)
 		pthread_setname_np(app->purger, "sg-retention");
+	if (deliverer_start(app->deliverer))
+		log_warn("delivery: a channel worker could not start", NULL);
+	app->env.deliverer = app->deliverer;
 	app->escalator_running = pthread_create(&app->escalator, NULL, escalator_main, app) == 0;
 	if (app->escalator_running)
 		pthread_setname_np(app->escalator, "sg-escalation");
@@ -360,6 +377,8 @@ int app_serve(struct app *app)
 		pthread_join(app->escalator, NULL);
 		app->escalator_running = false;
 	}
+	app->env.deliverer = NULL;
+	deliverer_stop(app->deliverer); /* what is pending stays pending for the next start */
 	log_info("stopped", NULL);
 	return 0;
 }
@@ -371,7 +390,11 @@ void app_close(struct app *app)
 	if (app->osmand)
 		http_server_stop(app->osmand, 0);
 	atomic_store(&app->dispatcher, NULL);
+	app->env.deliverer = NULL;
+	deliverer_stop(app->deliverer);
 	events_free(app->events); /* its last cursors saved while the store is open */
+	deliverer_free(app->deliverer);
+	app->deliverer = NULL;
 	store_close(app->store);
 	pipeline_free(app->pipeline);
 	broker_free(app->broker);

@@ -26,6 +26,7 @@ struct app {
 	struct events *events;             /* the outbox's dispatcher */
 	struct alarm_set *alarms;          /* who has an open alarm */
 	struct alarm_timers timers;        /* escalation delays */
+	struct deliverer *deliverer;       /* the channel workers */
 	pthread_t escalator;               /* escalates alarms nobody acknowledged */
 	bool escalator_running;
 	_Atomic(struct events *) dispatcher; /* what the writer wakes after a commit */

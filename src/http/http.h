@@ -17,6 +17,7 @@
 
 struct alarm_set;
 struct alarm_timers;
+struct deliverer;
 struct broker;
 struct config;
 struct grant_cache;
@@ -56,6 +57,7 @@ struct http_env {
 	struct broker *broker;
 	struct grant_cache *grant_cache;
 	struct alarm_set *alarms;                 /* who has an open alarm (alarms.h) */
+	struct deliverer *deliverer;              /* alert delivery (delivery.h); NULL until served */
 	const struct alarm_timers *alarm_timers;  /* escalation delays per cause */
 	int64_t summary_grid_m, summary_delay_ms;
 	atomic_bool draining;

@@ -64,7 +64,7 @@ static json_t *resource_schema(const struct resource *res)
 	json_object_set_new(props, "org_id", json_pack("{s:s,s:b}", "type", "string", "readOnly", 1));
 	for (unsigned i = 0; i < res->nfields; i++) {
 		const struct field *f = &res->fields[i];
-		if ((f->flags & FF_HIDDEN) && f->type != FT_PASSWORD)
+		if ((f->flags & FF_HIDDEN) && !(f->flags & FF_WRITEONLY) && f->type != FT_PASSWORD)
 			continue;
 		json_object_set_new(props, f->name, field_schema(f));
 		if (f->flags & FF_REQUIRED)

@@ -54,8 +54,11 @@ static struct policy_rule rules[32] = {
 	{"session", STAFF | R(ROLE_PERSON), STAFF | R(ROLE_PERSON), false, CAT_NONE},
 	/* Raising an alarm: a person for themselves, the operators for anyone. */
 	{"alarm_raise", 0, ROLES_OPERATORS | R(ROLE_PERSON), false, CAT_NONE},
+	/* Messages to people (alerts, roll-call questions) on the stream: the
+	 * organisation's staff, and each person their own; never shared. */
+	{"messages", STAFF, 0, true, CAT_NONE},
 };
-static unsigned nrules = 5;
+static unsigned nrules = 6;
 
 void policy_add_rule(const struct policy_rule *r)
 {

@@ -2,6 +2,7 @@
 #include "registry/alert_store.h"
 
 #include "core/err.h"
+#include "delivery/delivery.h"
 #include "events/events.h"
 
 #include <stdlib.h>
@@ -27,6 +28,9 @@ int alert_store(struct db *db, json_t *rec, const json_t *recipients, const stru
 		rc = events_append(db, json_string_value(json_object_get(rec, "org_id")), "alerts", "alert", body, w->now_ms);
 		json_decref(body);
 	}
+	if (!rc && delivery_fanout(db, json_string_value(json_object_get(rec, "org_id")),
+				   json_string_value(json_object_get(rec, "id")), w->now_ms) < 0)
+		rc = SG_EIO;
 	return rc;
 }
 

@@ -381,7 +381,7 @@ int resource_apply(const struct resource *res, json_t *rec, const json_t *body, 
 			verr_set(e, 400, ptr, "%s is set by the server and cannot be written", key);
 			return SG_EINVAL;
 		}
-		if (!f || (f->flags & FF_HIDDEN && f->type != FT_PASSWORD)) {
+		if (!f || (f->flags & FF_HIDDEN && !(f->flags & FF_WRITEONLY) && f->type != FT_PASSWORD)) {
 			verr_set(e, 400, ptr, "unknown member '%s' for %s", key, res->name);
 			return SG_EINVAL;
 		}

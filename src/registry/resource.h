@@ -41,6 +41,7 @@ enum ftype {
 #define FF_HIDDEN (1u << 3)    /* never serialised (secrets, derived columns) */
 #define FF_PRIVATE (1u << 4)   /* contact details and notes: left out of summary views */
 #define FF_IMMUTABLE (1u << 5) /* may be set on create only */
+#define FF_WRITEONLY (1u << 6) /* with FF_HIDDEN: accepted in input, never serialised (a webhook's key) */
 
 struct field {
 	const char *name; /* JSON member name */

@@ -195,6 +195,75 @@ static const struct field alert_fields[] = {
 	{"sent_at", NULL, FT_TIME, FF_READONLY, 0, 0, 0, NULL, NULL, "when it was sent"},
 };
 
+/* Delivery channels of an organisation (issue 14), configured by its admins.
+ * Credentials of an SMS gateway or SMTP server come from the configuration
+ * (delivery.*), never from here; a webhook's key is write-only. */
+static const char *const channel_kinds[] = {"webhook", "email", "sms", NULL};
+static const char *const webhook_formats[] = {"json", "cap", NULL};
+static const char *const http_methods[] = {"POST", "PUT", "GET", NULL};
+
+static const struct field channel_fields[] = {
+	{"name", NULL, FT_NAME, FF_REQUIRED, 100, 0, 0, NULL, NULL, "what the channel is, e.g. Ops webhook"},
+	{"kind", NULL, FT_ENUM, FF_REQUIRED | FF_IMMUTABLE | FF_FILTER, 0, 0, 0, channel_kinds, NULL, "webhook, email (SMTP) or sms (an HTTP gateway)"},
+	{"url", NULL, FT_TEXT, FF_REQUIRED, 2000, 0, 0, NULL, NULL, "webhook and SMS gateway: http(s) URL ({to} and the other placeholders allowed for SMS); email: smtp:// or smtps:// server"},
+	{"format", NULL, FT_ENUM, 0, 0, 0, 0, webhook_formats, NULL, "webhook body: json (default) or cap (CAP 1.2 XML)"},
+	{"secret", NULL, FT_TEXT, FF_HIDDEN | FF_WRITEONLY, 256, 0, 0, NULL, NULL, "webhook: the HMAC-SHA256 key of X-Safeguard-Signature, 16 to 256 characters; write-only"},
+	{"method", NULL, FT_ENUM, 0, 0, 0, 0, http_methods, NULL, "SMS gateway: the request's method (POST)"},
+	{"body_template", NULL, FT_TEXT, 0, 2000, 0, 0, NULL, NULL, "SMS gateway: the body, with {to} {text} {alert_id} {recipient_id} {delivery_id} replaced (escaped for the content type)"},
+	{"content_type", NULL, FT_TEXT, 0, 100, 0, 0, NULL, NULL, "SMS gateway: the body's Content-Type (application/x-www-form-urlencoded)"},
+	{"mail_from", NULL, FT_EMAIL, 0, 254, 0, 0, NULL, NULL, "email: the sender's address"},
+	{"enabled", NULL, FT_BOOL, FF_FILTER, 0, 0, 0, NULL, NULL, "false: no new deliveries through it"},
+};
+
+static bool url_scheme(const char *u, const char *const *schemes)
+{
+	for (; *schemes; schemes++)
+		if (u && !strncmp(u, *schemes, strlen(*schemes)) && u[strlen(*schemes)])
+			return true;
+	return false;
+}
+
+static int channel_check(json_t *rec, struct verr *e)
+{
+	const char *kind = json_string_value(json_object_get(rec, "kind"));
+	const char *url = json_string_value(json_object_get(rec, "url"));
+	static const char *const http[] = {"http://", "https://", NULL}, *const smtp[] = {"smtp://", "smtps://", NULL};
+	if (!url_scheme(url, str_eq(kind, "email") ? smtp : http)) {
+		verr_set(e, 400, "/url", str_eq(kind, "email") ? "an email channel's url is smtp://host[:port] or smtps://host[:port]"
+							    : "a %s channel's url is an http:// or https:// URL", kind);
+		return SG_EINVAL;
+	}
+	for (const char *c = url; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+			verr_set(e, 400, "/url", "the url holds a space or a control character");
+			return SG_EINVAL;
+		}
+	const char *secret = json_string_value(json_object_get(rec, "secret"));
+	if (str_eq(kind, "webhook") && (!secret || strlen(secret) < 16)) {
+		verr_set(e, 400, "/secret", "a webhook needs a secret of at least 16 characters (it signs every body)");
+		return SG_EINVAL;
+	}
+	static const struct { const char *member, *kind; } only[] = {
+		{"format", "webhook"}, {"secret", "webhook"}, {"method", "sms"}, {"body_template", "sms"},
+		{"content_type", "sms"}, {"mail_from", "email"}};
+	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++) {
+		json_t *v = json_object_get(rec, only[i].member);
+		if (v && !json_is_null(v) && !str_eq(kind, only[i].kind)) {
+			char ptr[32];
+			snprintf(ptr, sizeof(ptr), "/%s", only[i].member);
+			verr_set(e, 400, ptr, "%s is only for a %s channel", only[i].member, only[i].kind);
+			return SG_EINVAL;
+		}
+	}
+	if (str_eq(kind, "email") && !json_string_value(json_object_get(rec, "mail_from"))) {
+		verr_set(e, 400, "/mail_from", "an email channel needs mail_from");
+		return SG_EINVAL;
+	}
+	if (!json_object_get(rec, "enabled") || json_is_null(json_object_get(rec, "enabled")))
+		json_object_set_new(rec, "enabled", json_true());
+	return 0;
+}
+
 /* A site is a point with a radius or a polygon; its bounding box columns are
  * derived here (the spatial index of later issues reads them). */
 static int site_check(json_t *rec, struct verr *e)
@@ -458,7 +527,12 @@ static struct resource res_alerts = {
 	.check = alert_check, .one = "an alert", .many = "alerts", .read_roles = ROLES_STAFF, .write_roles = ROLES_OPERATORS,
 	.category = CAT_ALERTS, .routes = RES_LIST /* sent, read and relayed by their own routes */};
 
+static struct resource res_channels = {
+	.name = "channels", .type = "channel", .table = "channels", .id_prefix = "chn", FIELDS(channel_fields),
+	.check = channel_check, .one = "a delivery channel", .many = "delivery channels", .read_roles = ROLE_BIT(ROLE_ADMIN),
+	.write_roles = ROLE_BIT(ROLE_ADMIN), .category = CAT_NONE, .routes = RES_CRUD};
+
 const struct resource *const resources[] = {
 	&res_organisations, &res_users, &res_api_keys, &res_people,
-	&res_sites,         &res_vehicles, &res_devices, &res_zones, &res_incidents, &res_alarms, &res_alerts, NULL,
+	&res_sites,         &res_vehicles, &res_devices, &res_zones, &res_incidents, &res_alarms, &res_alerts, &res_channels, NULL,
 };

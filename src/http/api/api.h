@@ -35,6 +35,7 @@ void api_alert_create(struct req *r);
 void api_alert_get(struct req *r);
 void api_alert_cap(struct req *r);
 void api_alert_relay(struct req *r);
+void api_alert_deliveries(struct req *r);
 void api_alerts_feed(struct req *r);
 /* An organisation's own assessment of an incident it sees (GET, POST). */
 void api_incident_assessment(struct req *r);

@@ -9,6 +9,8 @@
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/util.h"
+#include "delivery/delivery.h"
 #include "http/router.h"
 #include "ingest/protocols.h"
 #include "pipeline/pipeline.h"
@@ -22,9 +24,20 @@ static void ingest_reply(struct req *r, int rc, const struct verr *e, const stru
 {
 	if (rc == 0) {
 		r->attrs_dropped = res->attrs_dropped;
-		char *say = str_eq(p->name, "owntracks")
-				    ? alarm_set_owntracks_reply(r->env->alarms, res->device_id, res->person_id)
-				    : NULL;
+		char *say = NULL;
+		if (str_eq(p->name, "owntracks")) {
+			/* The app reads an array of messages: the alarm's mode
+			 * change, then the alerts and questions waiting for it. */
+			char *mode = alarm_set_owntracks_reply(r->env->alarms, res->device_id, res->person_id);
+			char *mail = deliverer_owntracks_take(r->env->deliverer, res->person_id);
+			if (mode && mail) {
+				say = xasprintf("%.*s,%s", (int)strlen(mode) - 1, mode, mail + 1);
+				free(mode);
+				free(mail);
+			} else {
+				say = mode ? mode : mail;
+			}
+		}
 		if (say)
 			reply_data(r, 200, p->reply_type, say, strlen(say));
 		else if (p->reply_type)

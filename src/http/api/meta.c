@@ -6,6 +6,7 @@
 
 #include "core/embed.h"
 #include "core/log.h"
+#include "delivery/delivery.h"
 #include "http/router.h"
 #include "pipeline/pipeline.h"
 
@@ -49,6 +50,9 @@ void api_metrics(struct req *r)
 	struct store_stats ss;
 	struct sb sb;
 	store_get_stats(r->env->store, &ss);
+	struct delivery_stats ds = {0};
+	if (r->env->deliverer)
+		deliverer_stats(r->env->deliverer, &ds);
 	sb_init(&sb);
 	sb_adds(&sb, "# HELP safeguard_http_requests_total HTTP requests by status class.\n"
 		     "# TYPE safeguard_http_requests_total counter\n");
@@ -78,6 +82,11 @@ void api_metrics(struct req *r)
 		{"safeguard_http_in_flight", "gauge", "Requests being processed.", (long long)atomic_load(&m->in_flight)},
 		{"safeguard_alarms_open", "gauge", "Real alarms not yet resolved (exercises are not counted).",
 		 r->env->alarms ? (long long)alarm_set_size(r->env->alarms) : 0},
+		{"safeguard_deliveries_sent_total", "counter", "Alert and roll-call messages handed to a channel.",
+		 (long long)ds.sent},
+		{"safeguard_deliveries_retried_total", "counter", "Failed sends to be tried again.", (long long)ds.retried},
+		{"safeguard_deliveries_failed_total", "counter", "Deliveries given up after the last try.",
+		 (long long)ds.failed},
 		{"safeguard_http_slow_clients_dropped_total", "counter",
 		 "Connections cut for missing the header or idle deadline.", (long long)atomic_load(&m->slow_clients_dropped)},
 		{"safeguard_login_failures_total", "counter", "Failed logins.", (long long)atomic_load(&m->login_failures)},
