@@ -107,6 +107,12 @@ POLICY = {
     "GET /api/v1/alerts/{id}": STAFF,
     "GET /api/v1/alerts/{id}/cap": STAFF,
     "POST /api/v1/alerts/{id}/relay": OPERATORS,  # a partner's alert (one's own: 409)
+    "GET /api/v1/alerts/{id}/deliveries": OPERATORS,  # the sender's; a partner who sees the alert: 403
+    "GET /api/v1/channels": {"admin"},
+    "POST /api/v1/channels": {"admin"},
+    "GET /api/v1/channels/{id}": {"admin"},
+    "PATCH /api/v1/channels/{id}": {"admin"},
+    "DELETE /api/v1/channels/{id}": {"admin"},
     "GET /api/v1/alarms": STAFF,
     "POST /api/v1/alarms": OPERATORS | {"person"},  # a person for themselves only
     "GET /api/v1/alarms/{id}": STAFF,
@@ -171,6 +177,8 @@ BODIES = {
     "people": person_body, "sites": site_body, "vehicles": vehicle_body, "devices": device_body,
     "users": lambda: user_body("viewer"), "api_keys": lambda: {"name": unique("key "), "role": "viewer"},
     "alarms": lambda: {"person_id": ALARM["person"], "cause": "sos", "note": unique("shots heard near the gate ")},
+    "channels": lambda: {"name": unique("Hook "), "kind": "webhook", "url": "http://127.0.0.1:9/hook",
+                         "secret": "0123456789abcdef-secret"},
     "alerts": lambda: {"event": "Car bomb", "urgency": "Immediate", "severity": "Extreme", "certainty": "Observed",
                        "headline": unique("Stay inside "), "geometry": {"type": "Point", "coordinates": [67.16, 24.9]},
                        "radius_m": 2000},
@@ -188,7 +196,7 @@ PATCHES = {
     "people": {"job": "Welder"}, "sites": {"notes": "patched"}, "vehicles": {"colour": "red"},
     "devices": {"notes": "patched"}, "users": {"display_name": "Patched"}, "zones": {"level": 6},
     "incidents": {"status": "closed"},
-    "api_keys": {"name": "patched"}, "organisations": None, "agreements": {"grants": []},
+    "api_keys": {"name": "patched"}, "channels": {"name": "patched"}, "organisations": None, "agreements": {"grants": []},
 }
 
 
@@ -424,6 +432,8 @@ def test_access_matrix_every_route_role_and_relation():
                     else:
                         target = fixtures[collection]
                         expect = expected_partner(rel, collection, role, r["method"])
+                        if key == "GET /api/v1/alerts/{id}/deliveries" and expect == 200:
+                            expect = 403  # whom an alert reached is its sender's alone
                     oid = target["id"]
                     if collection == "people" and SHOWN[rel].get("people") == "summary":
                         oid = pseudonym[rel]
