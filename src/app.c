@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "delivery/delivery.h"
+#include "rollcall/rollcall.h"
 #include "events/events.h"
 #include "http/cursor.h"
 #include "http/throttle.h"
@@ -172,6 +173,7 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 		.sms_user = config_str(cfg, "delivery.sms_user"),
 		.sms_password = config_str(cfg, "delivery.sms_password"),
 		.public_url = config_str(cfg, "delivery.public_url"),
+		.rollcall_token = rollcall_token_for,
 	};
 	app->deliverer = deliverer_new(app->store, &dopts);
 	if (rc || events_subscribe(app->events, "alarms", false, alarm_set_event, app->alarms) ||
@@ -237,6 +239,8 @@ static int escalate_fn(struct db *db, void *arg)
 {
 	struct app *app = arg;
 	int n = alarm_escalate_due(db, &app->timers, clock_now_ms());
+	if (n >= 0)
+		n = rollcall_advance(db, clock_now_ms(), &app->timers);
 	return n < 0 ? n : 0;
 }
 
@@ -259,7 +263,10 @@ static void *escalator_main(void *arg)
 		pthread_mutex_unlock(&app->purge_mu);
 		int64_t due = INT64_MAX;
 		struct db *db = store_reader(app->store);
+		int64_t due2 = INT64_MAX;
 		int rc = db ? alarm_next_due(db, &due) : SG_EIO;
+		if (rc == 0 && rollcall_next_due(db, &due2) == 0 && due2 < due)
+			due = due2;
 		if (db)
 			store_reader_put(app->store, db);
 		if (rc == 0 && due <= clock_now_ms() && store_write(app->store, escalate_fn, app))
@@ -330,6 +337,19 @@ int app_serve(struct app *app)
 	app->purger_running = pthread_create(&app->purger, NULL, purger_main, app) == 0;
 	if (app->purger_running)
 		pthread_setname_np(app->purger, "sg-retention");
+	if (!*config_str(app->cfg, "delivery.public_url")) {
+		/* Answer links to where this server listens (delivery.public_url
+		 * names the address behind a proxy). */
+		char host[256] = "127.0.0.1", url[300];
+		const char *l = ho.listen;
+		const char *colon = strrchr(l, ':');
+		if (colon && colon > l && strncmp(l, "0.0.0.0", 7) && strncmp(l, "[::]", 4))
+			snprintf(host, sizeof(host), "%.*s", (int)(colon - l), l);
+		else if (colon && colon > l)
+			gethostname(host, sizeof(host) - 1);
+		snprintf(url, sizeof(url), "http://%s:%u", host, http_server_port(app->http));
+		deliverer_set_public_url(app->deliverer, url);
+	}
 	if (deliverer_start(app->deliverer))
 		log_warn("delivery: a channel worker could not start", NULL);
 	app->env.deliverer = app->deliverer;

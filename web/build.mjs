@@ -36,5 +36,16 @@ await build({
   outfile: join(out, 'app.css'),
   loader: { '.png': 'dataurl', '.svg': 'dataurl' },
 });
+// The roll-call answer page: its own small script, no console, no map.
+await build({
+  ...common,
+  entryPoints: [join(here, 'src', 'answer.js')],
+  outfile: join(out, 'answer.js'),
+  format: 'iife',
+  platform: 'browser',
+  target: ['chrome90', 'firefox90', 'safari14'],
+});
+copyFileSync(join(here, 'answer.html'), join(out, 'answer.html'));
+copyFileSync(join(here, 'answer.css'), join(out, 'answer.css'));
 copyFileSync(join(here, 'node_modules', 'world-atlas', 'countries-50m.json'), join(out, 'countries.json'));
 copyFileSync(join(here, 'index.html'), join(out, 'index.html'));

@@ -19,7 +19,7 @@
 /* Ours first, then Traccar's position model (Position.ALARM_*), spelled as
  * Traccar spells them on the wire. */
 const char *const alarm_causes[] = {
-	"sos", "duress", "need_help", "general",
+	"sos", "duress", "need_help", "no_answer", "general",
 	"vibration", "movement", "lowspeed", "overspeed", "fallDown", "lowPower", "lowBattery", "fault",
 	"powerOff", "powerOn", "door", "lock", "unlock", "geofence", "geofenceEnter", "geofenceExit",
 	"gpsAntennaCut", "accident", "tow", "idle", "highRpm", "hardAcceleration", "hardBraking",
@@ -29,7 +29,7 @@ const char *const alarm_causes[] = {
 const char *const alarm_outcomes[] = {"false_alarm", "assisted", "escalated_to_authorities", "other", NULL};
 
 /* A person may be in danger: the operators are called at once. */
-static const char *const danger[] = {"sos", "need_help", "general", "fallDown", "accident", "tampering",
+static const char *const danger[] = {"sos", "need_help", "no_answer", "general", "fallDown", "accident", "tampering",
 				     "removing", "jamming", "gpsAntennaCut", "tow", "vibration", NULL};
 
 static bool in(const char *const *list, const char *s)

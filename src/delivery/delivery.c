@@ -168,6 +168,7 @@ struct worker {
 struct deliverer {
 	struct store *st;
 	struct delivery_opts o;
+	char public_url[256];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	bool stop;
@@ -250,12 +251,13 @@ static char *message_text(struct deliverer *d, struct db *db, const json_t *aler
 	if ((s = json_string_value(json_object_get(alert, "instruction"))) && *s)
 		sb_addf(&sb, "\n%s", s);
 	if (r->rollcall_id) {
-		sb_adds(&sb, "\nAre you safe? Answer safe or need help");
 		char tok[96];
-		if (link && d->o.rollcall_token && d->o.rollcall_token(d->o.token_ctx, db, r->rollcall_id, r->person_id, tok, sizeof(tok)) == 0)
-			sb_addf(&sb, ": %s/answer#%s", d->o.public_url ? d->o.public_url : "", tok);
+		if (link && d->o.rollcall_token &&
+		    d->o.rollcall_token(d->o.token_ctx, db, r->rollcall_id, r->person_id, tok, sizeof(tok)) == 0)
+			sb_addf(&sb, "\nAre you safe? Answer here: %s/answer.html#%s", d->o.public_url, tok);
+		else
+			sb_adds(&sb, "\nAre you safe? Answer in the Safeguard app or to your security office.");
 		sodium_memzero(tok, sizeof(tok));
-		sb_adds(&sb, ".");
 	}
 	return sb_detach(&sb);
 }
@@ -485,6 +487,7 @@ struct deliverer *deliverer_new(struct store *st, const struct delivery_opts *o)
 	struct deliverer *d = xcalloc(1, sizeof(*d));
 	d->st = st;
 	d->o = *o;
+	deliverer_set_public_url(d, o->public_url ? o->public_url : "");
 	if (d->o.retry_base_ms <= 0)
 		d->o.retry_base_ms = 2000;
 	if (d->o.max_backoff_ms <= 0)
@@ -506,6 +509,12 @@ struct deliverer *deliverer_new(struct store *st, const struct delivery_opts *o)
 	for (int i = 0; i < NCHANNELS; i++)
 		d->w[i] = (struct worker){.d = d, .ops = all[i]};
 	return d;
+}
+
+void deliverer_set_public_url(struct deliverer *d, const char *url)
+{
+	sg_strlcpy(d->public_url, url, sizeof(d->public_url));
+	d->o.public_url = d->public_url;
 }
 
 int deliverer_start(struct deliverer *d)

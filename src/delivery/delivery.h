@@ -82,6 +82,8 @@ extern const struct channel_ops ch_stream, ch_webhook, ch_email, ch_sms, ch_ownt
 
 struct deliverer;
 struct deliverer *deliverer_new(struct store *st, const struct delivery_opts *o);
+/* The address people reach the server at, for answer links (before start). */
+void deliverer_set_public_url(struct deliverer *d, const char *url);
 /* Starts a worker per channel. */
 int deliverer_start(struct deliverer *d);
 /* Stops and joins the workers (what is pending stays pending for the

@@ -101,6 +101,40 @@ static json_t *body_of(const char *method, const char *pattern)
 		return json_pack("{s:s,s:{s:{s:s},s:{s:s,s:i,s:i,s:b}},s:[s,s],s:b}", "type", "object", "properties",
 				 "password", "type", "string", "pin", "type", "string", "minLength", 4, "maxLength", 64,
 				 "writeOnly", 1, "required", "password", "pin", "additionalProperties", 0);
+	if (str_eq(pattern, "/api/v1/rollcalls") && str_eq(method, "POST"))
+		return json_pack("{s:s,s:{s:{s:s,s:i},s:{s:s,s:s},s:{s:s,s:s},s:{s:s,s:s},s:{s:s},s:{s:s,s:i,s:i},"
+				 "s:{s:s,s:i,s:i},s:{s:s,s:i}},s:[s],s:b}",
+				 "type", "object", "properties", "title", "type", "string", "maxLength", 160, "alert_id", "type",
+				 "string", "description", "ask this alert's recipients", "people", "type", "array",
+				 "description", "or: your people to ask, by id", "sites", "type", "array", "description",
+				 "and/or: your sites whose people to ask", "exercise", "type", "boolean", "waves", "type",
+				 "integer", "minimum", 1, "maximum", 10, "wave_interval_s", "type", "integer", "minimum", 30,
+				 "maximum", 86400, "instruction", "type", "string", "maxLength", 1000, "required", "title",
+				 "additionalProperties", 0);
+	json_t *answer = json_pack("{s:{s:s,s:[s,s]},s:{s:s,s:i},s:{s:s},s:{s:s}}", "state", "type", "string", "enum",
+				   "safe", "need_help", "note", "type", "string", "maxLength", 1000, "lat", "type", "number",
+				   "lon", "type", "number");
+	if (str_eq(pattern, "/api/v1/rollcalls/{id}/answers")) {
+		json_object_set_new(answer, "person_id", json_pack("{s:s,s:s}", "type", "string", "description",
+								  "whom an operator answers for (a person answers for themselves)"));
+		json_object_set_new(answer, "reason", json_pack("{s:s,s:i,s:s}", "type", "string", "maxLength", 300,
+							       "description", "an operator's: how it is known"));
+		return json_pack("{s:s,s:o,s:[s],s:b}", "type", "object", "properties", answer, "required", "state",
+				 "additionalProperties", 0);
+	}
+	if (str_eq(pattern, "/api/v1/answer")) {
+		json_object_set_new(answer, "token", json_pack("{s:s,s:s}", "type", "string", "description",
+							      "the one-time link's code (after the #)"));
+		json_object_set_new(answer, "pin", json_pack("{s:s,s:b}", "type", "string", "writeOnly", 1));
+		return json_pack("{s:s,s:o,s:[s,s],s:b}", "type", "object", "properties", answer, "required", "token",
+				 "state", "additionalProperties", 0);
+	}
+	json_decref(answer);
+	if (str_eq(pattern, "/api/v1/answer/question"))
+		return json_pack("{s:s,s:{s:{s:s}},s:[s],s:b}", "type", "object", "properties", "token", "type", "string",
+				 "required", "token", "additionalProperties", 0);
+	if (str_eq(pattern, "/api/v1/rollcalls/{id}/close"))
+		return json_pack("{s:s}", "type", "object");
 	if (str_eq(pattern, "/api/v1/positions/query"))
 		return json_pack("{s:s,s:{s:{s:s}},s:[s],s:b}", "type", "object", "properties", "geometry", "$ref",
 				 "#/components/schemas/Geometry", "required", "geometry", "additionalProperties", 0);

@@ -57,8 +57,10 @@ static struct policy_rule rules[32] = {
 	/* Messages to people (alerts, roll-call questions) on the stream: the
 	 * organisation's staff, and each person their own; never shared. */
 	{"messages", STAFF, 0, true, CAT_NONE},
+	/* Answering a roll-call: a person for themselves, the operators for anyone. */
+	{"rollcall_answer", 0, ROLES_OPERATORS | R(ROLE_PERSON), false, CAT_NONE},
 };
-static unsigned nrules = 6;
+static unsigned nrules = 7;
 
 void policy_add_rule(const struct policy_rule *r)
 {

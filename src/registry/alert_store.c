@@ -7,7 +7,7 @@
 
 #include <stdlib.h>
 
-int alert_store(struct db *db, json_t *rec, const json_t *recipients, const struct write_ctx *w)
+int alert_store(struct db *db, json_t *rec, const json_t *recipients, bool deliver, const struct write_ctx *w)
 {
 	int rc = resource_insert(db, resource_find("alerts"), rec, w);
 	size_t i;
@@ -28,7 +28,7 @@ int alert_store(struct db *db, json_t *rec, const json_t *recipients, const stru
 		rc = events_append(db, json_string_value(json_object_get(rec, "org_id")), "alerts", "alert", body, w->now_ms);
 		json_decref(body);
 	}
-	if (!rc && delivery_fanout(db, json_string_value(json_object_get(rec, "org_id")),
+	if (!rc && deliver && delivery_fanout(db, json_string_value(json_object_get(rec, "org_id")),
 				   json_string_value(json_object_get(rec, "id")), w->now_ms) < 0)
 		rc = SG_EIO;
 	return rc;

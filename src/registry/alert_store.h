@@ -7,11 +7,13 @@
 #include "store/db.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 
 /* Inserts rec (an alert record, resource_insert: audited) and its
- * recipients ([{person_id, reasons}]), and the outbox event `alert`
- * (category alerts). */
-int alert_store(struct db *db, json_t *rec, const json_t *recipients, const struct write_ctx *w);
+ * recipients ([{person_id, reasons}]), the outbox event `alert` (category
+ * alerts) and, with deliver, a delivery row per recipient and channel (a
+ * roll-call's own alert delivers its question instead). */
+int alert_store(struct db *db, json_t *rec, const json_t *recipients, bool deliver, const struct write_ctx *w);
 /* [{person_id, reasons}] of alert id, by person id. */
 int alert_recipients(struct db *db, const char *id, json_t **out);
 

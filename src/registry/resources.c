@@ -215,6 +215,25 @@ static const struct field channel_fields[] = {
 	{"enabled", NULL, FT_BOOL, FF_FILTER, 0, 0, 0, NULL, NULL, "false: no new deliveries through it"},
 };
 
+/* Roll-calls (issue 14): asked through an alert, answered per person
+ * (rollcall_people); the record changes only by audited steps. */
+static const char *const rollcall_states[] = {"open", "closed", NULL};
+
+static const struct field rollcall_fields[] = {
+	{"title", NULL, FT_NAME, FF_REQUIRED | FF_IMMUTABLE, 160, 0, 0, NULL, NULL, "what is asked about, e.g. Car bomb at the airport exit"},
+	{"alert_id", NULL, FT_REF, FF_READONLY | FF_FILTER, 0, 0, 0, NULL, "alerts", "the alert whose recipients are asked"},
+	{"status", NULL, FT_ENUM, FF_READONLY | FF_FILTER, 0, 0, 0, cap_statuses, NULL, "Actual or Exercise (the alert's): an exercise is marked everywhere and counted apart"},
+	{"state", NULL, FT_ENUM, FF_READONLY | FF_FILTER, 0, 0, 0, rollcall_states, NULL, "open or closed"},
+	{"waves", NULL, FT_INT, FF_IMMUTABLE, 0, 1, 10, NULL, NULL, "how many times the silent are asked (3) before each becomes an alarm"},
+	{"wave", NULL, FT_INT, FF_READONLY, 0, 0, 10, NULL, NULL, "the wave asked last"},
+	{"wave_interval_s", NULL, FT_INT, FF_IMMUTABLE, 0, 30, 86400, NULL, NULL, "seconds between two waves (600)"},
+	{"next_wave_ms", NULL, FT_INT, FF_READONLY | FF_HIDDEN, 0, 0, 9e15, NULL, NULL, NULL},
+	{"escalated", NULL, FT_INT, FF_READONLY, 0, 0, 1, NULL, NULL, "1 once the silent became alarms"},
+	{"token_key", NULL, FT_TEXT, FF_READONLY | FF_HIDDEN, 64, 0, 0, NULL, NULL, NULL},
+	{"started_at", NULL, FT_TIME, FF_READONLY, 0, 0, 0, NULL, NULL, "when the first wave went out"},
+	{"closed_at", NULL, FT_TIME, FF_READONLY, 0, 0, 0, NULL, NULL, "when it was closed"},
+};
+
 static bool url_scheme(const char *u, const char *const *schemes)
 {
 	for (; *schemes; schemes++)
@@ -527,6 +546,11 @@ static struct resource res_alerts = {
 	.check = alert_check, .one = "an alert", .many = "alerts", .read_roles = ROLES_STAFF, .write_roles = ROLES_OPERATORS,
 	.category = CAT_ALERTS, .routes = RES_LIST /* sent, read and relayed by their own routes */};
 
+static struct resource res_rollcalls = {
+	.name = "rollcalls", .type = "rollcall", .table = "rollcalls", .id_prefix = "rcl", FIELDS(rollcall_fields),
+	.one = "a roll-call", .many = "roll-calls", .read_roles = ROLES_STAFF, .write_roles = ROLES_OPERATORS,
+	.category = CAT_ROLLCALLS, .routes = RES_LIST /* started, answered and closed by their own routes */};
+
 static struct resource res_channels = {
 	.name = "channels", .type = "channel", .table = "channels", .id_prefix = "chn", FIELDS(channel_fields),
 	.check = channel_check, .one = "a delivery channel", .many = "delivery channels", .read_roles = ROLE_BIT(ROLE_ADMIN),
@@ -534,5 +558,5 @@ static struct resource res_channels = {
 
 const struct resource *const resources[] = {
 	&res_organisations, &res_users, &res_api_keys, &res_people,
-	&res_sites,         &res_vehicles, &res_devices, &res_zones, &res_incidents, &res_alarms, &res_alerts, &res_channels, NULL,
+	&res_sites,         &res_vehicles, &res_devices, &res_zones, &res_incidents, &res_alarms, &res_alerts, &res_rollcalls, &res_channels, NULL,
 };

@@ -9,7 +9,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-MODULES = ["test_registry", "test_hardening", "test_access", "test_sharing", "test_positions", "test_geofence", "test_incidents", "test_alarms", "test_alerts", "test_delivery", "test_stream", "test_input", "test_auth", "test_durability",
+MODULES = ["test_registry", "test_hardening", "test_access", "test_sharing", "test_positions", "test_geofence", "test_incidents", "test_alarms", "test_alerts", "test_delivery", "test_rollcalls", "test_stream", "test_input", "test_auth", "test_durability",
            "test_audit", "test_ops", "test_logs"]
 
 

@@ -108,6 +108,14 @@ POLICY = {
     "GET /api/v1/alerts/{id}/cap": STAFF,
     "POST /api/v1/alerts/{id}/relay": OPERATORS,  # a partner's alert (one's own: 409)
     "GET /api/v1/alerts/{id}/deliveries": OPERATORS,  # the sender's; a partner who sees the alert: 403
+    "GET /api/v1/rollcalls": STAFF,
+    "POST /api/v1/rollcalls": OPERATORS,
+    "GET /api/v1/rollcalls/{id}": STAFF,
+    "POST /api/v1/rollcalls/{id}/answers": OPERATORS | {"person"},  # a person for themselves, operators with a reason
+    "POST /api/v1/rollcalls/{id}/close": OPERATORS,
+    "GET /api/v1/rollcalls/{id}/report": STAFF,
+    "POST /api/v1/answer/question": "public",  # the one-time link's token: tested in test_rollcalls
+    "POST /api/v1/answer": "public",
     "GET /api/v1/channels": {"admin"},
     "POST /api/v1/channels": {"admin"},
     "GET /api/v1/channels/{id}": {"admin"},
@@ -177,6 +185,7 @@ BODIES = {
     "people": person_body, "sites": site_body, "vehicles": vehicle_body, "devices": device_body,
     "users": lambda: user_body("viewer"), "api_keys": lambda: {"name": unique("key "), "role": "viewer"},
     "alarms": lambda: {"person_id": ALARM["person"], "cause": "sos", "note": unique("shots heard near the gate ")},
+    "rollcalls": lambda: {"title": unique("Are you safe "), "people": [ALARM["person"]]},
     "channels": lambda: {"name": unique("Hook "), "kind": "webhook", "url": "http://127.0.0.1:9/hook",
                          "secret": "0123456789abcdef-secret"},
     "alerts": lambda: {"event": "Car bomb", "urgency": "Immediate", "severity": "Extreme", "certainty": "Observed",
@@ -191,6 +200,7 @@ ACTIONS = {
     "/api/v1/alarms/{id}/resolve": lambda: {"outcome": "false_alarm", "note": "pressed by mistake"},
     "/api/v1/alarms/{id}/comment": lambda: {"note": "called his phone, no answer"},
     "/api/v1/alarms/{id}/cancel": lambda: {"password": ALARM["password"]},
+    "/api/v1/rollcalls/{id}/answers": lambda: {"state": "safe", "person_id": ALARM["person"], "reason": "seen by the escort lead"},
 }
 PATCHES = {
     "people": {"job": "Welder"}, "sites": {"notes": "patched"}, "vehicles": {"colour": "red"},
@@ -359,8 +369,9 @@ def test_access_matrix_every_route_role_and_relation():
                 sub = "/".join(r["path"].split("/")[3:])
                 if r["method"] == "GET" and not has_id:
                     path += list_query(sub, collection)
-                resp = srv.request(r["method"], path, body, token=a.tokens[role],
-                                   raw=b"" if r["method"] == "POST" and body is None else None)
+                rbody = {"state": "safe"} if key == "POST /api/v1/rollcalls/{id}/answers" and role == "person" else body
+                resp = srv.request(r["method"], path, rbody, token=a.tokens[role],
+                                   raw=b"" if r["method"] == "POST" and rbody is None else None)
                 if role in allowed and key == "GET /api/v1/incidents/{id}/assessment" and resp.status == 404:
                     pass  # allowed, and nothing assessed yet on this fresh incident
                 elif role in allowed and key == "POST /api/v1/alerts/{id}/relay":

@@ -29,12 +29,12 @@ static int send_fn(struct db *db, void *arg)
 {
 	struct send_job *j = arg;
 	j->w.err = &j->e;
-	return alert_store(db, j->rec, j->recipients, &j->w);
+	return alert_store(db, j->rec, j->recipients, true, &j->w);
 }
 
 /* A list of own records' ids from the body (people, sites): a JSON text,
  * or NULL after a 400. */
-static char *own_ids(struct req *r, struct db *db, const json_t *a, const char *collection, const char *member)
+char *api_own_ids(struct req *r, struct db *db, const json_t *a, const char *collection, const char *member)
 {
 	const struct resource *res = resource_find(collection);
 	char ptr[64];
@@ -137,8 +137,8 @@ void api_alert_create(struct req *r)
 		json_decref(body);
 		return;
 	}
-	char *people = own_ids(r, db, json_object_get(body, "people"), "people", "people");
-	char *sites = people ? own_ids(r, db, json_object_get(body, "sites"), "sites", "sites") : NULL;
+	char *people = api_own_ids(r, db, json_object_get(body, "people"), "people", "people");
+	char *sites = people ? api_own_ids(r, db, json_object_get(body, "sites"), "sites", "sites") : NULL;
 	struct verr e = {0};
 	json_t *rec = NULL;
 	if (sites) {

@@ -37,6 +37,19 @@ void api_alert_cap(struct req *r);
 void api_alert_relay(struct req *r);
 void api_alert_deliveries(struct req *r);
 void api_alerts_feed(struct req *r);
+/* A list of own records' ids from a body member (people, sites): a JSON
+ * text, "[]" when absent, or NULL after a 400. */
+char *api_own_ids(struct req *r, struct db *db, const json_t *a, const char *collection, const char *member);
+
+/* rollcalls.c */
+void api_rollcall_create(struct req *r);
+void api_rollcall_get(struct req *r);
+void api_rollcall_answer(struct req *r);
+void api_rollcall_close(struct req *r);
+void api_rollcall_report(struct req *r);
+/* The one-time link's page: the question, and the answer (no login). */
+void api_answer_question(struct req *r);
+void api_answer_submit(struct req *r);
 /* An organisation's own assessment of an incident it sees (GET, POST). */
 void api_incident_assessment(struct req *r);
 
