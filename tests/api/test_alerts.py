@@ -162,3 +162,130 @@ def test_a_partners_alert_is_relayed_to_ones_own_people_and_bad_input_stores_not
         check(counts() == before, "refused alerts store nothing")
     finally:
         srv.stop()
+
+
+def haversine(lat1, lon1, lat2, lon2):
+    import math
+    r = 6371008.8
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(h))
+
+
+def inside_polygon(lat, lon, ring):
+    """Ray casting on the plane of degrees (what GEOS decides for lon/lat)."""
+    n, hit = len(ring), False
+    for i in range(n - 1):
+        (x1, y1), (x2, y2) = ring[i], ring[i + 1]
+        if (y1 > lat) != (y2 > lat) and lon < x1 + (lat - y1) * (x2 - x1) / (y2 - y1):
+            hit = not hit
+    return hit
+
+
+def test_karachi_alert_reaches_exactly_the_people_inside_against_brute_force():
+    """People spread around Karachi (fresh and stale fixes, home sites), an
+    incident 2 km from the airport: an alert to its 3 km circle, and random
+    circles and polygons, reach exactly whom a brute force finds inside by
+    fresh position or home site, each once, and nobody else."""
+    import random
+    rnd = random.Random(1403)
+    airport = (24.9065, 67.1608)
+    srv = Server().start()
+    try:
+        root = srv.admin()
+        me = srv.request("GET", "/api/v1/session", token=root).json
+        a = Org(srv, root, me["org_id"])
+        other = Org.new(srv, root)
+        op = a.tokens["duty_officer"]
+        spot = lambda: (airport[0] + rnd.uniform(-0.07, 0.07), airport[1] + rnd.uniform(-0.08, 0.08))
+        sites = []
+        for _ in range(12):
+            lat, lon = spot()
+            s = srv.create(a.admin, "sites", site_body(geometry={"type": "Point", "coordinates": [lon, lat]}, radius_m=150))
+            sites.append((s["id"], lat, lon))
+        people = {}  # id -> (fix or None, fresh, home site point or None)
+        now = int(time.time())
+        for i in range(90):
+            home = rnd.choice(sites + [None, None])
+            body = person_body(home_site_id=home[0]) if home else person_body()
+            p = srv.create(a.admin, "people", body)
+            fix, fresh = None, False
+            if rnd.random() < 0.8:
+                fix, fresh = spot(), rnd.random() < 0.85
+                d = srv.create(a.admin, "devices", device_body(person_id=p["id"]))
+                t = now - (60 if fresh else 7200)
+                r = srv.request("GET", f"/ingest/osmand?id={urllib.parse.quote(d['key'])}&lat={fix[0]}&lon={fix[1]}&timestamp={t}")
+                check(r.status == 200, r)
+            people[p["id"]] = (fix, fresh, (home[1], home[2]) if home else None)
+        # another organisation's people in the same streets are never reached
+        for _ in range(5):
+            p = srv.create(other.admin, "people", person_body())
+            d = srv.create(other.admin, "devices", device_body(person_id=p["id"]))
+            lat, lon = airport
+            srv.request("GET", f"/ingest/osmand?id={urllib.parse.quote(d['key'])}&lat={lat}&lon={lon}&timestamp={now - 60}")
+
+        def brute(inside):
+            want = {}
+            for pid, (fix, fresh, home) in people.items():
+                reasons = []
+                if fix and fresh and inside(*fix) is True:
+                    reasons.append("position")
+                if home and inside(*home) is True:
+                    reasons.append("home_site")
+                if any(inside(*x) is None for x in ([fix] if fix and fresh else []) + ([home] if home else [])):
+                    return None  # a point on the edge: the two geodesics may differ by metres
+                if reasons:
+                    want[pid] = sorted(reasons)
+            return want
+
+        def got(r):
+            check(r.status in (200, 201), r)
+            rows = r.json["recipients"] if "recipients" in r.json and isinstance(r.json["recipients"], list) else r.json["recipient_list"]
+            ids = [x["person_id"] for x in rows]
+            check(len(ids) == len(set(ids)), f"each once: {ids}")
+            return {x["person_id"]: sorted(x["reasons"]) for x in rows}
+
+        # the incident, 2 km east of the airport, and its 3 km alert
+        inc_lat, inc_lon = airport[0], airport[1] + 2000 / (111320 * 0.9073)
+        check(abs(haversine(*airport, inc_lat, inc_lon) - 2000) < 20, "2 km from the airport")
+        inc = srv.create(op, "incidents", {"type": "vehicle_borne_device", "time": "2026-12-03T06:10:00Z", "severity": "extreme",
+                                           "confidence": "confirmed", "geometry": {"type": "Point", "coordinates": [inc_lon, inc_lat]},
+                                           "radius_m": 3000})
+
+        def circle(lat, lon, radius):
+            def inside(plat, plon):
+                d = haversine(lat, lon, plat, plon)
+                return None if abs(d - radius) < 25 else d <= radius
+            return inside
+
+        want = brute(circle(inc_lat, inc_lon, 3000))
+        check(want is not None and len(want) > 10, f"the scenario puts people inside: {want}")
+        r = srv.request("POST", "/api/v1/alerts", {"event": "Car bomb", "urgency": "Immediate", "severity": "Extreme",
+                                                   "certainty": "Observed", "headline": "VBIED near the airport: stay inside",
+                                                   "incident_id": inc["id"]}, token=op)
+        check(got(r) == want, f"the incident's 3 km: {got(r)} vs {want}")
+        tried = 0
+        while tried < 12:
+            lat, lon = spot()
+            if rnd.random() < 0.5:
+                radius = rnd.uniform(500, 6000)
+                inside = circle(lat, lon, radius)
+                body = {"geometry": {"type": "Point", "coordinates": [lon, lat]}, "radius_m": radius}
+            else:
+                ring = [(lon + rnd.uniform(-0.05, 0.05), lat + rnd.uniform(-0.05, 0.05)) for _ in range(3)]
+                ring = sorted(ring, key=lambda c: __import__("math").atan2(c[1] - lat, c[0] - lon))  # a simple polygon
+                ring.append(ring[0])
+
+                def inside(plat, plon, ring=ring):
+                    return inside_polygon(plat, plon, ring)
+                body = {"geometry": {"type": "Polygon", "coordinates": [[list(c) for c in ring]]}}
+            want = brute(inside)
+            if want is None:
+                continue
+            tried += 1
+            r = srv.request("POST", "/api/v1/alerts?preview=true", dict(body, event="Test", urgency="Immediate",
+                                                                        severity="Minor", certainty="Possible", headline="x"), token=op)
+            check(got(r) == want, f"{body}: {got(r)} vs {want}")
+    finally:
+        srv.stop()

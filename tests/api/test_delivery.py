@@ -254,6 +254,29 @@ def test_every_channel_delivers_for_real_with_retries_and_undeliverable_listed()
         r = srv.request("GET", "/api/v1/channels", token=b.admin)
         check(r.status == 200 and r.json["items"] == [], f"a partner never sees the channels: {r}")
         check(SMS_PASSWORD not in open(srv.log_path).read(), "credentials are never logged")
+
+        # an exercise is marked in every channel's payload
+        r = srv.request("POST", "/api/v1/alerts", alert(status="Exercise", headline="Drill: evacuate the camp",
+                                                        people=[full["id"]]), token=a.tokens["duty_officer"])
+        check(r.status == 201, r)
+        ex = r.json["id"]
+        wait_for(lambda: any(q["status"] == 200 and q["headers"]["X-Safeguard-Alert"] == ex for q in hook.requests),
+                 "the exercise's webhook")
+        body = json.loads(next(q for q in hook.requests if q["headers"]["X-Safeguard-Alert"] == ex)["body"])
+        check(body["exercise"] is True and body["alert"]["status"] == "Exercise" and body["text"].startswith("EXERCISE"), body)
+        wait_for(lambda: len(mails) == 2 and len(gateway.requests) == 2, "the exercise's email and SMS")
+        msg = message_from_bytes(mails[1].content)
+        check(str(make_header(decode_header(msg["Subject"]))).startswith("[EXERCISE] ") and msg["X-Safeguard-Exercise"] == "yes",
+              mails[1].content)
+        check(urllib.parse.parse_qs(gateway.requests[1]["body"].decode())["msg"][0].startswith("EXERCISE"), gateway.requests[1])
+        wait_for(lambda: srv.sql("SELECT 1 FROM deliveries WHERE alert_id = ? AND channel = 'owntracks' AND state = 'pending'", (ex,)),
+                 "the exercise's OwnTracks row")
+        time.sleep(0.6)
+        r = owntracks(srv, dev["key"], {"_type": "location", "lat": 24.9, "lon": 67.1, "tst": now + 2})
+        check(len(r.json) == 1 and r.json[0]["content"].startswith("EXERCISE"), r.json)
+        sm = [json.loads(x[0]) for x in srv.sql("SELECT body FROM events WHERE category = 'messages'")]
+        check([m["exercise"] for m in sm if m["alert_id"] == ex] == [True] and
+              all(m["exercise"] is False for m in sm if m["alert_id"] != ex), sm)
     finally:
         srv.stop()
         smtp.stop()
