@@ -10,6 +10,8 @@
 #include "core/clock.h"
 #include "core/id.h"
 #include "cli/simulate.h"
+#include "registry/alert_store.h"
+#include "rollcall/rollcall.h"
 #include "sharing/sharing.h"
 
 #include <errno.h>
@@ -116,6 +118,7 @@ struct demo {
 	char veh_ids[8][ID_MAX];
 	char *keys[48];
 	size_t nkeys;
+	const struct alarm_timers *timers;
 };
 
 static const char *const demo_status[] = {"in_country", "in_country", "in_country", "on_leave"};
@@ -326,6 +329,67 @@ static int demo_alarm_fn(struct db *db, void *arg)
 	return alarm_open(db, &o, NULL, &d->e);
 }
 
+/* An exercise roll-call in progress: the camp's drill, asked of twelve
+ * engineers five minutes ago; seven have answered (one needs help), five are
+ * still silent (the next wave in five minutes). */
+static int demo_rollcall_fn(struct db *db, void *arg)
+{
+	struct demo *d = arg;
+	int64_t now = clock_now_ms(), t0 = now - 300000;
+	struct verr e = {0};
+	json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "event", "Evacuation drill", "urgency", "Expected",
+				 "severity", "Minor", "certainty", "Observed", "status", "Exercise", "scope", "Private",
+				 "headline", "Drill: assemble at the camp gate", "instruction",
+				 "This is an exercise. Go to the camp gate and answer the roll-call.");
+	json_t *alert = resource_new_record(resource_find("alerts"), body, d->org[0], &e);
+	json_decref(body);
+	if (!alert)
+		return SG_EINVAL;
+	json_t *ids = json_array(), *rcpt = json_array();
+	for (int i = 0; i < 12; i++) {
+		json_array_append_new(ids, json_string(d->person_ids[i]));
+		json_array_append_new(rcpt, json_pack("{s:s,s:[s]}", "person_id", d->person_ids[i], "reasons", "named"));
+	}
+	char *people = json_dumps(ids, JSON_COMPACT), ts[25];
+	time_format_ms(t0, ts);
+	json_object_set_new(alert, "person_ids", json_string(people));
+	json_object_set_new(alert, "site_ids", json_string("[]"));
+	json_object_set_new(alert, "sent_at", json_string(ts));
+	json_object_set_new(alert, "recipients", json_integer(12));
+	free(people);
+	json_decref(ids);
+	struct write_ctx w = {.actor = "cli", .now_ms = t0, .err = &e};
+	int rc = alert_store(db, alert, rcpt, false, &w);
+	json_t *rc_rec = NULL;
+	if (!rc) {
+		json_t *rb = json_pack("{s:s,s:i,s:i}", "title", "Camp evacuation drill", "waves", 3, "wave_interval_s", 600);
+		rc_rec = resource_new_record(resource_find("rollcalls"), rb, d->org[0], &e);
+		json_decref(rb);
+		rc = rc_rec ? 0 : SG_EINVAL;
+	}
+	if (!rc) {
+		json_object_set(rc_rec, "alert_id", json_object_get(alert, "id"));
+		json_object_set_new(rc_rec, "status", json_string("Exercise"));
+		rc = rollcall_start(db, rc_rec, &w);
+	}
+	static const struct { int who; const char *state; enum rollcall_via via; const char *reason; } said[] = {
+		{0, "safe", VIA_API, NULL}, {1, "safe", VIA_API, NULL}, {2, "safe", VIA_OPERATOR, "seen at the gate by the escort lead"},
+		{3, "safe", VIA_API, NULL}, {4, "need_help", VIA_API, NULL}, {6, "safe", VIA_OPERATOR, "called on the radio"},
+		{8, "safe", VIA_API, NULL},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(said) && !rc; i++) {
+		struct rollcall_answer a = {.rollcall_id = json_string_value(json_object_get(rc_rec, "id")),
+					    .person_id = d->person_ids[said[i].who], .via = said[i].via, .state = said[i].state,
+					    .reason = said[i].reason, .note = said[i].who == 4 ? "twisted ankle on the stairs" : NULL,
+					    .actor = "cli", .now_ms = t0 + 30000 * (int64_t)(i + 1), .timers = d->timers};
+		rc = rollcall_answer(db, &a, NULL, &e);
+	}
+	json_decref(rcpt);
+	json_decref(alert);
+	json_decref(rc_rec);
+	return rc;
+}
+
 /* The other users, one per role. */
 static int demo_users(struct demo *d)
 {
@@ -403,6 +467,7 @@ int cmd_demo(int argc, char **argv)
 		secret_new("", users[i].password, 17);
 	struct demo *d = xcalloc(1, sizeof(*d));
 	d->st = app.store;
+	d->timers = &app.timers;
 	d->users = users;
 	d->nusers = ARRAY_LEN(users);
 	/* The joint picture: the company shares its sites, zones, incidents and
@@ -412,7 +477,8 @@ int cmd_demo(int argc, char **argv)
 	struct demo_agreement j = {.company = d->org[0], .host = d->org[1], .e = &d->e};
 	rc = demo_orgs(d) || demo_sites(d) || demo_zones(d) || demo_incidents(d) || demo_people(d) || demo_vehicles(d) || demo_devices(d) ||
 	     demo_users(d) || check(store_write(d->st, demo_agreement_fn, &j), &d->e, "the sharing agreement") ||
-	     check(store_write(d->st, demo_alarm_fn, d), &d->e, "an alarm");
+	     check(store_write(d->st, demo_alarm_fn, d), &d->e, "an alarm") ||
+	     check(store_write(d->st, demo_rollcall_fn, d), &d->e, "an exercise roll-call");
 	if (!rc) {
 		printf("\n  Safeguard demo — DEMO DATA ONLY, passwords are printed here and nowhere else\n\n");
 		printf("  %-18s %-18s %-36s %s\n", "USERNAME", "ROLE", "ORGANISATION", "PASSWORD");

@@ -98,6 +98,8 @@ export async function newPage(browser, srv, opts = {}) {
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
+  // what the CSP blocked is a defect too (an inline style or script)
+  page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/.test(m.text())) page.errors.push(m.text()); });
   page.on('dialog', (d) => d.accept());
   await page.goto(`${srv.base}/`);
   return page;

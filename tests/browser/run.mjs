@@ -361,6 +361,113 @@ test('alert_preview_send_relay', async ({ browser, srv }) => {
   await page.context().close();
 });
 
+test('exercise_alert_rollcall_tracker', async ({ browser, srv }) => {
+  // a webhook of the company's (a receiver started here): the messages carry the answer links
+  const http = await import('node:http');
+  const got = [];
+  const hook = http.createServer((req, res) => {
+    let b = '';
+    req.on('data', (c) => { b += c; });
+    req.on('end', () => { got.push(JSON.parse(b)); res.end('ok'); });
+  });
+  await new Promise((ok) => hook.listen(0, '127.0.0.1', ok));
+  const admin = await login(srv, 'company.admin');
+  const ch = await call(srv, admin, 'POST', '/api/v1/channels', { name: 'Push gateway', kind: 'webhook',
+    url: `http://127.0.0.1:${hook.address().port}/hook`, secret: 'browser-test-webhook-key' });
+  assert(ch.status === 201, JSON.stringify(ch.data));
+  try {
+    // where Wei is now (the simulator moves him): the circle goes there
+    const duty = await login(srv, 'company.duty');
+    const people = (await call(srv, duty, 'GET', '/api/v1/people?limit=100')).data.items;
+    const wei = people.find((p) => p.name === 'Wei Jun');
+    const devs = (await call(srv, duty, 'GET', `/api/v1/devices?person_id=${wei.id}`)).data.items;
+    let fix = null;
+    for (let i = 0; i < 100 && !fix; i++) { // the simulator's first round may still be on its way
+      const latest = (await call(srv, duty, 'GET', '/api/v1/positions/latest?bbox=-180,-90,180,90')).data.items;
+      fix = latest.find((x) => devs.some((d) => d.id === x.device_id));
+      if (!fix) await new Promise((ok) => setTimeout(ok, 200));
+    }
+    assert(fix, `Wei has a position: ${JSON.stringify(devs)}`);
+    const page = await newPage(browser, srv);
+    await consoleLogin(page, srv, 'company.duty');
+    await page.click('#nav a[data-screen=alerts]');
+    await page.click('details.composer summary');
+    await page.selectOption('#new-alert select[name=template]', 'drill');
+    assert(await page.inputValue('#new-alert select[name=status]') === 'Exercise', 'the drill template marks an exercise');
+    // draw: a click on the map sets the circle's centre, then it is placed on Wei
+    await page.waitForSelector('#alert-map .leaflet-interactive, #alert-map canvas');
+    const box = await page.locator('#alert-map').boundingBox();
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    assert(await page.inputValue('#new-alert input[name=lat]') !== '', 'a click on the map sets the centre');
+    await page.fill('#new-alert input[name=lat]', String(fix.lat));
+    await page.fill('#new-alert input[name=lon]', String(fix.lon));
+    await page.fill('#new-alert input[name=radius_km]', '4');
+    await page.click('#new-alert button[type=submit]');
+    await page.waitForSelector('#alert-preview h3');
+    const pv = await text(page, '#alert-preview');
+    assert(/[1-9]\d* (person|people) would be alerted \(exercise\)/.test(pv) && pv.includes('Wei Jun'), `preview: ${pv}`);
+    await page.click('#alert-send');
+    await page.waitForSelector('#alert-sent:has-text("Sent: Drill: go to your assembly point")');
+    await page.waitForSelector('#deliveries tbody tr');
+    await page.click('#alert-rollcall');
+    await page.waitForSelector('#rollcall-title:has-text("Drill: go to your assembly point")');
+    await page.waitForSelector('.exercise-banner');
+    const counts = () => text(page, '#rollcall-counts');
+    const asked = Number(/of (\d+)/.exec(await counts())[1]);
+    assert(asked >= 1 && (await counts()).includes(`No answer ${asked}`), `nobody answered yet: ${await counts()}`);
+    await page.evaluate(() => { window.__notReloaded = true; });
+    const rcId = await page.evaluate(() => sessionStorage.getItem('sg-rollcall'));
+    // 1. by the API: Wei answers for himself
+    const weiTok = await login(srv, 'engineer.wei');
+    const r1 = await call(srv, weiTok, 'POST', `/api/v1/rollcalls/${rcId}/answers`, { state: 'safe', note: 'at the gate' });
+    assert(r1.status === 200, JSON.stringify(r1.data));
+    await page.waitForFunction(() => /Safe 1/.test(document.getElementById('rollcall-counts').textContent), null, { timeout: 10000 });
+    // 2. by the operator, for someone, with a reason (if anyone else was asked)
+    let safe = 1;
+    if (asked > 1) {
+      const row = page.locator('#rollcall-people tbody tr', { has: page.locator('form.answer-for') }).first();
+      await row.locator('input[name=reason]').fill('seen at the gate by the escort lead');
+      await row.locator('form.answer-for button').click();
+      safe++;
+      await page.waitForFunction((n) => new RegExp(`Safe ${n}`).test(document.getElementById('rollcall-counts').textContent), safe);
+    }
+    // 3. by the link, on the phone's page: someone still silent (the link's token comes from the webhook's message)
+    let deadline = Date.now() + 10000;
+    let silent = null;
+    while (!silent && Date.now() < deadline) {
+      const rep = (await call(srv, duty, 'GET', `/api/v1/rollcalls/${rcId}/report`)).data;
+      const waiting = new Set(rep.people.filter((p) => p.state === 'no_answer').map((p) => p.person_id));
+      silent = got.find((m) => m.rollcall_id === rcId && waiting.has(m.recipient_id));
+      if (!silent && waiting.size === 0) break;
+      if (!silent) await new Promise((ok) => setTimeout(ok, 200));
+    }
+    if (silent) {
+      const link = /(http:\/\/\S+\/answer\.html#\S+)/.exec(silent.text)[1];
+      const phone = await newPage(browser, srv, { viewport: { width: 390, height: 780 } });
+      await phone.goto(link);
+      await phone.waitForSelector('#answer:not([hidden])');
+      assert(await phone.isVisible('#exercise'), 'the page marks the exercise');
+      assert(!(await phone.evaluate(() => location.hash)), 'the token leaves the address bar');
+      await shot(phone, 'answer-page');
+      await phone.click('#answer button.help');
+      await phone.waitForSelector('#thanks:not([hidden])');
+      await phone.context().close();
+      await page.waitForFunction(() => /Need help 1/.test(document.getElementById('rollcall-counts').textContent));
+    }
+    assert(await page.evaluate(() => window.__notReloaded === true), 'the tracker moved without a reload');
+    assert(await page.getAttribute('#rollcall-csv', 'href') === `/api/v1/rollcalls/${rcId}/report?format=csv`, 'CSV export');
+    await shot(page, 'rollcall');
+    // the demo's own exercise roll-call is listed apart from real ones
+    await page.click('#rollcall-tracker button:has-text("All roll-calls")');
+    await page.waitForSelector('h2:has-text("Exercises") + table tbody tr:has-text("Camp evacuation drill")');
+    assert(page.errors.length === 0, `no script errors: ${page.errors}`);
+    await page.context().close();
+  } finally {
+    await call(srv, admin, 'DELETE', `/api/v1/channels/${ch.data.id}`);
+    hook.close();
+  }
+});
+
 const PAYLOADS = ['<img src=x onerror="window.__xss=(window.__xss||0)+1">', '<script>window.__xss=(window.__xss||0)+1</script>',
                   '"><svg onload="window.__xss=1">', 'javascript:window.__xss=1'];
 
@@ -442,10 +549,16 @@ test('no_request_leaves_the_origin', async ({ browser, srv }) => {
   await consoleLogin(page, srv, 'company.manager');
   await page.waitForSelector('.zone-tip');
   await page.mouse.wheel(0, -400);
-  for (const screen of ['people', 'sites', 'vehicles', 'devices', 'zones', 'agreements', 'users', 'api_keys', 'audit', 'map']) {
+  for (const screen of ['people', 'sites', 'vehicles', 'devices', 'zones', 'alerts', 'rollcalls', 'agreements', 'map']) {
     await page.click(`#nav a[data-screen=${screen}]`);
     await page.waitForTimeout(300);
+    if (screen === 'alerts') { // the composer's own map
+      await page.click('details.composer summary');
+      await page.waitForTimeout(500);
+    }
   }
+  // the management screens of an administrator (only theirs to see)
+  assert(!(await page.isVisible('#nav a[data-screen=users]')), 'user management is for administrators');
   assert(foreign.length === 0, `requests to other origins: ${foreign}`);
   await page.context().close();
 });

@@ -10,11 +10,12 @@ import { screens } from './screens.js';
 
 const NAV = [
   ['map', 'Map'], ['people', 'People'], ['sites', 'Sites'], ['vehicles', 'Vehicles'], ['devices', 'Devices'],
-  ['zones', 'Zones'], ['alerts', 'Alerts'], ['agreements', 'Agreements'], ['users', 'Users'], ['api_keys', 'API keys'], ['audit', 'Audit'],
+  ['zones', 'Zones'], ['alerts', 'Alerts'], ['rollcalls', 'Roll-calls'], ['agreements', 'Agreements'], ['users', 'Users'],
+  ['api_keys', 'API keys'], ['channels', 'Channels'], ['audit', 'Audit'],
 ];
 const ROLE_SCREENS = {
   person: ['map'],
-  viewer: ['map', 'people', 'sites', 'vehicles', 'devices', 'zones', 'alerts', 'agreements'],
+  viewer: ['map', 'people', 'sites', 'vehicles', 'devices', 'zones', 'alerts', 'rollcalls', 'agreements'],
 };
 
 let started = false;
@@ -48,7 +49,8 @@ async function start() {
   $('#who').replaceChildren(h('span', { class: 'org' }, orgName(me.org_id)), ' · ',
     h('span', { class: 'user' }, me.username || 'API key'), ' · ', h('span', { class: 'role' }, role));
   const allowed = ROLE_SCREENS[me.role];
-  $('#nav').replaceChildren(...NAV.filter(([k]) => !allowed || allowed.includes(k)).map(([k, label]) =>
+  const adminOnly = ['users', 'api_keys', 'channels', 'audit'];
+  $('#nav').replaceChildren(...NAV.filter(([k]) => (!allowed || allowed.includes(k)) && (me.role === 'admin' || !adminOnly.includes(k))).map(([k, label]) =>
     h('a', { href: `#${k}`, 'data-screen': k }, label)));
   $('#nav').hidden = false;
   $('#logout').hidden = false;

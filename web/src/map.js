@@ -97,11 +97,17 @@ export async function mapStart() {
   openStream();
 }
 
-async function basemap() {
+function basemap() {
+  return addBasemap(m.map, m.renderer);
+}
+
+// The configured tile server, or the offline basemap (also the alert
+// composer's and the roll-call tracker's small maps).
+export async function addBasemap(map, renderer) {
   const c = state.console;
   if (c.tile_url) {
     const t = L.tileLayer(c.tile_url, { maxZoom: 19, attribution: escapeHtml(c.tile_attribution || '') });
-    t.addTo(m.map);
+    t.addTo(map);
     return;
   }
   // Offline: Natural Earth countries (world-atlas), drawn on the canvas.
@@ -109,13 +115,13 @@ async function basemap() {
     const res = await fetch('/countries.json', { credentials: 'same-origin' });
     const topo = await res.json();
     L.geoJSON(feature(topo, topo.objects.countries), {
-      renderer: m.renderer, interactive: false,
+      renderer, interactive: false,
       style: { color: '#b9c3cc', weight: 0, fillColor: '#eef0ea', fillOpacity: 1 },
-    }).addTo(m.map);
+    }).addTo(map);
     L.geoJSON(mesh(topo, topo.objects.countries, (a, b) => a !== b), {
-      renderer: m.renderer, interactive: false, style: { color: '#8a96a3', weight: 1, opacity: 0.9 },
-    }).addTo(m.map);
-    m.map.attributionControl.addAttribution('Natural Earth (world-atlas)');
+      renderer, interactive: false, style: { color: '#8a96a3', weight: 1, opacity: 0.9 },
+    }).addTo(map);
+    map.attributionControl.addAttribution('Natural Earth (world-atlas)');
   } catch (e) {
     notice(`basemap not loaded: ${e.message}`, 'error');
   }

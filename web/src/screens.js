@@ -5,6 +5,7 @@ import QRCode from 'qrcode';
 import { api, all } from './api.js';
 import { h, table, addRows, form, notice, localTime, age } from './ui.js';
 import { state, orgName, isOwn, sharedLabel, personLabel, levelLabel } from './state.js';
+import { alertsScreen, rollcallsScreen } from './warn.js';
 
 const opts = (list) => list.map((v) => [v, v.replace(/_/g, ' ')]);
 const canWrite = () => state.me && !['viewer', 'person'].includes(state.me.role);
@@ -149,6 +150,25 @@ export const screens = {
   }),
   agreements: agreementsScreen,
   alerts: alertsScreen,
+  rollcalls: rollcallsScreen,
+  channels: () => collection({
+    title: 'Channels', path: '/api/v1/channels',
+    intro: h('p', { class: 'note' }, 'Where alerts and roll-call questions go besides the console and the OwnTracks app: '
+      + 'webhooks (signed with X-Safeguard-Signature), email over SMTP, an SMS gateway. '
+      + 'Credentials of the SMTP server and the SMS gateway live in the server\'s configuration, never here.'),
+    cols: [['Name', (c) => c.name], ['Kind', (c) => c.kind], ['Address', (c) => c.url], ['Format', (c) => c.format || ''],
+           ['Enabled', (c) => (c.enabled ? 'yes' : 'no')]],
+    fields: [{ name: 'name', label: 'Name', required: true },
+      { name: 'kind', label: 'Kind', type: 'select', options: opts(['webhook', 'email', 'sms']) },
+      { name: 'url', label: 'URL (http(s):// for webhooks and SMS; smtp:// for email)', required: true },
+      { name: 'secret', label: 'Webhook key (16+ characters)', type: 'password' },
+      { name: 'format', label: 'Webhook body', type: 'select', options: [['', '—'], ['json', 'JSON'], ['cap', 'CAP 1.2 XML']] },
+      { name: 'mail_from', label: 'Email sender address' },
+      { name: 'method', label: 'SMS method', type: 'select', options: [['', '—'], ['POST', 'POST'], ['PUT', 'PUT'], ['GET', 'GET']] },
+      { name: 'body_template', label: 'SMS body ({to} {text} {alert_id} {recipient_id} {delivery_id})', type: 'textarea' },
+      { name: 'content_type', label: 'SMS content type' }],
+    rowActions: (c, reload) => del('channels', c, reload, c.name),
+  }),
   users: () => collection({
     title: 'Users', path: '/api/v1/users',
     cols: [['Username', (u) => u.username], ['Role', (u) => u.role], ['Display name', (u) => u.display_name],
@@ -337,80 +357,4 @@ function auditScreen() {
   more.addEventListener('click', () => page(true));
   page(false);
   return h('section', { class: 'screen' }, h('h1', { id: 'screen-title' }, 'Audit trail'), filt, body, more);
-}
-
-
-// Alerts: CAP messages to the organisation's own people in an area; the
-// recipients are previewed before anything is sent; a partner's alert is
-// relayed to one's own people with one click.
-function alertsScreen() {
-  const list = h('div', { class: 'list' });
-  async function reload() {
-    try {
-      const res = await api('GET', '/api/v1/alerts?limit=100');
-      const items = res.items.sort((x, y) => (y.sent_at || '').localeCompare(x.sent_at || ''));
-      list.replaceChildren(table([
-        ['Sent', (x) => localTime(x.sent_at)],
-        ['', (x) => (x.status === 'Exercise' ? h('b', { class: 'exercise-tag' }, 'EXERCISE') : '')],
-        ['Headline', (x) => x.headline], ['Event', (x) => x.event], ['Severity', (x) => x.severity],
-        ['Type', (x) => x.msg_type], ['Recipients', (x) => (isOwn(x) ? String(x.recipients) : '')],
-        ['Relayed from', (x) => x.relayed_from || ''], orgCol,
-        ['', (x) => h('span', { class: 'row-actions' },
-          h('a', { href: `/api/v1/alerts/${encodeURIComponent(x.id)}/cap`, target: '_blank', rel: 'noopener' }, 'CAP'),
-          !isOwn(x) && canWrite() ? h('button', { type: 'button', class: 'small relay', onclick: async () => {
-            try {
-              const rec = await api('POST', `/api/v1/alerts/${encodeURIComponent(x.id)}/relay`);
-              notice(`Relayed to ${rec.recipients} of your people`);
-              reload();
-            } catch (e) { notice(e.message, 'error'); }
-          } }, 'Relay to my people') : null)],
-      ], items, { title: sharedLabel }));
-    } catch (e) {
-      list.replaceChildren(h('p', { class: 'error' }, e.message));
-    }
-  }
-  const out = h('section', { class: 'screen', 'aria-labelledby': 'screen-title' }, h('h1', { id: 'screen-title' }, 'Alerts'));
-  if (canWrite()) {
-    const preview = h('div', { id: 'alert-preview', class: 'result', 'aria-live': 'polite' });
-    const fields = [
-      { name: 'headline', label: 'Headline', required: true },
-      { name: 'event', label: 'Event', required: true, value: 'Security incident' },
-      { name: 'instruction', label: 'Instruction', type: 'textarea' },
-      { name: 'urgency', label: 'Urgency', type: 'select', value: 'Immediate', options: ['Immediate', 'Expected', 'Future', 'Past', 'Unknown'].map((v) => [v, v]) },
-      { name: 'severity', label: 'Severity', type: 'select', value: 'Severe', options: ['Extreme', 'Severe', 'Moderate', 'Minor', 'Unknown'].map((v) => [v, v]) },
-      { name: 'certainty', label: 'Certainty', type: 'select', value: 'Likely', options: ['Observed', 'Likely', 'Possible', 'Unlikely', 'Unknown'].map((v) => [v, v]) },
-      { name: 'status', label: 'Status', type: 'select', value: 'Actual', options: [['Actual', 'Actual'], ['Exercise', 'Exercise']] },
-      { name: 'lat', label: 'Centre latitude', type: 'number', step: 'any', min: -90, max: 90, required: true },
-      { name: 'lon', label: 'Centre longitude', type: 'number', step: 'any', min: -180, max: 180, required: true },
-      { name: 'radius_km', label: 'Radius (km)', type: 'number', step: 'any', value: 3, min: 0.01, required: true },
-      { name: 'area_desc', label: 'Area in words' },
-    ];
-    const body = (v) => ({ headline: v.headline, event: v.event, instruction: v.instruction, urgency: v.urgency, severity: v.severity,
-      certainty: v.certainty, status: v.status, area_desc: v.area_desc,
-      geometry: { type: 'Point', coordinates: [Number(v.lon), Number(v.lat)] }, radius_m: Number(v.radius_km) * 1000 });
-    let previewed = null;
-    const f = form(fields, 'Preview recipients', async (v) => {
-      const b = body(v);
-      const p = await api('POST', '/api/v1/alerts?preview=true', b);
-      previewed = b;
-      const why = { position: 'position', home_site: 'home site', named: 'named', site: 'site' };
-      preview.replaceChildren(
-        h('h3', null, `${p.count} ${p.count === 1 ? 'person' : 'people'} would be alerted`),
-        h('ol', { class: 'results' }, p.recipients.map((x) => h('li', null, x.name || x.person_id, ` · ${x.reasons.map((r) => why[r] || r).join(', ')}`))),
-        h('button', { type: 'button', id: 'alert-send', onclick: async () => {
-          try {
-            const rec = await api('POST', '/api/v1/alerts', previewed);
-            notice(`Alert sent to ${rec.recipients} people`);
-            preview.replaceChildren(h('p', null, `Sent: ${rec.headline} (${rec.recipients} people)`));
-            f.reset();
-            reload();
-          } catch (e) { notice(e.message, 'error'); }
-        } }, `Send to ${p.count} ${p.count === 1 ? 'person' : 'people'}`));
-    });
-    f.id = 'new-alert';
-    out.append(h('details', { class: 'create' }, h('summary', null, 'New alert'), f, preview));
-  }
-  out.append(list);
-  reload();
-  return out;
 }

@@ -459,8 +459,10 @@ int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, json
 				if (!seen)
 					json_array_append(why, w);
 			}
-			json_array_append_new(list, json_pack("{s:s,s:O,s:o}", "person_id", pid, "name",
-							      json_object_get(p, "name"), "reasons", why));
+			json_t *item = json_pack("{s:s,s:O,s:o}", "person_id", pid, "name", json_object_get(p, "name"), "reasons", why);
+			if (json_object_get(e, "position")) /* where the sender sees them on the map */
+				json_object_set(item, "position", json_object_get(e, "position"));
+			json_array_append_new(list, item);
 		}
 		json_decref(p);
 	}
