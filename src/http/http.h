@@ -90,6 +90,7 @@ struct req {
 	char client[64];     /* client address (for throttling and logs) */
 	char retry_after[16]; /* Retry-After header value, when throttled */
 	char location[96];   /* Location header of a 201 */
+	char server_timing[64]; /* Server-Timing header: how long a costly part took */
 	char allow[64];      /* Allow header of a 405 */
 	int attrs_dropped;   /* a report's extra attributes not stored: Safeguard-Attributes-Dropped */
 	char *raw_query;     /* the query string exactly as sent (device protocols) */

@@ -175,6 +175,8 @@ static void add_common_headers(struct req *r, struct MHD_Response *resp, const c
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, r->retry_after);
 	if (r->location[0])
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+	if (r->server_timing[0])
+		MHD_add_response_header(resp, "Server-Timing", r->server_timing);
 	if (r->set_cookie)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
 	if (atomic_load(&r->env->draining))

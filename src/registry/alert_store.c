@@ -2,6 +2,7 @@
 #include "registry/alert_store.h"
 
 #include "core/err.h"
+#include "core/util.h"
 #include "delivery/delivery.h"
 #include "events/events.h"
 
@@ -32,6 +33,32 @@ int alert_store(struct db *db, json_t *rec, const json_t *recipients, bool deliv
 				   json_string_value(json_object_get(rec, "id")), w->now_ms) < 0)
 		rc = SG_EIO;
 	return rc;
+}
+
+bool alert_device_person(struct db *db, const char *device_id, char out[64])
+{
+	struct db_stmt *st;
+	if (db_prepare(db, "SELECT person_id FROM devices WHERE id = ?1", &st))
+		return false;
+	db_bind_text(st, 1, device_id);
+	bool ok = db_step(st) == DB_ROW && db_col_text(st, 0);
+	if (ok)
+		sg_strlcpy(out, db_col_text(st, 0), 64);
+	db_reset(st);
+	return ok;
+}
+
+int alert_person_name(struct db *db, const char *person_id, const char *org_id, char *name, size_t namesz)
+{
+	struct db_stmt *st;
+	if (db_prepare(db, "SELECT name FROM people WHERE id = ?1 AND org_id = ?2", &st))
+		return SG_EIO;
+	db_bind_all(st, DB_T(person_id), DB_T(org_id));
+	int rc = db_step(st);
+	if (rc == DB_ROW)
+		sg_strlcpy(name, db_col_text(st, 0) ? db_col_text(st, 0) : "", namesz);
+	db_reset(st);
+	return rc == DB_ROW ? 0 : rc == DB_DONE ? SG_ENOTFOUND : SG_EIO;
 }
 
 int alert_recipients(struct db *db, const char *id, json_t **out)

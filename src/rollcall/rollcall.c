@@ -7,6 +7,7 @@
 #include "core/util.h"
 #include "delivery/delivery.h"
 #include "events/events.h"
+#include "registry/accounts.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -165,6 +166,40 @@ int rollcall_token_person(struct db *db, const char *token, char person_id[64])
 		sg_strlcpy(person_id, db_col_text(st, 0), 64);
 	db_reset(st);
 	return rc == DB_ROW ? 0 : rc == DB_DONE ? SG_ENOTFOUND : SG_EIO;
+}
+
+int rollcall_question(struct db *db, const char *token, json_t **out)
+{
+	char hash[65];
+	secret_hash(token, hash);
+	struct db_stmt *st;
+	if (db_prepare(db,
+		       "SELECT r.title, r.status, a.headline, a.instruction FROM rollcall_people p"
+		       " JOIN rollcalls r ON r.id = p.rollcall_id JOIN alerts a ON a.id = r.alert_id"
+		       " WHERE p.token_hash = ?1 AND r.state = 'open'",
+		       &st))
+		return SG_EIO;
+	db_bind_text(st, 1, hash);
+	int rc = db_step(st);
+	if (rc == DB_ROW)
+		*out = json_pack("{s:s,s:b,s:s,s:s?}", "title", db_col_text(st, 0), "exercise",
+				 str_eq(db_col_text(st, 1), "Exercise"), "headline", db_col_text(st, 2), "instruction",
+				 db_col_text(st, 3));
+	db_reset(st);
+	return rc == DB_ROW ? 0 : rc == DB_DONE ? SG_ENOTFOUND : SG_EIO;
+}
+
+int rollcall_person_duress_hash(struct db *db, const char *person_id, char *hash, size_t hashsz)
+{
+	struct db_stmt *st;
+	char uid[64] = "";
+	if (db_prepare(db, "SELECT id FROM users WHERE person_id = ?1 AND role = 'person' AND disabled = 0 LIMIT 1", &st))
+		return SG_EIO;
+	db_bind_text(st, 1, person_id);
+	if (db_step(st) == DB_ROW)
+		sg_strlcpy(uid, db_col_text(st, 0), sizeof(uid));
+	db_reset(st);
+	return uid[0] ? account_duress_hash(db, uid, hash, hashsz) : SG_ENOTFOUND;
 }
 
 static json_t *person_row(struct db_stmt *st)

@@ -63,6 +63,13 @@ int rollcall_answer(struct db *db, const struct rollcall_answer *a, json_t **out
  * SG_ENOTFOUND. */
 int rollcall_token_person(struct db *db, const char *token, char person_id[64]);
 
+/* What a live token's page shows: {title, exercise, headline, instruction},
+ * or SG_ENOTFOUND (unknown, used, or the roll-call closed). */
+int rollcall_question(struct db *db, const char *token, json_t **out);
+/* The duress PIN hash of the person's own enabled account (SG_ENOTFOUND:
+ * none, or no PIN set). */
+int rollcall_person_duress_hash(struct db *db, const char *person_id, char *hash, size_t hashsz);
+
 int rollcall_close(struct db *db, const char *id, const char *actor, const char *request_id, int64_t now_ms,
 		   struct verr *e);
 

@@ -220,7 +220,14 @@ def test_demo_serves_two_organisations_with_printed_logins():
         check(pos and pos[0]["condition"] == "during_open_sos", ag[0]["grants"])
         # one engineer's SOS is open, shared with the liaison cell in full
         al = srv.request("GET", "/api/v1/alarms?state=open", token=htok).json["items"]
-        check(len(al) == 1 and al[0]["cause"] == "sos" and al[0]["access"] == "full" and al[0]["exercise"] is False, al)
+        real = [x for x in al if not x["exercise"]]
+        check(len(real) == 1 and real[0]["cause"] == "sos" and real[0]["access"] == "full", al)
+        # and an exercise roll-call in progress: seven of twelve answered, one needs help (an exercise alarm)
+        check([(x["cause"], x["exercise"]) for x in al if x["exercise"]] == [("need_help", True)], al)
+        rc = srv.request("GET", "/api/v1/rollcalls?state=open", token=tok).json["items"]
+        check(len(rc) == 1 and rc[0]["status"] == "Exercise", rc)
+        rc = srv.request("GET", f"/api/v1/rollcalls/{rc[0]['id']}", token=tok).json
+        check(rc["counts"] == {"asked": 12, "safe": 6, "need_help": 1, "no_answer": 5}, rc["counts"])
         deadline = time.time() + 20
         moving = []
         while time.time() < deadline and len(moving) < 5:

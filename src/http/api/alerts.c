@@ -86,7 +86,9 @@ static void reply_alert(struct req *r, unsigned status, const json_t *rec, const
 static void send_alert(struct req *r, struct db *db, json_t *rec, bool preview)
 {
 	json_t *rcpt;
+	int64_t t0 = clock_mono_us();
 	int rc = api_alert_recipients(r, db, rec, &rcpt);
+	snprintf(r->server_timing, sizeof(r->server_timing), "recipients;dur=%.1f", (double)(clock_mono_us() - t0) / 1000);
 	if (rc == SG_EINVAL) {
 		reply_problem(r, 400, "validation", "Invalid request", "the area could not be read", "/geometry");
 		return;

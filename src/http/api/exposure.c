@@ -22,6 +22,7 @@
 #include "geo/geodesic.h"
 #include "geo/live.h"
 #include "pipeline/pipeline.h"
+#include "registry/alert_store.h"
 #include "registry/resource.h"
 
 #include <geos_c.h>
@@ -129,16 +130,31 @@ static bool all_orgs(void *ctx, uint16_t org)
 	return true;
 }
 
-/* People by their fresh latest positions. */
-static int by_position(struct req *r, struct db *db, const struct area *a, int64_t fresh_s, json_t *found,
-		       json_t *reads)
+static bool one_org(void *ctx, uint16_t org)
 {
-	const struct resource *devices = resource_find("devices");
+	return org == *(const uint16_t *)ctx;
+}
+
+
+/* People by their fresh latest positions (only_org: of that organisation
+ * alone, decided in the index). */
+static int by_position(struct req *r, struct db *db, const struct area *a, int64_t fresh_s, json_t *found,
+		       json_t *reads, const char *only_org)
+{
 	struct live_hit *h = NULL;
 	size_t n = 0;
 	int64_t cutoff = clock_now_ms() - fresh_s * 1000;
-	if (live_bbox(pipeline_live(r->env->pipeline), a->bbox[0], a->bbox[1], a->bbox[2], a->bbox[3], all_orgs, NULL,
-		      &h, &n))
+	uint16_t want = UINT16_MAX;
+	if (only_org) {
+		size_t k = pipeline_org_count(r->env->pipeline);
+		for (size_t i = 0; i < k && i < UINT16_MAX; i++)
+			if (str_eq(pipeline_org_name(r->env->pipeline, (uint16_t)i), only_org))
+				want = (uint16_t)i;
+		if (want == UINT16_MAX)
+			return 0; /* none of its devices ever reported */
+	}
+	if (live_bbox(pipeline_live(r->env->pipeline), a->bbox[0], a->bbox[1], a->bbox[2], a->bbox[3],
+		      only_org ? one_org : all_orgs, &want, &h, &n))
 		return SG_EIO;
 	for (size_t i = 0; i < n; i++) {
 		double d;
@@ -146,12 +162,11 @@ static int by_position(struct req *r, struct db *db, const struct area *a, int64
 		const char *org = pipeline_org_name(r->env->pipeline, h[i].org);
 		if (h[i].time_ms < cutoff || !area_has(a, h[i].lat, h[i].lon, &d) || !org)
 			continue;
-		json_t *dev;
-		if (resource_get(db, devices, h[i].id, &dev))
-			continue; /* removed since */
+		char person[64];
+		if (!alert_device_person(db, h[i].id, person))
+			continue; /* removed since, or not a person's */
 		/* decided for the person: a grant may hold for them alone (an open SOS) */
-		const char *person = json_string_value(json_object_get(dev, "person_id"));
-		if (person && policy_decide(&r->actor, ACT_READ, "positions", org, person, &acc) == DECIDE_ALLOW &&
+		if (policy_decide(&r->actor, ACT_READ, "positions", org, person, &acc) == DECIDE_ALLOW &&
 		    acc.view != VIEW_SUMMARY) {
 			json_t *e = entry(found, person);
 			json_array_append_new(json_object_get(e, "reasons"), json_string("position"));
@@ -163,7 +178,6 @@ static int by_position(struct req *r, struct db *db, const struct area *a, int64
 			if (acc.grant)
 				api_note_read(reads, acc.grant, acc.view, h[i].id);
 		}
-		json_decref(dev);
 	}
 	free(h);
 	return 0;
@@ -252,7 +266,7 @@ void api_incident_exposure(struct req *r)
 	json_t *people = json_array();
 	int rc = !area_open(&a, inc) ? SG_EINTERNAL : 0;
 	if (!rc)
-		rc = by_position(r, db, &a, fresh_s, found, preads);
+		rc = by_position(r, db, &a, fresh_s, found, preads, NULL);
 	if (!rc)
 		rc = by_home_site(r, db, &a, found, sites);
 	/* each person as the caller may see them */
@@ -411,7 +425,7 @@ int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, json
 		if (!area_open(&a, src))
 			rc = SG_EINVAL;
 		if (!rc)
-			rc = by_position(r, db, &a, fresh_s, found, reads);
+			rc = by_position(r, db, &a, fresh_s, found, reads, r->actor.org_id);
 		if (!rc)
 			rc = by_home_site(r, db, &a, found, ignored);
 		area_close(&a);
@@ -443,10 +457,11 @@ int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, json
 	const char *pid;
 	json_t *e;
 	json_object_foreach(found, pid, e) {
-		json_t *p;
-		if (rc || resource_get(db, people, pid, &p))
-			continue;
-		if (str_eq(json_string_value(json_object_get(p, "org_id")), r->actor.org_id)) {
+		char name[256];
+		int got = rc ? rc : alert_person_name(db, pid, r->actor.org_id, name, sizeof(name));
+		if (got == SG_EIO)
+			rc = SG_EIO;
+		if (got == 0) {
 			/* each reason once */
 			json_t *why = json_array();
 			size_t k;
@@ -459,12 +474,11 @@ int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, json
 				if (!seen)
 					json_array_append(why, w);
 			}
-			json_t *item = json_pack("{s:s,s:O,s:o}", "person_id", pid, "name", json_object_get(p, "name"), "reasons", why);
+			json_t *item = json_pack("{s:s,s:s,s:o}", "person_id", pid, "name", name, "reasons", why);
 			if (json_object_get(e, "position")) /* where the sender sees them on the map */
 				json_object_set(item, "position", json_object_get(e, "position"));
 			json_array_append_new(list, item);
 		}
-		json_decref(p);
 	}
 	json_decref(named);
 	json_decref(sites);

@@ -10,7 +10,6 @@
 #include "core/util.h"
 #include "http/router.h"
 #include "http/throttle.h"
-#include "registry/accounts.h"
 #include "registry/alert_store.h"
 #include "registry/resource.h"
 #include "rollcall/rollcall.h"
@@ -472,21 +471,11 @@ void api_answer_question(struct req *r)
 		json_decref(body);
 		return;
 	}
-	char hash[65];
-	secret_hash(token, hash);
-	struct db_stmt *st;
 	json_t *out = NULL;
-	if (db_prepare(db,
-		       "SELECT r.title, r.status, a.headline, a.instruction FROM rollcall_people p"
-		       " JOIN rollcalls r ON r.id = p.rollcall_id JOIN alerts a ON a.id = r.alert_id"
-		       " WHERE p.token_hash = ?1 AND r.state = 'open'",
-		       &st) == 0) {
-		db_bind_text(st, 1, hash);
-		if (db_step(st) == DB_ROW)
-			out = json_pack("{s:s,s:b,s:s,s:s?}", "title", db_col_text(st, 0), "exercise",
-					str_eq(db_col_text(st, 1), "Exercise"), "headline", db_col_text(st, 2), "instruction",
-					db_col_text(st, 3));
-		db_reset(st);
+	if (rollcall_question(db, token, &out) == SG_EIO) {
+		reply_err(r, SG_EIO, NULL);
+		json_decref(body);
+		return;
 	}
 	if (out) {
 		reply_json(r, 200, out);
@@ -521,16 +510,8 @@ void api_answer_submit(struct req *r)
 	char person[64];
 	if (pin && *pin && strlen(pin) <= 64 && rollcall_token_person(db, token, person) == 0) {
 		/* The duress PIN of the person's own account, if one is set. */
-		struct db_stmt *st;
-		char uid[64] = "", dhash[256] = "";
-		if (db_prepare(db, "SELECT id FROM users WHERE person_id = ?1 AND role = 'person' AND disabled = 0 LIMIT 1", &st) == 0) {
-			db_bind_text(st, 1, person);
-			if (db_step(st) == DB_ROW)
-				sg_strlcpy(uid, db_col_text(st, 0), sizeof(uid));
-			db_reset(st);
-		}
-		if (uid[0])
-			account_duress_hash(db, uid, dhash, sizeof(dhash));
+		char dhash[256] = "";
+		rollcall_person_duress_hash(db, person, dhash, sizeof(dhash));
 		bool ok, duress;
 		api_check_secrets("", dhash, pin, &ok, &duress);
 		j.a.duress = duress;
