@@ -345,10 +345,11 @@ static int demo_rollcall_fn(struct db *db, void *arg)
 	json_decref(body);
 	if (!alert)
 		return SG_EINVAL;
-	json_t *ids = json_array(), *rcpt = json_array();
+	json_t *ids = json_array();
+	struct alert_recipient rcpt[12];
 	for (int i = 0; i < 12; i++) {
 		json_array_append_new(ids, json_string(d->person_ids[i]));
-		json_array_append_new(rcpt, json_pack("{s:s,s:[s]}", "person_id", d->person_ids[i], "reasons", "named"));
+		rcpt[i] = (struct alert_recipient){.person_id = d->person_ids[i], .reasons = ALERT_BY_NAME};
 	}
 	char *people = json_dumps(ids, JSON_COMPACT), ts[25];
 	time_format_ms(t0, ts);
@@ -359,7 +360,7 @@ static int demo_rollcall_fn(struct db *db, void *arg)
 	free(people);
 	json_decref(ids);
 	struct write_ctx w = {.actor = "cli", .now_ms = t0, .err = &e};
-	int rc = alert_store(db, alert, rcpt, false, &w);
+	int rc = alert_store(db, alert, rcpt, ARRAY_LEN(rcpt), false, &w);
 	json_t *rc_rec = NULL;
 	if (!rc) {
 		json_t *rb = json_pack("{s:s,s:i,s:i}", "title", "Camp evacuation drill", "waves", 3, "wave_interval_s", 600);
@@ -384,7 +385,6 @@ static int demo_rollcall_fn(struct db *db, void *arg)
 					    .actor = "cli", .now_ms = t0 + 30000 * (int64_t)(i + 1), .timers = d->timers};
 		rc = rollcall_answer(db, &a, NULL, &e);
 	}
-	json_decref(rcpt);
 	json_decref(alert);
 	json_decref(rc_rec);
 	return rc;

@@ -28,8 +28,8 @@ static const char *const source_sql[] = {
 };
 
 #define INSERT_SQL                                                                                          \
-	"INSERT INTO deliveries (id, org_id, alert_id, rollcall_id, wave, person_id, channel, channel_id, address," \
-	" state, next_at_ms, last_error, created_at, updated_at) SELECT 'dlv_' || lower(hex(randomblob(12))),"  \
+	"INSERT INTO deliveries (org_id, alert_id, rollcall_id, wave, person_id, channel, channel_id, address,"   \
+	" state, next_at_ms, last_error, created_at, updated_at) SELECT"                                     \
 	" ?1, ?2, ?3, ?4, x.person_id, ?7, ?8, x.addr,"                                                         \
 	" CASE WHEN x.need AND x.addr IS NULL THEN 'undeliverable' ELSE 'pending' END, ?5,"                   \
 	" CASE WHEN x.need AND x.addr IS NULL THEN ?9 END, ?6, ?6 FROM ("
@@ -113,8 +113,8 @@ int delivery_list(struct db *db, const char *alert_id, json_t **rows, json_t **c
 {
 	struct db_stmt *st;
 	if (db_prepare(db,
-		       "SELECT id, person_id, channel, channel_id, state, attempts, last_error, sent_at, rollcall_id, wave"
-		       " FROM deliveries WHERE alert_id = ?1 ORDER BY person_id, channel, wave, id",
+		       "SELECT 'dlv_' || seq, person_id, channel, channel_id, state, attempts, last_error, sent_at, rollcall_id,"
+		       " wave FROM deliveries WHERE alert_id = ?1 ORDER BY person_id, channel, wave, seq",
 		       &st))
 		return SG_EIO;
 	db_bind_text(st, 1, alert_id);
@@ -215,12 +215,12 @@ static int load_due(struct deliverer *d, struct db *db, const struct channel_ops
 {
 	struct db_stmt *st;
 	int rc = ops->pull ? db_prepare(db,
-					"SELECT rowid, id, alert_id, person_id, org_id, rollcall_id, address, channel_id,"
+					"SELECT seq, 'dlv_' || seq, alert_id, person_id, org_id, rollcall_id, address, channel_id,"
 					" attempts, wave FROM deliveries WHERE channel = ?1 AND state = 'pending'"
-					" AND rowid > ?2 ORDER BY rowid LIMIT ?3",
+					" AND seq > ?2 ORDER BY seq LIMIT ?3",
 					&st)
 			   : db_prepare(db,
-					"SELECT rowid, id, alert_id, person_id, org_id, rollcall_id, address, channel_id,"
+					"SELECT seq, 'dlv_' || seq, alert_id, person_id, org_id, rollcall_id, address, channel_id,"
 					" attempts, wave FROM deliveries WHERE channel = ?1 AND state = 'pending'"
 					" AND next_at_ms <= ?2 ORDER BY next_at_ms LIMIT ?3",
 					&st);
@@ -313,7 +313,7 @@ static int record_outcomes(struct db *db, struct ctx *c)
 	struct db_stmt *st;
 	if (db_prepare(db,
 		       "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_at_ms = ?3, last_error = ?4,"
-		       " sent_at = ?5, updated_at = ?6 WHERE id = ?1 AND state = 'pending'",
+		       " sent_at = ?5, updated_at = ?6 WHERE seq = ?1 AND state = 'pending'",
 		       &st))
 		return SG_EIO;
 	char ts[25];
@@ -340,7 +340,7 @@ static int record_outcomes(struct db *db, struct ctx *c)
 		} else {
 			atomic_fetch_add(&c->d->sent, 1);
 		}
-		db_bind_all(st, DB_T(r->id), DB_T(state), DB_I(next), DB_T(r->rc ? r->err : NULL),
+		db_bind_all(st, DB_I(r->rowid), DB_T(state), DB_I(next), DB_T(r->rc ? r->err : NULL),
 			    DB_T(r->rc ? NULL : ts), DB_T(ts));
 		if (db_run(st))
 			return SG_EIO;
@@ -387,7 +387,7 @@ static int handed_fn(struct db *db, void *arg)
 	struct db_stmt *st;
 	if (db_prepare(db,
 		       "UPDATE deliveries SET state = 'sent', attempts = attempts + 1, sent_at = ?2, updated_at = ?2,"
-		       " last_error = NULL WHERE id = ?1 AND state = 'pending'",
+		       " last_error = NULL WHERE seq = ?1 AND state = 'pending'",
 		       &st))
 		return SG_EIO;
 	char ts[25];
@@ -395,7 +395,8 @@ static int handed_fn(struct db *db, void *arg)
 	size_t i;
 	json_t *v;
 	json_array_foreach(ids, i, v) {
-		db_bind_all(st, DB_T(json_string_value(v)), DB_T(ts));
+		const char *id = json_string_value(v);
+		db_bind_all(st, DB_I(strtoll(id + 4, NULL, 10)), DB_T(ts)); /* "dlv_" and the seq */
 		if (db_run(st))
 			return SG_EIO;
 	}

@@ -6,31 +6,64 @@
 #include "delivery/delivery.h"
 #include "events/events.h"
 
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
-int alert_store(struct db *db, json_t *rec, const json_t *recipients, bool deliver, const struct write_ctx *w)
+static const char *const reason_names[] = {"position", "home_site", "named", "site"};
+
+/* Every combination of the four reasons, written once at first use. */
+static char reasons_text[16][64];
+static pthread_once_t reasons_once = PTHREAD_ONCE_INIT;
+
+static void reasons_init(void)
+{
+	for (unsigned m = 0; m < 16; m++) {
+		struct sb sb;
+		sb_init(&sb);
+		sb_addc(&sb, '[');
+		for (int b = 0; b < 4; b++)
+			if (m & (1u << b))
+				sb_addf(&sb, "%s\"%s\"", sb.len > 1 ? "," : "", reason_names[b]);
+		sb_addc(&sb, ']');
+		sg_strlcpy(reasons_text[m], sb.buf, sizeof(reasons_text[m]));
+		sb_release(&sb);
+	}
+}
+
+const char *alert_reasons_text(unsigned reasons)
+{
+	pthread_once(&reasons_once, reasons_init);
+	return reasons_text[reasons & 15];
+}
+
+json_t *alert_reasons_json(unsigned reasons)
+{
+	json_t *a = json_array();
+	for (int b = 0; b < 4; b++)
+		if (reasons & (1u << b))
+			json_array_append_new(a, json_string(reason_names[b]));
+	return a;
+}
+
+int alert_store(struct db *db, json_t *rec, const struct alert_recipient *rcpt, size_t n, bool deliver,
+		const struct write_ctx *w)
 {
 	int rc = resource_insert(db, resource_find("alerts"), rec, w);
-	size_t i;
-	json_t *p;
-	json_array_foreach(recipients, i, p) {
-		if (rc)
-			break;
-		char *why = json_dumps(json_object_get(p, "reasons"), JSON_COMPACT);
-		rc = db_run_all(db, "INSERT INTO alert_recipients (alert_id, person_id, reasons) VALUES (?1, ?2, ?3)",
-				DB_T(json_string_value(json_object_get(rec, "id"))),
-				DB_T(json_string_value(json_object_get(p, "person_id"))), DB_T(why))
-			     ? SG_EIO
-			     : 0;
-		free(why);
+	struct db_stmt *st = NULL;
+	const char *id = json_string_value(json_object_get(rec, "id"));
+	if (!rc && n && db_prepare(db, "INSERT INTO alert_recipients (alert_id, person_id, reasons) VALUES (?1, ?2, ?3)", &st))
+		rc = SG_EIO;
+	for (size_t i = 0; !rc && i < n; i++) {
+		db_bind_all(st, DB_T(id), DB_T(rcpt[i].person_id), DB_T(alert_reasons_text(rcpt[i].reasons)));
+		rc = db_run(st) ? SG_EIO : 0;
 	}
 	if (!rc) {
 		json_t *body = resource_public(resource_find("alerts"), rec, VIEW_FULL);
 		rc = events_append(db, json_string_value(json_object_get(rec, "org_id")), "alerts", "alert", body, w->now_ms);
 		json_decref(body);
 	}
-	if (!rc && deliver && delivery_fanout(db, json_string_value(json_object_get(rec, "org_id")),
-				   json_string_value(json_object_get(rec, "id")), w->now_ms) < 0)
+	if (!rc && deliver && delivery_fanout(db, json_string_value(json_object_get(rec, "org_id")), id, w->now_ms) < 0)
 		rc = SG_EIO;
 	return rc;
 }
@@ -59,6 +92,71 @@ int alert_person_name(struct db *db, const char *person_id, const char *org_id, 
 		sg_strlcpy(name, db_col_text(st, 0) ? db_col_text(st, 0) : "", namesz);
 	db_reset(st);
 	return rc == DB_ROW ? 0 : rc == DB_DONE ? SG_ENOTFOUND : SG_EIO;
+}
+
+int alert_org_devices(struct db *db, const char *org_id, struct org_devices *out)
+{
+	struct db_stmt *st;
+	if (db_prepare(db,
+		       "SELECT d.id, d.person_id, p.name FROM devices d JOIN people p ON p.id = d.person_id"
+		       " WHERE d.org_id = ?1 ORDER BY d.id",
+		       &st))
+		return SG_EIO;
+	db_bind_text(st, 1, org_id);
+	size_t cap = 1024;
+	struct sb buf;
+	sb_init(&buf);
+	*out = (struct org_devices){.a = xcalloc(cap, sizeof(*out->a))};
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		if (out->n == cap)
+			out->a = xrealloc(out->a, (cap *= 2) * sizeof(*out->a));
+		uint32_t off[3];
+		for (int c = 0; c < 3; c++) {
+			const char *v = db_col_text(st, c);
+			off[c] = (uint32_t)buf.len;
+			sb_add(&buf, v ? v : "", strlen(v ? v : "") + 1);
+		}
+		out->a[out->n].dev = off[0];
+		out->a[out->n].person = off[1];
+		out->a[out->n].name = off[2];
+		out->n++;
+	}
+	db_reset(st);
+	out->buf = sb_detach(&buf);
+	if (rc != DB_DONE) {
+		alert_org_devices_free(out);
+		return SG_EIO;
+	}
+	return 0;
+}
+
+bool alert_org_device(const struct org_devices *d, const char *device_id, const char **person, const char **name,
+		      const char **device)
+{
+	size_t lo = 0, hi = d->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(device_id, d->buf + d->a[mid].dev);
+		if (c == 0) {
+			*person = d->buf + d->a[mid].person;
+			*name = d->buf + d->a[mid].name;
+			*device = d->buf + d->a[mid].dev;
+			return true;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
+void alert_org_devices_free(struct org_devices *d)
+{
+	free(d->buf);
+	free(d->a);
+	*d = (struct org_devices){0};
 }
 
 int alert_recipients(struct db *db, const char *id, json_t **out)

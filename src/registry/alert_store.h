@@ -8,18 +8,48 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
-/* Inserts rec (an alert record, resource_insert: audited) and its
- * recipients ([{person_id, reasons}]), the outbox event `alert` (category
- * alerts) and, with deliver, a delivery row per recipient and channel (a
- * roll-call's own alert delivers its question instead). */
-int alert_store(struct db *db, json_t *rec, const json_t *recipients, bool deliver, const struct write_ctx *w);
+/* Why a person is reached (a person found several ways holds several). */
+enum { ALERT_BY_POSITION = 1, ALERT_BY_HOME_SITE = 2, ALERT_BY_NAME = 4, ALERT_BY_SITE = 8 };
+/* A recipient as the search finds it (strings borrowed from the search). */
+struct alert_recipient {
+	const char *person_id, *name;
+	unsigned reasons;
+	bool has_pos; /* the fresh latest position that placed them in the area */
+	const char *device_id;
+	double lat, lon;
+	int64_t time_ms;
+};
+/* ["position", "home_site", ...] as JSON text (static) and as JSON. */
+const char *alert_reasons_text(unsigned reasons);
+json_t *alert_reasons_json(unsigned reasons);
+
+/* Inserts rec (an alert record, resource_insert: audited) and its n
+ * recipients, the outbox event `alert` (category alerts) and, with deliver,
+ * a delivery row per recipient and channel (a roll-call's own alert
+ * delivers its question instead). */
+int alert_store(struct db *db, json_t *rec, const struct alert_recipient *rcpt, size_t n, bool deliver,
+		const struct write_ctx *w);
 /* Lookups of the recipient search (one row each, prepared once): the
  * person carrying a device (false: none, or removed); the name of one of
  * org's people (0, SG_ENOTFOUND: not one of them, or SG_EIO), copied into
  * name. */
 bool alert_device_person(struct db *db, const char *device_id, char out[64]);
 int alert_person_name(struct db *db, const char *person_id, const char *org_id, char *name, size_t namesz);
+/* Every device of org_id carried by one of its people, with the person and
+ * the name, sorted by device id (strcmp): the recipient search of a large
+ * area reads them in one pass instead of a lookup per device. */
+struct org_devices {
+	char *buf;                                   /* the strings, one after another */
+	struct { uint32_t dev, person, name; } *a;   /* offsets into buf */
+	size_t n;
+};
+int alert_org_devices(struct db *db, const char *org_id, struct org_devices *out);
+/* The person and name of device_id, or false. */
+bool alert_org_device(const struct org_devices *d, const char *device_id, const char **person, const char **name,
+		      const char **device);
+void alert_org_devices_free(struct org_devices *d);
 /* [{person_id, reasons}] of alert id, by person id. */
 int alert_recipients(struct db *db, const char *id, json_t **out);
 

@@ -598,3 +598,13 @@ const char *store_engine(void)
 			 backends[i]->version());
 	return name;
 }
+
+int store_read_begin(struct db *db)
+{
+	return db_exec(db, "BEGIN");
+}
+
+void store_read_end(struct db *db)
+{
+	db_exec(db, "COMMIT");
+}

@@ -101,6 +101,10 @@ int store_write_async(struct store *st, store_write_fn fn, void *arg, store_done
  * burst opened beyond a few idle ones is closed once idle for reader_idle_ms. */
 struct db *store_reader(struct store *st);
 void store_reader_put(struct store *st, struct db *db);
+/* One read transaction over many queries on a reader (one snapshot, the
+ * locks taken once instead of per statement); 0 when it began. */
+int store_read_begin(struct db *db);
+void store_read_end(struct db *db);
 
 /* Holds one snapshot of the database on db from begin to end: a long read
  * (an export, audit verify) sees one consistent state while a server writes. */

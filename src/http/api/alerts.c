@@ -20,7 +20,8 @@
 #include <string.h>
 
 struct send_job {
-	json_t *rec, *recipients;
+	json_t *rec;
+	const struct alert_set *recipients;
 	struct write_ctx w;
 	struct verr e;
 };
@@ -29,7 +30,7 @@ static int send_fn(struct db *db, void *arg)
 {
 	struct send_job *j = arg;
 	j->w.err = &j->e;
-	return alert_store(db, j->rec, j->recipients, true, &j->w);
+	return alert_store(db, j->rec, j->recipients->a, j->recipients->n, true, &j->w);
 }
 
 /* A list of own records' ids from the body (people, sites): a JSON text,
@@ -85,10 +86,11 @@ static void reply_alert(struct req *r, unsigned status, const json_t *rec, const
 /* Stores rec (a validated new alert) to its recipients, or previews them. */
 static void send_alert(struct req *r, struct db *db, json_t *rec, bool preview)
 {
-	json_t *rcpt;
+	struct alert_set rcpt;
 	int64_t t0 = clock_mono_us();
 	int rc = api_alert_recipients(r, db, rec, &rcpt);
-	snprintf(r->server_timing, sizeof(r->server_timing), "recipients;dur=%.1f", (double)(clock_mono_us() - t0) / 1000);
+	double found_ms = (double)(clock_mono_us() - t0) / 1000;
+	snprintf(r->server_timing, sizeof(r->server_timing), "recipients;dur=%.1f", found_ms);
 	if (rc == SG_EINVAL) {
 		reply_problem(r, 400, "validation", "Invalid request", "the area could not be read", "/geometry");
 		return;
@@ -98,19 +100,22 @@ static void send_alert(struct req *r, struct db *db, json_t *rec, bool preview)
 		return;
 	}
 	if (preview) {
-		reply_json(r, 200, json_pack("{s:b,s:I,s:o}", "preview", 1, "count", (json_int_t)json_array_size(rcpt),
-					     "recipients", rcpt));
+		reply_json(r, 200, json_pack("{s:b,s:I,s:o}", "preview", 1, "count", (json_int_t)rcpt.n, "recipients",
+					     api_alert_set_json(&rcpt)));
+		api_alert_set_free(&rcpt);
 		return;
 	}
 	char ts[25];
 	int64_t now = clock_now_ms();
 	time_format_ms(now, ts);
 	json_object_set_new(rec, "sent_at", json_string(ts));
-	json_object_set_new(rec, "recipients", json_integer((json_int_t)json_array_size(rcpt)));
-	struct send_job j = {.rec = rec, .recipients = rcpt,
+	json_object_set_new(rec, "recipients", json_integer((json_int_t)rcpt.n));
+	struct send_job j = {.rec = rec, .recipients = &rcpt,
 			     .w = {.actor = r->actor.id, .request_id = r->id, .now_ms = now}};
 	rc = store_write(r->env->store, send_fn, &j);
-	json_decref(rcpt);
+	snprintf(r->server_timing, sizeof(r->server_timing), "recipients;dur=%.1f, durable;dur=%.1f", found_ms,
+		 (double)(clock_mono_us() - t0) / 1000);
+	api_alert_set_free(&rcpt);
 	if (rc) {
 		if (j.e.detail[0])
 			reply_verr(r, &j.e);

@@ -3,6 +3,7 @@
 #define SG_API_H
 
 #include "http/http.h"
+#include "registry/alert_store.h"
 
 /* registry.c: generic collection handlers driven by the resource tables. */
 void api_list(struct req *r);
@@ -27,9 +28,18 @@ void api_note_record_read(json_t *reads, const struct resource *res, const struc
 
 /* exposure.c: who and what lies in an incident's area. */
 void api_incident_exposure(struct req *r);
-/* The own people an alert reaches, with the reasons (exposure.c). */
+/* The own people an alert reaches, each once with the reasons, by person
+ * id (exposure.c); the JSON form [{person_id, name, reasons, position?}]. */
 struct db;
-int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, json_t **out);
+struct alert_set {
+	struct alert_recipient *a;
+	size_t n;
+	struct org_devices devs; /* the strings of those found by position */
+	json_t *strings;         /* and of the others */
+};
+int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, struct alert_set *out);
+json_t *api_alert_set_json(const struct alert_set *s);
+void api_alert_set_free(struct alert_set *s);
 /* alerts.c */
 void api_alert_create(struct req *r);
 void api_alert_get(struct req *r);

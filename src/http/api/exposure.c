@@ -136,25 +136,15 @@ static bool one_org(void *ctx, uint16_t org)
 }
 
 
-/* People by their fresh latest positions (only_org: of that organisation
- * alone, decided in the index). */
+/* People by their fresh latest positions. */
 static int by_position(struct req *r, struct db *db, const struct area *a, int64_t fresh_s, json_t *found,
-		       json_t *reads, const char *only_org)
+		       json_t *reads)
 {
 	struct live_hit *h = NULL;
 	size_t n = 0;
 	int64_t cutoff = clock_now_ms() - fresh_s * 1000;
-	uint16_t want = UINT16_MAX;
-	if (only_org) {
-		size_t k = pipeline_org_count(r->env->pipeline);
-		for (size_t i = 0; i < k && i < UINT16_MAX; i++)
-			if (str_eq(pipeline_org_name(r->env->pipeline, (uint16_t)i), only_org))
-				want = (uint16_t)i;
-		if (want == UINT16_MAX)
-			return 0; /* none of its devices ever reported */
-	}
-	if (live_bbox(pipeline_live(r->env->pipeline), a->bbox[0], a->bbox[1], a->bbox[2], a->bbox[3],
-		      only_org ? one_org : all_orgs, &want, &h, &n))
+	if (live_bbox(pipeline_live(r->env->pipeline), a->bbox[0], a->bbox[1], a->bbox[2], a->bbox[3], all_orgs, NULL,
+		      &h, &n))
 		return SG_EIO;
 	for (size_t i = 0; i < n; i++) {
 		double d;
@@ -266,7 +256,7 @@ void api_incident_exposure(struct req *r)
 	json_t *people = json_array();
 	int rc = !area_open(&a, inc) ? SG_EINTERNAL : 0;
 	if (!rc)
-		rc = by_position(r, db, &a, fresh_s, found, preads, NULL);
+		rc = by_position(r, db, &a, fresh_s, found, preads);
 	if (!rc)
 		rc = by_home_site(r, db, &a, found, sites);
 	/* each person as the caller may see them */
@@ -404,11 +394,84 @@ void api_incident_assessment(struct req *r)
  * the reasons: fresh latest position in its area, home site in its area,
  * named, or living at a named site. *out: [{person_id, name, reasons}] by
  * name. 0, or an error after which nothing was replied. */
-int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, json_t **out)
+static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert, struct alert_set *out);
+
+int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, struct alert_set *out)
+{
+	/* One read transaction for the many one-row lookups (not one each). */
+	bool txn = store_read_begin(db) == 0;
+	int rc = alert_recipients_in(r, db, alert, out);
+	if (txn)
+		store_read_end(db);
+	return rc;
+}
+
+static struct alert_recipient *rcpt_add(struct alert_set *rs, size_t *cap, const char *person, const char *name,
+					unsigned why)
+{
+	if (rs->n == *cap)
+		rs->a = xrealloc(rs->a, (*cap = *cap ? *cap * 2 : 256) * sizeof(*rs->a));
+	struct alert_recipient *x = &rs->a[rs->n++];
+	*x = (struct alert_recipient){.person_id = person, .name = name, .reasons = why};
+	return x;
+}
+
+static int by_person(const void *x, const void *y)
+{
+	return strcmp(((const struct alert_recipient *)x)->person_id, ((const struct alert_recipient *)y)->person_id);
+}
+
+/* A person named or found by a site: reached when one of the org's own
+ * (the name looked up once). */
+static int rcpt_own(struct alert_set *rs, size_t *cap, struct db *db, const char *org, const char *person, unsigned why)
+{
+	char name[256];
+	int rc = alert_person_name(db, person, org, name, sizeof(name));
+	if (rc == SG_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	json_t *p = json_string(person), *nm = json_string(name);
+	json_array_append_new(rs->strings, p);
+	json_array_append_new(rs->strings, nm);
+	rcpt_add(rs, cap, json_string_value(p), json_string_value(nm), why);
+	return 0;
+}
+
+void api_alert_set_free(struct alert_set *s)
+{
+	free(s->a);
+	alert_org_devices_free(&s->devs);
+	json_decref(s->strings);
+	*s = (struct alert_set){0};
+}
+
+json_t *api_alert_set_json(const struct alert_set *s)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < s->n; i++) {
+		const struct alert_recipient *m = &s->a[i];
+		json_t *item = json_pack("{s:s,s:s,s:o}", "person_id", m->person_id, "name", m->name ? m->name : "",
+					 "reasons", alert_reasons_json(m->reasons));
+		if (m->has_pos) { /* where the sender sees them on the map */
+			char ts[25];
+			time_format_ms(m->time_ms, ts);
+			json_object_set_new(item, "position", json_pack("{s:s,s:f,s:f,s:s}", "device_id", m->device_id, "lat",
+								       m->lat, "lon", m->lon, "time", ts));
+		}
+		json_array_append_new(list, item);
+	}
+	return list;
+}
+
+static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert, struct alert_set *rs)
 {
 	const struct resource *people = resource_find("people");
+	const char *org = r->actor.org_id;
 	int64_t fresh_s = r->env->cfg ? config_int(r->env->cfg, "alerts.fresh_s") : 3600;
-	json_t *found = json_object(), *ignored = json_array(), *reads = json_object();
+	*rs = (struct alert_set){.strings = json_array()};
+	size_t cap = 0;
+	json_t *found = json_object(), *ignored = json_array();
 	int rc = 0;
 	/* the area: the alert's own, or its incident's */
 	const json_t *src = alert;
@@ -424,22 +487,52 @@ int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, json
 		struct area a = {0};
 		if (!area_open(&a, src))
 			rc = SG_EINVAL;
-		if (!rc)
-			rc = by_position(r, db, &a, fresh_s, found, reads, r->actor.org_id);
+		/* fresh latest positions of the org's own devices in the area: the
+		 * index answers, the devices' people are read in one pass */
+		uint16_t want = UINT16_MAX;
+		size_t k = pipeline_org_count(r->env->pipeline);
+		for (size_t i = 0; i < k && i < UINT16_MAX; i++)
+			if (str_eq(pipeline_org_name(r->env->pipeline, (uint16_t)i), org))
+				want = (uint16_t)i;
+		struct live_hit *h = NULL;
+		size_t n = 0;
+		int64_t cutoff = clock_now_ms() - fresh_s * 1000;
+		if (!rc && want != UINT16_MAX &&
+		    live_bbox(pipeline_live(r->env->pipeline), a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3], one_org, &want, &h, &n))
+			rc = SG_EIO;
+		if (!rc && n)
+			rc = alert_org_devices(db, org, &rs->devs);
+		for (size_t i = 0; !rc && i < n; i++) {
+			double d;
+			const char *person, *name, *device;
+			if (h[i].time_ms < cutoff || !area_has(&a, h[i].lat, h[i].lon, &d) ||
+			    !alert_org_device(&rs->devs, h[i].id, &person, &name, &device))
+				continue; /* stale, outside, not a person's, or removed since */
+			struct alert_recipient *x = rcpt_add(rs, &cap, person, name, ALERT_BY_POSITION);
+			x->has_pos = true;
+			x->device_id = device;
+			x->lat = h[i].lat;
+			x->lon = h[i].lon;
+			x->time_ms = h[i].time_ms;
+		}
+		free(h);
+		/* home sites in the area (the org's own sites' people) */
 		if (!rc)
 			rc = by_home_site(r, db, &a, found, ignored);
 		area_close(&a);
 	}
+	const char *pid;
+	json_t *e;
+	json_object_foreach(found, pid, e) if (!rc) rc = rcpt_own(rs, &cap, db, org, pid, ALERT_BY_HOME_SITE);
 	/* named people, and the people of named sites */
 	json_t *named = json_loads(json_string_value(json_object_get(alert, "person_ids")) ?: "[]", 0, NULL);
 	json_t *sites = json_loads(json_string_value(json_object_get(alert, "site_ids")) ?: "[]", 0, NULL);
 	size_t i;
 	json_t *v;
-	json_array_foreach(named, i, v) json_array_append_new(json_object_get(entry(found, json_string_value(v)), "reasons"),
-							  json_string("named"));
+	json_array_foreach(named, i, v) if (!rc) rc = rcpt_own(rs, &cap, db, org, json_string_value(v), ALERT_BY_NAME);
 	const struct field *home = resource_field(people, "home_site_id");
 	json_array_foreach(sites, i, v) {
-		struct list_query pq = {.org_id = r->actor.org_id, .limit = 10000};
+		struct list_query pq = {.org_id = org, .limit = 10000};
 		pq.filter[home - people->fields] = json_string_value(v);
 		json_t *ps;
 		bool more;
@@ -447,49 +540,36 @@ int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, json
 			break;
 		size_t k;
 		json_t *p;
-		json_array_foreach(ps, k, p) json_array_append_new(
-			json_object_get(entry(found, json_string_value(json_object_get(p, "id"))), "reasons"),
-			json_string("site"));
+		json_array_foreach(ps, k, p) if (!rc) rc = rcpt_own(rs, &cap, db, org, json_string_value(json_object_get(p, "id")), ALERT_BY_SITE);
 		json_decref(ps);
-	}
-	/* an organisation alerts its own people only */
-	json_t *list = json_array();
-	const char *pid;
-	json_t *e;
-	json_object_foreach(found, pid, e) {
-		char name[256];
-		int got = rc ? rc : alert_person_name(db, pid, r->actor.org_id, name, sizeof(name));
-		if (got == SG_EIO)
-			rc = SG_EIO;
-		if (got == 0) {
-			/* each reason once */
-			json_t *why = json_array();
-			size_t k;
-			json_t *w;
-			json_array_foreach(json_object_get(e, "reasons"), k, w) {
-				bool seen = false;
-				size_t m;
-				json_t *x;
-				json_array_foreach(why, m, x) seen |= json_equal(x, w);
-				if (!seen)
-					json_array_append(why, w);
-			}
-			json_t *item = json_pack("{s:s,s:s,s:o}", "person_id", pid, "name", name, "reasons", why);
-			if (json_object_get(e, "position")) /* where the sender sees them on the map */
-				json_object_set(item, "position", json_object_get(e, "position"));
-			json_array_append_new(list, item);
-		}
 	}
 	json_decref(named);
 	json_decref(sites);
 	json_decref(found);
 	json_decref(ignored);
-	json_decref(reads);
 	json_decref(inc);
-	if (rc) {
-		json_decref(list);
-		return rc;
+	/* each person once, with every reason (and the position that placed them) */
+	if (rs->n)
+		qsort(rs->a, rs->n, sizeof(*rs->a), by_person);
+	size_t w = 0;
+	for (size_t j = 0; j < rs->n;) {
+		struct alert_recipient m = rs->a[j];
+		size_t k = j + 1;
+		for (; k < rs->n && !strcmp(rs->a[k].person_id, m.person_id); k++) {
+			m.reasons |= rs->a[k].reasons;
+			if (!m.has_pos && rs->a[k].has_pos) {
+				m.has_pos = true;
+				m.device_id = rs->a[k].device_id;
+				m.lat = rs->a[k].lat;
+				m.lon = rs->a[k].lon;
+				m.time_ms = rs->a[k].time_ms;
+			}
+		}
+		rs->a[w++] = m;
+		j = k;
 	}
-	*out = list;
-	return 0;
+	rs->n = w;
+	if (rc)
+		api_alert_set_free(rs);
+	return rc;
 }

@@ -31,7 +31,8 @@ static const struct resource *res(void)
 }
 
 struct start_job {
-	json_t *rec, *alert, *recipients; /* alert: a new one of its own, or NULL */
+	json_t *rec, *alert; /* alert: a new one of its own, or NULL */
+	const struct alert_set *recipients;
 	struct write_ctx w;
 	struct verr e;
 };
@@ -40,14 +41,14 @@ static int start_fn(struct db *db, void *arg)
 {
 	struct start_job *j = arg;
 	j->w.err = &j->e;
-	int rc = j->alert ? alert_store(db, j->alert, j->recipients, false, &j->w) : 0;
+	int rc = j->alert ? alert_store(db, j->alert, j->recipients->a, j->recipients->n, false, &j->w) : 0;
 	return rc ? rc : rollcall_start(db, j->rec, &j->w);
 }
 
 /* The roll-call's own alert, to the people and sites named: its message is
  * the question. */
 static json_t *own_alert(struct req *r, struct db *db, const json_t *rc_rec, const char *people, const char *sites,
-			 bool exercise, const char *instruction, json_t **rcpt)
+			 bool exercise, const char *instruction, struct alert_set *rcpt)
 {
 	json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "event", "Roll-call", "urgency", "Immediate",
 				 "severity", "Unknown", "certainty", "Unknown", "headline", str(rc_rec, "title"), "status",
@@ -71,7 +72,7 @@ static json_t *own_alert(struct req *r, struct db *db, const json_t *rc_rec, con
 	char ts[25];
 	time_format_ms(clock_now_ms(), ts);
 	json_object_set_new(a, "sent_at", json_string(ts));
-	json_object_set_new(a, "recipients", json_integer((json_int_t)json_array_size(*rcpt)));
+	json_object_set_new(a, "recipients", json_integer((json_int_t)rcpt->n));
 	return a;
 }
 
@@ -123,7 +124,8 @@ void api_rollcall_create(struct req *r)
 	const char *alert_id = str(body, "alert_id");
 	json_t *ex = json_object_get(body, "exercise"), *instr = json_object_get(body, "instruction");
 	char *people = NULL, *sites = NULL;
-	json_t *rec = NULL, *alert = NULL, *rcpt = NULL, *given = NULL;
+	json_t *rec = NULL, *alert = NULL, *given = NULL;
+	struct alert_set rcpt = {0};
 	if (ex && !json_is_boolean(ex)) {
 		reply_problem(r, 400, "validation", "Invalid request", "exercise is true or false", "/exercise");
 		goto out;
@@ -187,14 +189,14 @@ void api_rollcall_create(struct req *r)
 		alert = own_alert(r, db, rec, people, sites, json_is_true(ex), json_string_value(instr), &rcpt);
 		if (!alert)
 			goto out;
-		if (json_array_size(rcpt) == 0) {
+		if (rcpt.n == 0) {
 			reply_problem(r, 409, "conflict", "Nobody to ask", "the people and sites named hold nobody", "/people");
 			goto out;
 		}
 		json_object_set(rec, "alert_id", json_object_get(alert, "id"));
 		json_object_set(rec, "status", json_object_get(alert, "status"));
 	}
-	struct start_job j = {.rec = rec, .alert = alert, .recipients = rcpt,
+	struct start_job j = {.rec = rec, .alert = alert, .recipients = &rcpt,
 			      .w = {.actor = r->actor.id, .request_id = r->id, .now_ms = clock_now_ms()}};
 	int rc = store_write(r->env->store, start_fn, &j);
 	if (rc) {
@@ -212,7 +214,7 @@ out:
 	free(sites);
 	json_decref(rec);
 	json_decref(alert);
-	json_decref(rcpt);
+	api_alert_set_free(&rcpt);
 	json_decref(given);
 	json_decref(body);
 }

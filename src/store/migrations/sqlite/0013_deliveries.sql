@@ -23,8 +23,10 @@ CREATE TABLE channels (
 ) STRICT;
 CREATE INDEX channels_org ON channels(org_id, id);
 
+-- Its id is "dlv_" and its seq: rows are appended in order (a large alert
+-- writes hundreds of thousands; a random key cost a b-tree walk each).
 CREATE TABLE deliveries (
-    id          TEXT PRIMARY KEY,
+    seq         INTEGER PRIMARY KEY,
     org_id      TEXT NOT NULL,
     alert_id    TEXT NOT NULL,
     rollcall_id TEXT,
