@@ -71,10 +71,20 @@ static long fanout(struct db *db, int src, const char *org, const char *alert, c
 	char ts[25];
 	time_format_ms(now, ts);
 	long total = 0;
-	if (fan_one(db, src, 0, org, alert, rollcall, wave, "stream", NULL, NULL, now, ts, &total) ||
-	    fan_one(db, src, 2, org, alert, rollcall, wave, "owntracks", NULL, "no OwnTracks device", now, ts, &total))
-		return SG_EIO;
+	/* The OwnTracks app is a channel of an organisation that has enrolled
+	 * one: then each of its people without one is undeliverable there. */
 	struct db_stmt *st;
+	if (db_prepare(db, "SELECT 1 FROM devices WHERE org_id = ?1 AND protocol = 'owntracks' LIMIT 1", &st))
+		return SG_EIO;
+	db_bind_text(st, 1, org);
+	int has_ot = db_step(st);
+	db_reset(st);
+	if (has_ot != DB_ROW && has_ot != DB_DONE)
+		return SG_EIO;
+	if (fan_one(db, src, 0, org, alert, rollcall, wave, "stream", NULL, NULL, now, ts, &total) ||
+	    (has_ot == DB_ROW &&
+	     fan_one(db, src, 2, org, alert, rollcall, wave, "owntracks", NULL, "no OwnTracks device", now, ts, &total)))
+		return SG_EIO;
 	if (db_prepare(db, "SELECT id, kind FROM channels WHERE org_id = ?1 AND enabled = 1 ORDER BY id", &st))
 		return SG_EIO;
 	db_bind_text(st, 1, org);

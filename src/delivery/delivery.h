@@ -29,8 +29,8 @@
 #include <stdint.h>
 
 /* Writes the rows for alert_id's recipients (alert_recipients) to every
- * channel of org_id: the stream and OwnTracks always, and each of its
- * enabled channels. In the caller's write transaction. Returns the number
+ * channel of org_id: the stream always, the OwnTracks app when the
+ * organisation has enrolled one, and each of its enabled channels. In the caller's write transaction. Returns the number
  * of rows or SG_EIO. */
 long delivery_fanout(struct db *db, const char *org_id, const char *alert_id, int64_t now_ms);
 /* The same for a roll-call's question: to its people who have not answered

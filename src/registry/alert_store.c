@@ -94,69 +94,73 @@ int alert_person_name(struct db *db, const char *person_id, const char *org_id, 
 	return rc == DB_ROW ? 0 : rc == DB_DONE ? SG_ENOTFOUND : SG_EIO;
 }
 
-int alert_org_devices(struct db *db, const char *org_id, struct org_devices *out)
+static int org_table(struct db *db, const char *sql, const char *org_id, struct org_table *out)
 {
 	struct db_stmt *st;
-	if (db_prepare(db,
-		       "SELECT d.id, d.person_id, p.name FROM devices d JOIN people p ON p.id = d.person_id"
-		       " WHERE d.org_id = ?1 ORDER BY d.id",
-		       &st))
+	if (db_prepare(db, sql, &st))
 		return SG_EIO;
 	db_bind_text(st, 1, org_id);
 	size_t cap = 1024;
 	struct sb buf;
 	sb_init(&buf);
-	*out = (struct org_devices){.a = xcalloc(cap, sizeof(*out->a))};
+	*out = (struct org_table){.a = xcalloc(cap, sizeof(*out->a))};
 	int rc;
 	while ((rc = db_step(st)) == DB_ROW) {
 		if (out->n == cap)
 			out->a = xrealloc(out->a, (cap *= 2) * sizeof(*out->a));
-		uint32_t off[3];
-		for (int c = 0; c < 3; c++) {
-			const char *v = db_col_text(st, c);
-			off[c] = (uint32_t)buf.len;
-			sb_add(&buf, v ? v : "", strlen(v ? v : "") + 1);
-		}
-		out->a[out->n].dev = off[0];
-		out->a[out->n].person = off[1];
-		out->a[out->n].name = off[2];
+		const char *k = db_col_text(st, 0), *v = db_col_text(st, 1);
+		out->a[out->n].key = (uint32_t)buf.len;
+		sb_add(&buf, k ? k : "", strlen(k ? k : "") + 1);
+		out->a[out->n].val = (uint32_t)buf.len;
+		sb_add(&buf, v ? v : "", strlen(v ? v : "") + 1);
 		out->n++;
 	}
 	db_reset(st);
 	out->buf = sb_detach(&buf);
 	if (rc != DB_DONE) {
-		alert_org_devices_free(out);
+		alert_org_table_free(out);
 		return SG_EIO;
 	}
 	return 0;
 }
 
-bool alert_org_device(const struct org_devices *d, const char *device_id, const char **person, const char **name,
-		      const char **device)
+int alert_org_devices(struct db *db, const char *org_id, struct org_table *out)
 {
-	size_t lo = 0, hi = d->n;
+	return org_table(db,
+			 "SELECT id, person_id FROM devices INDEXED BY devices_org WHERE org_id = ?1"
+			 " AND person_id IS NOT NULL ORDER BY id",
+			 org_id, out);
+}
+
+int alert_org_names(struct db *db, const char *org_id, struct org_table *out)
+{
+	return org_table(db, "SELECT id, name FROM people INDEXED BY people_org WHERE org_id = ?1 ORDER BY id", org_id, out);
+}
+
+const char *alert_org_find(const struct org_table *t, const char *key, const char **key_copy)
+{
+	size_t lo = 0, hi = t->n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(device_id, d->buf + d->a[mid].dev);
+		int c = strcmp(key, t->buf + t->a[mid].key);
 		if (c == 0) {
-			*person = d->buf + d->a[mid].person;
-			*name = d->buf + d->a[mid].name;
-			*device = d->buf + d->a[mid].dev;
-			return true;
+			if (key_copy)
+				*key_copy = t->buf + t->a[mid].key;
+			return t->buf + t->a[mid].val;
 		}
 		if (c < 0)
 			hi = mid;
 		else
 			lo = mid + 1;
 	}
-	return false;
+	return NULL;
 }
 
-void alert_org_devices_free(struct org_devices *d)
+void alert_org_table_free(struct org_table *t)
 {
-	free(d->buf);
-	free(d->a);
-	*d = (struct org_devices){0};
+	free(t->buf);
+	free(t->a);
+	*t = (struct org_table){0};
 }
 
 int alert_recipients(struct db *db, const char *id, json_t **out)

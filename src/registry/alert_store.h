@@ -37,19 +37,20 @@ int alert_store(struct db *db, json_t *rec, const struct alert_recipient *rcpt, 
  * name. */
 bool alert_device_person(struct db *db, const char *device_id, char out[64]);
 int alert_person_name(struct db *db, const char *person_id, const char *org_id, char *name, size_t namesz);
-/* Every device of org_id carried by one of its people, with the person and
- * the name, sorted by device id (strcmp): the recipient search of a large
- * area reads them in one pass instead of a lookup per device. */
-struct org_devices {
-	char *buf;                                   /* the strings, one after another */
-	struct { uint32_t dev, person, name; } *a;   /* offsets into buf */
+/* Every device of org_id carried by one of its people, with the person,
+ * sorted by device id (strcmp); or every person of org_id with the name,
+ * sorted by person id: the recipient search of a large area reads them in
+ * one pass over a covering index instead of a lookup per row. */
+struct org_table {
+	char *buf;                         /* the strings, one after another */
+	struct { uint32_t key, val; } *a;  /* offsets into buf */
 	size_t n;
 };
-int alert_org_devices(struct db *db, const char *org_id, struct org_devices *out);
-/* The person and name of device_id, or false. */
-bool alert_org_device(const struct org_devices *d, const char *device_id, const char **person, const char **name,
-		      const char **device);
-void alert_org_devices_free(struct org_devices *d);
+int alert_org_devices(struct db *db, const char *org_id, struct org_table *out);
+int alert_org_names(struct db *db, const char *org_id, struct org_table *out);
+/* The value of key (and the table's own copy of the key), or NULL. */
+const char *alert_org_find(const struct org_table *t, const char *key, const char **key_copy);
+void alert_org_table_free(struct org_table *t);
 /* [{person_id, reasons}] of alert id, by person id. */
 int alert_recipients(struct db *db, const char *id, json_t **out);
 

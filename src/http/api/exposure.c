@@ -394,13 +394,13 @@ void api_incident_assessment(struct req *r)
  * the reasons: fresh latest position in its area, home site in its area,
  * named, or living at a named site. *out: [{person_id, name, reasons}] by
  * name. 0, or an error after which nothing was replied. */
-static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert, struct alert_set *out);
+static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert, bool names, struct alert_set *out);
 
-int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, struct alert_set *out)
+int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, bool names, struct alert_set *out)
 {
 	/* One read transaction for the many one-row lookups (not one each). */
 	bool txn = store_read_begin(db) == 0;
-	int rc = alert_recipients_in(r, db, alert, out);
+	int rc = alert_recipients_in(r, db, alert, names, out);
 	if (txn)
 		store_read_end(db);
 	return rc;
@@ -441,7 +441,8 @@ static int rcpt_own(struct alert_set *rs, size_t *cap, struct db *db, const char
 void api_alert_set_free(struct alert_set *s)
 {
 	free(s->a);
-	alert_org_devices_free(&s->devs);
+	alert_org_table_free(&s->devs);
+	alert_org_table_free(&s->names);
 	json_decref(s->strings);
 	*s = (struct alert_set){0};
 }
@@ -464,7 +465,7 @@ json_t *api_alert_set_json(const struct alert_set *s)
 	return list;
 }
 
-static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert, struct alert_set *rs)
+static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert, bool names, struct alert_set *rs)
 {
 	const struct resource *people = resource_find("people");
 	const char *org = r->actor.org_id;
@@ -497,18 +498,22 @@ static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert
 		struct live_hit *h = NULL;
 		size_t n = 0;
 		int64_t cutoff = clock_now_ms() - fresh_s * 1000;
+		/* a circle: the index decides (exact geodesic distance at the edge);
+		 * a polygon: its box, then the polygon */
 		if (!rc && want != UINT16_MAX &&
-		    live_bbox(pipeline_live(r->env->pipeline), a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3], one_org, &want, &h, &n))
+		    (a.point ? live_radius(pipeline_live(r->env->pipeline), a.lat, a.lon, a.radius_m, one_org, &want, &h, &n)
+			     : live_bbox(pipeline_live(r->env->pipeline), a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3], one_org,
+					 &want, &h, &n)))
 			rc = SG_EIO;
 		if (!rc && n)
 			rc = alert_org_devices(db, org, &rs->devs);
 		for (size_t i = 0; !rc && i < n; i++) {
 			double d;
-			const char *person, *name, *device;
-			if (h[i].time_ms < cutoff || !area_has(&a, h[i].lat, h[i].lon, &d) ||
-			    !alert_org_device(&rs->devs, h[i].id, &person, &name, &device))
+			const char *person, *device;
+			if (h[i].time_ms < cutoff || (!a.point && !area_has(&a, h[i].lat, h[i].lon, &d)) ||
+			    !(person = alert_org_find(&rs->devs, h[i].id, &device)))
 				continue; /* stale, outside, not a person's, or removed since */
-			struct alert_recipient *x = rcpt_add(rs, &cap, person, name, ALERT_BY_POSITION);
+			struct alert_recipient *x = rcpt_add(rs, &cap, person, NULL, ALERT_BY_POSITION);
 			x->has_pos = true;
 			x->device_id = device;
 			x->lat = h[i].lat;
@@ -569,6 +574,18 @@ static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert
 		j = k;
 	}
 	rs->n = w;
+	/* the names of those found by position: one pass, both in person order */
+	if (!rc && names && rs->devs.n && (rc = alert_org_names(db, org, &rs->names)) == 0) {
+		size_t k = 0;
+		for (size_t j = 0; j < rs->n; j++) {
+			if (rs->a[j].name)
+				continue;
+			while (k < rs->names.n && strcmp(rs->names.buf + rs->names.a[k].key, rs->a[j].person_id) < 0)
+				k++;
+			if (k < rs->names.n && !strcmp(rs->names.buf + rs->names.a[k].key, rs->a[j].person_id))
+				rs->a[j].name = rs->names.buf + rs->names.a[k].val;
+		}
+	}
 	if (rc)
 		api_alert_set_free(rs);
 	return rc;
