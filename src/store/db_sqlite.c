@@ -288,9 +288,9 @@ int db_sqlite_open(const char *path, bool writer, struct db **out, char *err, si
 	db->h = h;
 	const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 				       "PRAGMA foreign_keys=ON; PRAGMA cache_size=-131072;"
-				     /* a reader's cache grows as it is used, up to 64 MB: the
+				     /* a reader's cache grows as it is used, up to 16 MB: the
 				      * recipient search of a large alert reads every person */
-				     : "PRAGMA foreign_keys=ON; PRAGMA query_only=ON; PRAGMA cache_size=-65536;";
+				     : "PRAGMA foreign_keys=ON; PRAGMA query_only=ON; PRAGMA cache_size=-16384;";
 	char *msg = NULL;
 	if (sqlite3_exec(h, pragmas, NULL, NULL, &msg) != SQLITE_OK) {
 		snprintf(err, errsz, "%s: %s", path, msg ? msg : sqlite3_errmsg(h));

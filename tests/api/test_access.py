@@ -132,13 +132,14 @@ POLICY = {
 }
 
 RELATIONS = ["own", "stranger", "no_grant", "summary", "full", "expired", "revoked", "condition"]
-SHARED = ("people", "sites", "vehicles", "positions", "zones", "incidents", "alarms", "alerts")
-FULL3 = [{"category": c, "level": "full"} for c in SHARED]
+SHARED = ("people", "sites", "vehicles", "positions", "zones", "incidents", "alarms", "alerts", "rollcalls")
+CATEGORY = {"rollcalls": "roll-calls"}  # the collection's sharing category, where its name differs
+FULL3 = [{"category": CATEGORY.get(c, c), "level": "full"} for c in SHARED]
 # What A grants each partner (None: no agreement at all).
 GRANTS = {
     "stranger": None,
     "no_grant": [],
-    "summary": [{"category": c, "level": "summary"} for c in SHARED],
+    "summary": [{"category": CATEGORY.get(c, c), "level": "summary"} for c in SHARED],
     "full": FULL3,
     "expired": [dict(g, **{"from": "2020-01-01T00:00:00Z", "to": "2020-02-01T00:00:00Z"}) for g in FULL3],
     "revoked": FULL3,
@@ -153,6 +154,7 @@ SHOWN = {
 }
 # Who may read a partner's shared records: the roles that read them at home.
 READERS = {"people": STAFF, "sites": ALL, "vehicles": STAFF, "positions": STAFF, "zones": ALL, "incidents": STAFF,
+           "rollcalls": STAFF,
            "alarms": STAFF, "alerts": STAFF}
 WORLD = {"type": "Polygon", "coordinates": [[[-179, -89], [179, -89], [179, 89], [-179, 89], [-179, -89]]]}
 LIST_QUERY = {"positions/latest": "?bbox=-180,-90,180,90", "zones/at": "?lat=24.9&lon=67.16"}
@@ -161,6 +163,7 @@ LIST_QUERY = {"positions/latest": "?bbox=-180,-90,180,90", "zones/at": "?lat=24.
 def list_query(sub, collection):
     return LIST_QUERY.get(sub, "?limit=500" if sub == collection else "")
 PRIVATE = {"people": ["name", "phone", "email", "emergency_contact", "notes"], "sites": ["address", "notes"],
+           "rollcalls": ["people"],
            "vehicles": ["notes"], "positions": [], "zones": ["reason"], "incidents": ["source", "notes"],
            "alarms": ["device_id", "device_alarm", "lat", "lon", "position_time", "note", "opened_by",
                       "acknowledged_by", "resolved_by", "resolution", "log", "links"],
@@ -445,6 +448,8 @@ def test_access_matrix_every_route_role_and_relation():
                         expect = expected_partner(rel, collection, role, r["method"])
                         if key == "GET /api/v1/alerts/{id}/deliveries" and expect == 200:
                             expect = 403  # whom an alert reached is its sender's alone
+                        if key == "GET /api/v1/rollcalls/{id}/report" and expect == 200 and SHOWN[rel].get("rollcalls") == "summary":
+                            expect = 403  # shared as counts only: nobody's answer
                     oid = target["id"]
                     if collection == "people" and SHOWN[rel].get("people") == "summary":
                         oid = pseudonym[rel]

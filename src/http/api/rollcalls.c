@@ -429,9 +429,9 @@ void api_rollcall_report(struct req *r)
 			reply_data(r, 200, "text/csv; charset=utf-8", sb.buf, sb.len);
 			sb_release(&sb);
 		} else {
-			reply_json(r, 200, json_pack("{s:O,s:s,s:b,s:o,s:O}", "rollcall_id", json_object_get(rec, "id"), "title",
-						     str(rec, "title"), "exercise", exercise, "counts", counts(db, str(rec, "id")),
-						     "people", people));
+			reply_json(r, 200, json_pack("{s:O,s:s,s:b,s:s,s:o,s:O}", "rollcall_id", json_object_get(rec, "id"), "title",
+						     str(rec, "title"), "exercise", exercise, "access", view_name(acc.view), "counts",
+						     counts(db, str(rec, "id")), "people", people));
 		}
 	} else if (db) {
 		reply_err(r, SG_EIO, NULL);
