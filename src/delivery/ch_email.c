@@ -4,37 +4,16 @@
  * the channel's record. One message per recipient, plain text in UTF-8,
  * with the delivery, alert and recipient ids in X-Safeguard-* headers and
  * the delivery id in Message-ID (a retry is the same message). */
-#include "delivery/delivery.h"
+#include "delivery/curl_channel.h"
 
 #include "core/err.h"
 #include "core/util.h"
 
-#include <curl/curl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-struct mail {
-	CURL *curl;
-	const struct delivery_opts *o;
-};
-
-static void *mail_open(const struct delivery_opts *o)
-{
-	struct mail *m = xcalloc(1, sizeof(*m));
-	m->curl = curl_easy_init();
-	m->o = o;
-	return m;
-}
-
-static void mail_close(void *state)
-{
-	struct mail *m = state;
-	curl_easy_cleanup(m->curl);
-	free(m);
-}
 
 struct reader {
 	const char *p;
@@ -86,7 +65,7 @@ static void body_text(struct sb *sb, const char *s)
 
 static int mail_send(void *state, const struct delivery_msg *m, char *err, size_t errsz)
 {
-	struct mail *ml = state;
+	struct curl_channel *ml = state;
 	const char *url = json_string_value(json_object_get(m->channel, "url"));
 	const char *from = json_string_value(json_object_get(m->channel, "mail_from"));
 	if (!ml->curl || !url || !from || !m->address) {
@@ -151,4 +130,4 @@ static int mail_send(void *state, const struct delivery_msg *m, char *err, size_
 	return 0;
 }
 
-const struct channel_ops ch_email = {.name = "email", .open = mail_open, .close = mail_close, .send = mail_send};
+const struct channel_ops ch_email = {.name = "email", .open = curl_channel_open, .close = curl_channel_close, .send = mail_send};

@@ -5,43 +5,15 @@
  * from the configuration (delivery.sms_user, delivery.sms_password: HTTP
  * basic authentication), never from the record, and are never logged.
  * Any answer but 2xx is a failure tried again later. */
-#include "delivery/delivery.h"
+#include "delivery/curl_channel.h"
 
 #include "core/err.h"
 #include "core/util.h"
 
-#include <curl/curl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct sms {
-	CURL *curl;
-	const struct delivery_opts *o;
-};
-
-static void *sms_open(const struct delivery_opts *o)
-{
-	struct sms *s = xcalloc(1, sizeof(*s));
-	s->curl = curl_easy_init();
-	s->o = o;
-	return s;
-}
-
-static void sms_close(void *state)
-{
-	struct sms *s = state;
-	curl_easy_cleanup(s->curl);
-	free(s);
-}
-
-static size_t discard(char *p, size_t sz, size_t n, void *u)
-{
-	(void)p;
-	(void)u;
-	return sz * n;
-}
 
 enum esc { ESC_URL, ESC_JSON, ESC_NONE };
 
@@ -98,7 +70,7 @@ static void zfree(char *s)
 
 static int sms_send(void *state, const struct delivery_msg *m, char *err, size_t errsz)
 {
-	struct sms *s = state;
+	struct curl_channel *s = state;
 	const char *url = json_string_value(json_object_get(m->channel, "url"));
 	const char *method = json_string_value(json_object_get(m->channel, "method"));
 	const char *tpl = json_string_value(json_object_get(m->channel, "body_template"));
@@ -121,7 +93,6 @@ static int sms_send(void *state, const struct delivery_msg *m, char *err, size_t
 	struct curl_slist *hl = curl_slist_append(NULL, hdr);
 	hl = curl_slist_append(hl, "Expect:");
 	curl_easy_setopt(c, CURLOPT_URL, u);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -134,25 +105,11 @@ static int sms_send(void *state, const struct delivery_msg *m, char *err, size_t
 		curl_easy_setopt(c, CURLOPT_USERNAME, s->o->sms_user);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, s->o->sms_password ? s->o->sms_password : "");
 	}
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, s->o->timeout_s);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "Safeguard");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	CURLcode cc = curl_easy_perform(c);
-	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	int rc = curl_channel_http(s, "gateway", err, errsz);
 	curl_slist_free_all(hl);
 	zfree(u);
 	zfree(body);
-	if (cc != CURLE_OK) {
-		snprintf(err, errsz, "%s", curl_easy_strerror(cc));
-		return SG_EIO;
-	}
-	if (status < 200 || status > 299) {
-		snprintf(err, errsz, "the gateway answered HTTP %ld", status);
-		return SG_EIO;
-	}
-	return 0;
+	return rc;
 }
 
-const struct channel_ops ch_sms = {.name = "sms", .open = sms_open, .close = sms_close, .send = sms_send};
+const struct channel_ops ch_sms = {.name = "sms", .open = curl_channel_open, .close = curl_channel_close, .send = sms_send};

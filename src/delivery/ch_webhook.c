@@ -7,46 +7,18 @@
  * alert and recipient ids ride in headers and in the JSON body; a retry
  * carries the same ids (X-Safeguard-Attempt counts). Any answer but 2xx,
  * or none in delivery.timeout_s, is a failure tried again later. */
-#include "delivery/delivery.h"
+#include "delivery/curl_channel.h"
 
 #include "core/err.h"
 #include "core/util.h"
 #include "registry/alert_cap.h"
 #include "registry/resource.h"
 
-#include <curl/curl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-struct hook {
-	CURL *curl;
-	long timeout_s;
-};
-
-static void *hook_open(const struct delivery_opts *o)
-{
-	struct hook *h = xcalloc(1, sizeof(*h));
-	h->curl = curl_easy_init();
-	h->timeout_s = o->timeout_s;
-	return h;
-}
-
-static void hook_close(void *state)
-{
-	struct hook *h = state;
-	curl_easy_cleanup(h->curl);
-	free(h);
-}
-
-static size_t discard(char *p, size_t sz, size_t n, void *u)
-{
-	(void)p;
-	(void)u;
-	return sz * n;
-}
 
 /* The body as the channel's format asks. */
 static char *hook_body(const struct delivery_msg *m, bool cap, size_t *len)
@@ -82,7 +54,7 @@ static int webhook_sign(const char *key, long t, const char *body, size_t len, c
 
 static int hook_send(void *state, const struct delivery_msg *m, char *err, size_t errsz)
 {
-	struct hook *h = state;
+	struct curl_channel *h = state;
 	const char *url = json_string_value(json_object_get(m->channel, "url"));
 	const char *key = json_string_value(json_object_get(m->channel, "secret"));
 	bool cap = str_eq(json_string_value(json_object_get(m->channel, "format")), "cap");
@@ -117,25 +89,10 @@ static int hook_send(void *state, const struct delivery_msg *m, char *err, size_
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, h->timeout_s);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "Safeguard");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	CURLcode cc = curl_easy_perform(c);
-	long status = 0;
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	int rc = curl_channel_http(h, "receiver", err, errsz);
 	curl_slist_free_all(hl);
 	free(body);
-	if (cc != CURLE_OK) {
-		snprintf(err, errsz, "%s", curl_easy_strerror(cc));
-		return SG_EIO;
-	}
-	if (status < 200 || status > 299) {
-		snprintf(err, errsz, "the receiver answered HTTP %ld", status);
-		return SG_EIO;
-	}
-	return 0;
+	return rc;
 }
 
-const struct channel_ops ch_webhook = {.name = "webhook", .open = hook_open, .close = hook_close, .send = hook_send};
+const struct channel_ops ch_webhook = {.name = "webhook", .open = curl_channel_open, .close = curl_channel_close, .send = hook_send};

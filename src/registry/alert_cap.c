@@ -20,7 +20,7 @@ static void cap_time(const char *iso, char out[32])
 	snprintf(out, 32, "%.19s+00:00", ts);
 }
 
-static void el(xmlTextWriterPtr w, const char *name, const char *text)
+void xml_element(xmlTextWriterPtr w, const char *name, const char *text)
 {
 	if (!text || !*text)
 		return;
@@ -48,14 +48,14 @@ char *alert_cap_xml(struct db *db, const json_t *a, size_t *len)
 	xmlTextWriterPtr w = xmlNewTextWriterMemory(xb, 0);
 	xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL);
 	xmlTextWriterStartElementNS(w, NULL, BAD_CAST "alert", BAD_CAST "urn:oasis:names:tc:emergency:cap:1.2");
-	el(w, "identifier", str(a, "id"));
-	el(w, "sender", sender);
-	el(w, "sent", sent);
-	el(w, "status", str(a, "status"));
-	el(w, "msgType", str(a, "msg_type"));
-	el(w, "scope", str(a, "scope"));
+	xml_element(w, "identifier", str(a, "id"));
+	xml_element(w, "sender", sender);
+	xml_element(w, "sent", sent);
+	xml_element(w, "status", str(a, "status"));
+	xml_element(w, "msgType", str(a, "msg_type"));
+	xml_element(w, "scope", str(a, "scope"));
 	if (str_eq(str(a, "scope"), "Restricted"))
-		el(w, "restriction", "the sending organisation's own people");
+		xml_element(w, "restriction", "the sending organisation's own people");
 	if (str_eq(str(a, "scope"), "Private")) {
 		json_t *ids = json_loads(str(a, "person_ids") ? str(a, "person_ids") : "[]", 0, NULL);
 		struct sb sb;
@@ -63,38 +63,38 @@ char *alert_cap_xml(struct db *db, const json_t *a, size_t *len)
 		size_t i;
 		json_t *v;
 		json_array_foreach(ids, i, v) sb_addf(&sb, "%s%s", i ? " " : "", json_string_value(v));
-		el(w, "addresses", sb.buf);
+		xml_element(w, "addresses", sb.buf);
 		sb_release(&sb);
 		json_decref(ids);
 	}
 	if (str_eq(str(a, "status"), "Exercise"))
-		el(w, "note", "EXERCISE: not a real alert");
+		xml_element(w, "note", "EXERCISE: not a real alert");
 	if (ref) {
 		char rsent[32], refs[200];
 		cap_time(str(ref, "sent_at"), rsent);
 		snprintf(refs, sizeof(refs), "%s@safeguard,%s,%s", str(ref, "org_id"), str(ref, "id"), rsent);
-		el(w, "references", refs);
+		xml_element(w, "references", refs);
 	}
 	xmlTextWriterStartElement(w, BAD_CAST "info");
-	el(w, "category", "Security");
-	el(w, "event", str(a, "event"));
-	el(w, "urgency", str(a, "urgency"));
-	el(w, "severity", str(a, "severity"));
-	el(w, "certainty", str(a, "certainty"));
-	el(w, "headline", str(a, "headline"));
-	el(w, "description", str(a, "description"));
-	el(w, "instruction", str(a, "instruction"));
+	xml_element(w, "category", "Security");
+	xml_element(w, "event", str(a, "event"));
+	xml_element(w, "urgency", str(a, "urgency"));
+	xml_element(w, "severity", str(a, "severity"));
+	xml_element(w, "certainty", str(a, "certainty"));
+	xml_element(w, "headline", str(a, "headline"));
+	xml_element(w, "description", str(a, "description"));
+	xml_element(w, "instruction", str(a, "instruction"));
 	const json_t *src = json_is_object(json_object_get(a, "geometry")) ? a : inc;
 	if (src) {
 		const json_t *g = json_object_get(src, "geometry");
 		xmlTextWriterStartElement(w, BAD_CAST "area");
-		el(w, "areaDesc", str(a, "area_desc") ? str(a, "area_desc") : "the area of the alert");
+		xml_element(w, "areaDesc", str(a, "area_desc") ? str(a, "area_desc") : "the area of the alert");
 		char buf[64];
 		if (str_eq(str(g, "type"), "Point")) {
 			const json_t *c = json_object_get(g, "coordinates");
 			snprintf(buf, sizeof(buf), "%.6f,%.6f %.3f", json_number_value(json_array_get(c, 1)),
 				 json_number_value(json_array_get(c, 0)), json_number_value(json_object_get(src, "radius_m")) / 1000);
-			el(w, "circle", buf);
+			xml_element(w, "circle", buf);
 		} else {
 			struct sb sb;
 			sb_init(&sb);
@@ -103,7 +103,7 @@ char *alert_cap_xml(struct db *db, const json_t *a, size_t *len)
 			json_array_foreach(json_array_get(json_object_get(g, "coordinates"), 0), i, p)
 				sb_addf(&sb, "%s%.6f,%.6f", i ? " " : "", json_number_value(json_array_get(p, 1)),
 					json_number_value(json_array_get(p, 0)));
-			el(w, "polygon", sb.buf);
+			xml_element(w, "polygon", sb.buf);
 			sb_release(&sb);
 		}
 		xmlTextWriterEndElement(w);

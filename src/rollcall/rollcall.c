@@ -100,6 +100,26 @@ static int announce(struct db *db, const json_t *rc_rec, const char *type, const
 	return rc;
 }
 
+/* The person ids a one-parameter query lists, as a JSON array. */
+static int person_ids(struct db *db, const char *sql, const char *arg, json_t **out)
+{
+	struct db_stmt *st;
+	if (db_prepare(db, sql, &st))
+		return SG_EIO;
+	db_bind_text(st, 1, arg);
+	json_t *a = json_array();
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW)
+		json_array_append_new(a, json_string(db_col_text(st, 0)));
+	db_reset(st);
+	if (rc != DB_DONE) {
+		json_decref(a);
+		return SG_EIO;
+	}
+	*out = a;
+	return 0;
+}
+
 int rollcall_start(struct db *db, json_t *rec, const struct write_ctx *w)
 {
 	unsigned char key[32];
@@ -116,17 +136,14 @@ int rollcall_start(struct db *db, json_t *rec, const struct write_ctx *w)
 	json_object_set_new(rec, "escalated", json_integer(0));
 	json_object_set_new(rec, "started_at", json_string(ts));
 	int rc = resource_insert(db, res(), rec, w);
-	struct db_stmt *sel, *ins;
-	if (rc || db_prepare(db, "SELECT person_id FROM alert_recipients WHERE alert_id = ?1", &sel)) {
+	struct db_stmt *ins;
+	json_t *people = NULL;
+	if (!rc)
+		rc = person_ids(db, "SELECT person_id FROM alert_recipients WHERE alert_id = ?1", str(rec, "alert_id"), &people);
+	if (rc) {
 		sodium_memzero(key_hex, sizeof(key_hex));
-		return rc ? rc : SG_EIO;
+		return rc;
 	}
-	db_bind_text(sel, 1, str(rec, "alert_id"));
-	json_t *people = json_array();
-	while ((rc = db_step(sel)) == DB_ROW)
-		json_array_append_new(people, json_string(db_col_text(sel, 0)));
-	db_reset(sel);
-	rc = rc == DB_DONE ? 0 : SG_EIO;
 	if (!rc && db_prepare(db,
 			      "INSERT INTO rollcall_people (rollcall_id, person_id, state, token_hash)"
 			      " VALUES (?1, ?2, 'no_answer', ?3)",
@@ -424,16 +441,11 @@ int rollcall_close(struct db *db, const char *id, const char *actor, const char 
 /* The last wave passed: an alarm per person still silent. */
 static int escalate(struct db *db, json_t *rec, int64_t now, const struct alarm_timers *timers)
 {
-	struct db_stmt *st;
-	if (db_prepare(db, "SELECT person_id FROM rollcall_people WHERE rollcall_id = ?1 AND state = 'no_answer'", &st))
-		return SG_EIO;
-	db_bind_text(st, 1, str(rec, "id"));
-	json_t *silent = json_array();
-	int rc;
-	while ((rc = db_step(st)) == DB_ROW)
-		json_array_append_new(silent, json_string(db_col_text(st, 0)));
-	db_reset(st);
-	rc = rc == DB_DONE ? 0 : SG_EIO;
+	json_t *silent = NULL;
+	int rc = person_ids(db, "SELECT person_id FROM rollcall_people WHERE rollcall_id = ?1 AND state = 'no_answer'",
+			    str(rec, "id"), &silent);
+	if (rc)
+		return rc;
 	char note[200];
 	snprintf(note, sizeof(note), "no answer to roll-call %s after %lld waves", str(rec, "id"),
 		 (long long)json_integer_value(json_object_get(rec, "waves")));

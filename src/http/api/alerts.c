@@ -285,14 +285,6 @@ void api_alert_cap(struct req *r)
 	json_decref(a);
 }
 
-static void el(xmlTextWriterPtr w, const char *name, const char *text)
-{
-	if (!text || !*text)
-		return;
-	char *clean = xml_text(text);
-	xmlTextWriterWriteElement(w, BAD_CAST name, BAD_CAST clean);
-	free(clean);
-}
 
 static const char *str(const json_t *o, const char *k)
 {
@@ -359,11 +351,11 @@ void api_alerts_feed(struct req *r)
 	xmlTextWriterStartElementNS(w, NULL, BAD_CAST "feed", BAD_CAST "http://www.w3.org/2005/Atom");
 	char buf[200];
 	snprintf(buf, sizeof(buf), "urn:safeguard:alerts:%s", r->actor.org_id);
-	el(w, "id", buf);
-	el(w, "title", "Safeguard: current alerts");
+	xml_element(w, "id", buf);
+	xml_element(w, "title", "Safeguard: current alerts");
 	char now[25];
 	time_format_ms(clock_now_ms(), now);
-	el(w, "updated", n ? str(items[0], "sent_at") : now);
+	xml_element(w, "updated", n ? str(items[0], "sent_at") : now);
 	xmlTextWriterStartElement(w, BAD_CAST "link");
 	xmlTextWriterWriteAttribute(w, BAD_CAST "rel", BAD_CAST "self");
 	xmlTextWriterWriteAttribute(w, BAD_CAST "href", BAD_CAST "/feeds/alerts.atom");
@@ -375,14 +367,14 @@ void api_alerts_feed(struct req *r)
 		shown++;
 		xmlTextWriterStartElement(w, BAD_CAST "entry");
 		snprintf(buf, sizeof(buf), "urn:safeguard:alert:%s", str(a, "id"));
-		el(w, "id", buf);
-		el(w, "title", str(a, "headline"));
-		el(w, "updated", str(a, "sent_at"));
+		xml_element(w, "id", buf);
+		xml_element(w, "title", str(a, "headline"));
+		xml_element(w, "updated", str(a, "sent_at"));
 		snprintf(buf, sizeof(buf), "%s · %s · %s · %s", str(a, "event"), str(a, "severity"), str(a, "urgency"),
 			 str(a, "certainty"));
-		el(w, "summary", buf);
+		xml_element(w, "summary", buf);
 		xmlTextWriterStartElement(w, BAD_CAST "author");
-		el(w, "name", str(a, "org_id"));
+		xml_element(w, "name", str(a, "org_id"));
 		xmlTextWriterEndElement(w);
 		xmlTextWriterStartElement(w, BAD_CAST "category");
 		xmlTextWriterWriteAttribute(w, BAD_CAST "term", BAD_CAST str(a, "severity"));

@@ -461,18 +461,30 @@ static const char *link_token(struct req *r, const json_t *body, char key[96])
 	return t;
 }
 
+/* The page's body (only the allowed members), its token and a reader;
+ * NULL after a reply (the body then freed). */
+static struct db *link_request(struct req *r, const char *const *allowed, json_t **body, const char **token, char key[96])
+{
+	*body = req_json_members(r, allowed);
+	*token = *body ? link_token(r, *body, key) : NULL;
+	struct db *db = *token ? req_db(r) : NULL;
+	if (!db) {
+		json_decref(*body);
+		*body = NULL;
+	}
+	return db;
+}
+
 /* POST /api/v1/answer/question {token}: what the page shows. */
 void api_answer_question(struct req *r)
 {
 	static const char *const allowed[] = {"token", NULL};
-	json_t *body = req_json_members(r, allowed);
+	json_t *body;
+	const char *token;
 	char key[96];
-	const char *token = body ? link_token(r, body, key) : NULL;
-	struct db *db = token ? req_db(r) : NULL;
-	if (!db) {
-		json_decref(body);
+	struct db *db = link_request(r, allowed, &body, &token, key);
+	if (!db)
 		return;
-	}
 	json_t *out = NULL;
 	if (rollcall_question(db, token, &out) == SG_EIO) {
 		reply_err(r, SG_EIO, NULL);
@@ -494,14 +506,12 @@ void api_answer_question(struct req *r)
 void api_answer_submit(struct req *r)
 {
 	static const char *const allowed[] = {"token", "state", "note", "lat", "lon", "pin", NULL};
-	json_t *body = req_json_members(r, allowed);
+	json_t *body;
+	const char *token;
 	char key[96];
-	const char *token = body ? link_token(r, body, key) : NULL;
-	struct db *db = token ? req_db(r) : NULL;
-	if (!db) {
-		json_decref(body);
+	struct db *db = link_request(r, allowed, &body, &token, key);
+	if (!db)
 		return;
-	}
 	struct answer_job j = {.a = {.token = token, .via = VIA_LINK, .request_id = r->id, .now_ms = clock_now_ms(),
 				     .timers = r->env->alarm_timers}};
 	if (answer_body(r, body, &j.a)) {
