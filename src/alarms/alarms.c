@@ -481,21 +481,7 @@ int alarm_next_due(struct db *db, int64_t *ms)
 
 int alarm_person_devices(struct db *db, const char *person_id, json_t **out)
 {
-	struct db_stmt *st;
-	if (db_prepare(db, "SELECT id FROM devices WHERE person_id = ?1", &st))
-		return SG_EIO;
-	db_bind_text(st, 1, person_id);
-	json_t *a = json_array();
-	int rc;
-	while ((rc = db_step(st)) == DB_ROW)
-		json_array_append_new(a, json_string(db_col_text(st, 0)));
-	db_reset(st);
-	if (rc != DB_DONE) {
-		json_decref(a);
-		return SG_EIO;
-	}
-	*out = a;
-	return 0;
+	return store_strings(db, "SELECT id FROM devices WHERE person_id = ?1", person_id, out);
 }
 
 int alarm_log(struct db *db, const char *id, json_t **out)

@@ -100,25 +100,6 @@ static int announce(struct db *db, const json_t *rc_rec, const char *type, const
 	return rc;
 }
 
-/* The person ids a one-parameter query lists, as a JSON array. */
-static int person_ids(struct db *db, const char *sql, const char *arg, json_t **out)
-{
-	struct db_stmt *st;
-	if (db_prepare(db, sql, &st))
-		return SG_EIO;
-	db_bind_text(st, 1, arg);
-	json_t *a = json_array();
-	int rc;
-	while ((rc = db_step(st)) == DB_ROW)
-		json_array_append_new(a, json_string(db_col_text(st, 0)));
-	db_reset(st);
-	if (rc != DB_DONE) {
-		json_decref(a);
-		return SG_EIO;
-	}
-	*out = a;
-	return 0;
-}
 
 int rollcall_start(struct db *db, json_t *rec, const struct write_ctx *w)
 {
@@ -139,7 +120,7 @@ int rollcall_start(struct db *db, json_t *rec, const struct write_ctx *w)
 	struct db_stmt *ins;
 	json_t *people = NULL;
 	if (!rc)
-		rc = person_ids(db, "SELECT person_id FROM alert_recipients WHERE alert_id = ?1", str(rec, "alert_id"), &people);
+		rc = store_strings(db, "SELECT person_id FROM alert_recipients WHERE alert_id = ?1", str(rec, "alert_id"), &people);
 	if (rc) {
 		sodium_memzero(key_hex, sizeof(key_hex));
 		return rc;
@@ -442,7 +423,7 @@ int rollcall_close(struct db *db, const char *id, const char *actor, const char 
 static int escalate(struct db *db, json_t *rec, int64_t now, const struct alarm_timers *timers)
 {
 	json_t *silent = NULL;
-	int rc = person_ids(db, "SELECT person_id FROM rollcall_people WHERE rollcall_id = ?1 AND state = 'no_answer'",
+	int rc = store_strings(db, "SELECT person_id FROM rollcall_people WHERE rollcall_id = ?1 AND state = 'no_answer'",
 			    str(rec, "id"), &silent);
 	if (rc)
 		return rc;

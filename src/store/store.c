@@ -608,3 +608,22 @@ void store_read_end(struct db *db)
 {
 	db_exec(db, "COMMIT");
 }
+
+int store_strings(struct db *db, const char *sql, const char *arg, json_t **out)
+{
+	struct db_stmt *st;
+	if (db_prepare(db, sql, &st))
+		return SG_EIO;
+	db_bind_text(st, 1, arg);
+	json_t *a = json_array();
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW)
+		json_array_append_new(a, json_string(db_col_text(st, 0)));
+	db_reset(st);
+	if (rc != DB_DONE) {
+		json_decref(a);
+		return SG_EIO;
+	}
+	*out = a;
+	return 0;
+}

@@ -34,6 +34,8 @@
 
 #include "store/db.h"
 
+#include <jansson.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -104,6 +106,9 @@ void store_reader_put(struct store *st, struct db *db);
 /* One read transaction over many queries on a reader (one snapshot, the
  * locks taken once instead of per statement); 0 when it began. */
 int store_read_begin(struct db *db);
+/* The first column of a query with one text parameter, as a JSON array of
+ * strings (SQL from constants only). 0 or SG_EIO. */
+int store_strings(struct db *db, const char *sql, const char *arg, json_t **out);
 void store_read_end(struct db *db);
 
 /* Holds one snapshot of the database on db from begin to end: a long read
