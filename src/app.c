@@ -176,6 +176,7 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 		.rollcall_token = rollcall_token_for,
 	};
 	app->deliverer = deliverer_new(app->store, &dopts);
+	env->deliverer = app->deliverer; /* before any listener reads it; its workers start with serving */
 	if (rc || events_subscribe(app->events, "alarms", false, alarm_set_event, app->alarms) ||
 	    events_subscribe(app->events, "deliveries", false, deliverer_event, app->deliverer) ||
 	    events_subscribe(app->events, "stream", false, broker_publish, app->broker) ||
@@ -352,7 +353,6 @@ int app_serve(struct app *app)
 	}
 	if (deliverer_start(app->deliverer))
 		log_warn("delivery: a channel worker could not start", NULL);
-	app->env.deliverer = app->deliverer;
 	app->escalator_running = pthread_create(&app->escalator, NULL, escalator_main, app) == 0;
 	if (app->escalator_running)
 		pthread_setname_np(app->escalator, "sg-escalation");
@@ -397,7 +397,6 @@ int app_serve(struct app *app)
 		pthread_join(app->escalator, NULL);
 		app->escalator_running = false;
 	}
-	app->env.deliverer = NULL;
 	deliverer_stop(app->deliverer); /* what is pending stays pending for the next start */
 	log_info("stopped", NULL);
 	return 0;
