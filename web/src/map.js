@@ -66,7 +66,12 @@ export async function mapStart() {
   m.renderer = L.canvas({ padding: 0.3 });
   m.map = L.map('map', { preferCanvas: true, renderer: m.renderer, worldCopyJump: true, minZoom: 2, maxZoom: 18, keyboard: true })
     .setView([27.8, 68.5], 6);
-  await basemap();
+  // The basemap draws in a pane of its own, under everything, when it has
+  // loaded: the live picture (and the stream) does not wait for it.
+  m.map.createPane('basemap');
+  m.map.getPane('basemap').style.zIndex = '150';
+  m.map.getPane('basemap').style.pointerEvents = 'none';
+  basemap();
   m.zones = L.layerGroup().addTo(m.map);
   m.sites = L.layerGroup().addTo(m.map);
   m.incidents = L.layerGroup().addTo(m.map);
@@ -98,7 +103,7 @@ export async function mapStart() {
 }
 
 function basemap() {
-  return addBasemap(m.map, m.renderer);
+  return addBasemap(m.map, L.canvas({ pane: 'basemap', padding: 0.3 }));
 }
 
 // The configured tile server, or the offline basemap (also the alert
