@@ -60,6 +60,11 @@ struct http_server {
 	pthread_cond_t jobs_cv;
 	struct req *jobs_head, *jobs_tail;
 	bool jobs_stop;
+	/* The listening socket once quiesced: libmicrohttpd's threads may still
+	 * hold its number, so it is closed after MHD_stop_daemon and only once
+	 * (closed earlier, its number could be a store file's by then). */
+	MHD_socket quiesced_fd;
+	bool quiesced;
 };
 
 static void watch_set(struct http_server *srv, struct MHD_Connection *conn, enum conn_phase phase)
@@ -617,9 +622,7 @@ void http_server_stop(struct http_server *srv, int64_t grace_ms)
 	if (!srv)
 		return;
 	atomic_store(&srv->env->draining, true);
-	MHD_socket fd = MHD_quiesce_daemon(srv->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	http_server_quiesce(srv);
 	int64_t deadline = clock_mono_us() + grace_ms * 1000;
 	while (atomic_load(&srv->env->metrics.in_flight) > 0 && clock_mono_us() < deadline)
 		usleep(10000);
@@ -641,14 +644,17 @@ void http_server_stop(struct http_server *srv, int64_t grace_ms)
 	if (srv->env->broker)
 		broker_wake_all(srv->env->broker);
 	MHD_stop_daemon(srv->d);
+	if (srv->quiesced && srv->quiesced_fd != MHD_INVALID_SOCKET)
+		close(srv->quiesced_fd);
 	server_free(srv);
 }
 
+/* No new connections from now on (the socket stays open until the stop, as
+ * libmicrohttpd asks); a second call does nothing. */
 void http_server_quiesce(struct http_server *srv)
 {
-	if (!srv)
+	if (!srv || srv->quiesced)
 		return;
-	MHD_socket fd = MHD_quiesce_daemon(srv->d);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	srv->quiesced = true;
+	srv->quiesced_fd = MHD_quiesce_daemon(srv->d);
 }

@@ -13,7 +13,16 @@ const a = {
   items: new Map(), // id -> alarm as the viewer sees it
   layer: null, map: null, renderer: null, show: null,
   beeps: 0, audio: null, timer: null,
+  // id -> number of the latest read or action: answers come back in any
+  // order (several connections), and an older one must not undo a newer
+  gen: new Map(),
 };
+
+function begin(id) {
+  const g = (a.gen.get(id) || 0) + 1;
+  a.gen.set(id, g);
+  return g;
+}
 
 const OUTCOMES = [['assisted', 'assisted'], ['false_alarm', 'false alarm'],
   ['escalated_to_authorities', 'escalated to the authorities'], ['other', 'other']];
@@ -46,8 +55,10 @@ export async function alarmsReload() {
 
 // A stream event about an alarm: read it again at the viewer's access.
 export async function alarmEvent(type, data) {
+  const g = begin(data.id);
   let al = null;
   try { al = await api('GET', `/api/v1/alarms/${encodeURIComponent(data.id)}`); } catch { /* out of view */ }
+  if (a.gen.get(data.id) !== g) return; // a later event or action already spoke
   const known = a.items.has(data.id);
   if (al && !state.people.has(al.person_id)) {
     // someone enrolled since the registry was loaded
@@ -151,7 +162,7 @@ function item(al, expanded) {
 function actions(al, own, expanded) {
   if (al.access === 'summary') return null;
   const box = h('details', { 'data-id': al.id, open: expanded || null }, h('summary', null, 'Act'));
-  const after = (rec, msg) => { if (rec.state === 'resolved') a.items.delete(rec.id); else a.items.set(rec.id, rec); render(); notice(msg); };
+  const after = (rec, msg) => { begin(rec.id); if (rec.state === 'resolved') a.items.delete(rec.id); else a.items.set(rec.id, rec); render(); notice(msg); };
   if (own && al.state === 'open') {
     box.append(h('button', { type: 'button', class: 'ack', onclick: async () => {
       try { after(await api('POST', `/api/v1/alarms/${encodeURIComponent(al.id)}/acknowledge`, {}), 'Alarm acknowledged'); }
