@@ -310,6 +310,17 @@ test('alarm_sos_handover_resolve', async ({ browser, srv }) => {
   if (await acked.first().locator('details[open]').count() === 0) await acked.first().locator('summary').click();
   await acked.first().locator('form.resolve select[name=outcome]').selectOption('assisted');
   await acked.first().locator('form.resolve textarea[name=note]').fill('Patrol escorted him to the terminal');
+  // the person's centre comments meanwhile: the event reaches the liaison
+  // console while its officer types, and takes neither the text nor the focus
+  const seen = await host.evaluate(() => window.__alarmEvents || 0);
+  const mine = (await call(srv, admin, 'GET', '/api/v1/alarms?state=acknowledged')).data.items.find((x) => x.person_id === person.data.id);
+  assert(mine, 'the company still sees its alarm');
+  const cm = await call(srv, admin, 'POST', `/api/v1/alarms/${mine.id}/comment`, { note: 'His manager is on the phone with him' });
+  assert(cm.status === 200, `comment: ${cm.status} ${JSON.stringify(cm.data)}`);
+  await host.waitForFunction((n) => (window.__alarmEvents || 0) > n, seen, { timeout: 10000 });
+  assert(await acked.first().locator('form.resolve textarea[name=note]').inputValue() === 'Patrol escorted him to the terminal',
+         'the typed note survives a stream event');
+  assert(await host.evaluate(() => document.activeElement && document.activeElement.name === 'note'), 'the focus stays in the note');
   await acked.first().locator('form.resolve button[type=submit]').click();
   await host.waitForFunction(() => ![...document.querySelectorAll('#alarm-list li.alarm')].some((e) => e.textContent.includes('owned by your centre')));
   // the company's console hears of it over the stream: gone from its panel too

@@ -67,6 +67,7 @@ export async function alarmEvent(type, data) {
   if (!al || al.state === 'resolved') a.items.delete(data.id);
   else a.items.set(al.id, al);
   render();
+  window.__alarmEvents = (window.__alarmEvents || 0) + 1;
   if (al && al.state !== 'resolved' && (type === 'alarm' || type === 'alarm_escalated' || (!known && type === 'alarm_changed'))) {
     signal(type === 'alarm_escalated' ? `Escalated to the ${LEVEL_TEXT[al.escalation] || al.escalation}` : 'New alarm', al);
   }
@@ -140,8 +141,44 @@ function renderList() {
     return;
   }
   list.dataset.empty = '0';
-  const open = new Set([...list.querySelectorAll('details[open]')].map((d) => d.dataset.id));
-  list.replaceChildren(...items.map((al) => item(al, open.has(al.id))));
+  // An alarm that has not changed keeps its element (and what the operator
+  // is typing in it); one that changed is drawn again with the forms' text
+  // and the open state carried over; the focus stays where it was.
+  const old = new Map([...list.querySelectorAll(':scope > li.alarm')].map((li) => [li.dataset.id, li]));
+  const active = document.activeElement;
+  let refocus = list.contains(active) ? active : null;
+  list.replaceChildren(...items.map((al) => {
+    const key = JSON.stringify([al, who(al), state.me && state.me.org_id]);
+    const prev = old.get(al.id);
+    if (prev && prev.dataset.key === key) return prev;
+    const prevOpen = prev ? prev.querySelector('details[open]') !== null : false;
+    const li = item(al, prevOpen);
+    li.dataset.key = key;
+    if (prev) {
+      const moved = carry(prev, li, refocus);
+      if (moved) refocus = moved;
+    }
+    return li;
+  }));
+  if (refocus && refocus.isConnected && refocus !== document.activeElement) refocus.focus();
+}
+
+// The text typed into an alarm's forms, from its old element to its new one;
+// answers the new field that stands for the focused one, if any.
+function carry(from, to, focused) {
+  let moved = null;
+  for (const f of from.querySelectorAll('form[class]')) {
+    const kind = [...f.classList].find((c) => c !== 'edit');
+    const g = kind && to.querySelector(`form.${kind}`);
+    if (!g) continue;
+    for (const el of f.elements) {
+      if (!el.name || !g.elements[el.name]) continue;
+      const n = g.elements[el.name];
+      if (el.value !== el.defaultValue || el.tagName === 'SELECT') n.value = el.value;
+      if (el === focused) moved = n;
+    }
+  }
+  return moved;
 }
 
 function item(al, expanded) {
