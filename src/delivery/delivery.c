@@ -18,59 +18,24 @@
 #define BATCH 256
 #define POLL_MS 250
 
-/* --- fan-out (in the alert's or the wave's transaction) ----------------------------- */
+/* --- fan-out ----------------------------------------------------------------------- */
 
-/* Whom a fan-out writes to: an alert's recipients, or a roll-call's people
- * still without an answer. Constant fragments, never request data. */
-static const char *const source_sql[] = {
-	"SELECT person_id FROM alert_recipients WHERE alert_id = ?2",
-	"SELECT person_id FROM rollcall_people WHERE rollcall_id = ?3 AND state = 'no_answer'",
-};
-
-#define INSERT_SQL                                                                                          \
-	"INSERT INTO deliveries (org_id, alert_id, rollcall_id, wave, person_id, channel, channel_id, address,"   \
-	" state, next_at_ms, last_error, created_at, updated_at) SELECT"                                     \
-	" ?1, ?2, ?3, ?4, x.person_id, ?7, ?8, x.addr,"                                                         \
-	" CASE WHEN x.need AND x.addr IS NULL THEN 'undeliverable' ELSE 'pending' END, ?5,"                   \
-	" CASE WHEN x.need AND x.addr IS NULL THEN ?9 END, ?6, ?6 FROM ("
-
-/* The stream and webhooks need no contact; email, SMS and OwnTracks do.
- * Each shape is its head, the source, its tail. */
-static const char *const addr_sql[][2] = {
-	/* stream, webhook */
-	{"SELECT r.person_id, NULL AS addr, 0 AS need FROM (", ") r) x"},
-	/* email, sms: the person's contact */
-	{"SELECT r.person_id, CASE ?7 WHEN 'email' THEN p.email ELSE p.phone END AS addr, 1 AS need FROM (",
-	 ") r JOIN people p ON p.id = r.person_id) x"},
-	/* owntracks: one of the person's OwnTracks phones */
-	{"SELECT r.person_id, (SELECT min(d.id) FROM devices d WHERE d.person_id = r.person_id AND d.protocol = 'owntracks')"
-	 " AS addr, 1 AS need FROM (",
-	 ") r) x"},
-};
-
-static int fan_one(struct db *db, int src, int shape, const char *org, const char *alert, const char *rollcall,
-		   int wave, const char *channel, const char *channel_id, const char *why, int64_t now, char ts[25],
-		   long *total)
+static char *dup_col(struct db_stmt *st, int i)
 {
-	char sql[1024];
-	snprintf(sql, sizeof(sql), "%s%s%s%s", INSERT_SQL, addr_sql[shape][0], source_sql[src], addr_sql[shape][1]);
-	struct db_stmt *st;
-	if (db_prepare_text(db, sql, &st)) /* built from the constants above */
-		return SG_EIO;
-	db_bind_all(st, DB_T(org), DB_T(alert), DB_T(rollcall), DB_I(wave), DB_I(now), DB_T(ts), DB_T(channel),
-		    DB_T(channel_id), DB_T(why));
-	if (db_run(st))
-		return SG_EIO;
-	*total += db_changes(db);
-	return 0;
+	const char *s = db_col_text(st, i);
+	return s ? xstrdup(s) : NULL;
 }
+
+/* In the alert's (or the wave's) transaction: a fanouts row naming whom
+ * (the alert's recipient set, or the wave's silent, frozen then) and the
+ * channels chosen then. The delivery rows follow in steps (below). */
+
+/* A channel of a fan-out: [name, channel id or null, shape, why or null]. */
+enum shape { SHAPE_NONE, SHAPE_CONTACT, SHAPE_OWNTRACKS };
 
 static long fanout(struct db *db, int src, const char *org, const char *alert, const char *rollcall, int wave,
 		   int64_t now)
 {
-	char ts[25];
-	time_format_ms(now, ts);
-	long total = 0;
 	/* The OwnTracks app is a channel of an organisation that has enrolled
 	 * one: then each of its people without one is undeliverable there. */
 	struct db_stmt *st;
@@ -81,31 +46,50 @@ static long fanout(struct db *db, int src, const char *org, const char *alert, c
 	db_reset(st);
 	if (has_ot != DB_ROW && has_ot != DB_DONE)
 		return SG_EIO;
-	if (fan_one(db, src, 0, org, alert, rollcall, wave, "stream", NULL, NULL, now, ts, &total) ||
-	    (has_ot == DB_ROW &&
-	     fan_one(db, src, 2, org, alert, rollcall, wave, "owntracks", NULL, "no OwnTracks device", now, ts, &total)))
+	json_t *chans = json_pack("[[s,n,i,n]]", "stream", SHAPE_NONE);
+	if (has_ot == DB_ROW)
+		json_array_append_new(chans, json_pack("[s,n,i,s]", "owntracks", SHAPE_OWNTRACKS, "no OwnTracks device"));
+	if (db_prepare(db, "SELECT id, kind FROM channels WHERE org_id = ?1 AND enabled = 1 ORDER BY id", &st)) {
+		json_decref(chans);
 		return SG_EIO;
-	if (db_prepare(db, "SELECT id, kind FROM channels WHERE org_id = ?1 AND enabled = 1 ORDER BY id", &st))
-		return SG_EIO;
-	db_bind_text(st, 1, org);
-	json_t *chans = json_array();
-	int rc;
-	while ((rc = db_step(st)) == DB_ROW)
-		json_array_append_new(chans, json_pack("[ss]", db_col_text(st, 0), db_col_text(st, 1)));
-	db_reset(st);
-	size_t i;
-	json_t *c;
-	json_array_foreach(chans, i, c) {
-		if (rc != DB_DONE)
-			break;
-		const char *id = json_string_value(json_array_get(c, 0)), *kind = json_string_value(json_array_get(c, 1));
-		bool webhook = str_eq(kind, "webhook");
-		if (fan_one(db, src, webhook ? 0 : 1, org, alert, rollcall, wave, kind, id,
-			    str_eq(kind, "email") ? "no email address" : "no phone number", now, ts, &total))
-			rc = SG_EIO;
 	}
+	db_bind_text(st, 1, org);
+	int rc;
+	while ((rc = db_step(st)) == DB_ROW) {
+		const char *kind = db_col_text(st, 1);
+		bool webhook = str_eq(kind, "webhook");
+		json_array_append_new(chans, json_pack("[s,s,i,s?]", kind, db_col_text(st, 0),
+						       webhook ? SHAPE_NONE : SHAPE_CONTACT,
+						       webhook ? NULL : str_eq(kind, "email") ? "no email address"
+											      : "no phone number"));
+	}
+	db_reset(st);
+	char *ctext = json_dumps(chans, JSON_COMPACT);
 	json_decref(chans);
-	return rc == DB_DONE ? total : SG_EIO;
+	if (rc != DB_DONE) {
+		free(ctext);
+		return SG_EIO;
+	}
+	rc = src == 0 ? db_prepare(db,
+				   "INSERT INTO fanouts (org_id, alert_id, channels, total, created_ms)"
+				   " SELECT ?1, ?2, ?3, count, ?4 FROM alert_recipient_sets WHERE alert_id = ?2 AND count > 0",
+				   &st)
+		      : db_prepare(db,
+				   "INSERT INTO fanouts (org_id, alert_id, rollcall_id, wave, people, channels, total, created_ms)"
+				   " SELECT ?1, ?2, ?5, ?6, json_group_array(json_array(person_id)), ?3, count(*), ?4"
+				   " FROM (SELECT person_id FROM rollcall_people WHERE rollcall_id = ?5 AND state = 'no_answer'"
+				   " ORDER BY person_id) HAVING count(*) > 0",
+				   &st);
+	if (!rc) {
+		db_bind_all(st, DB_T(org), DB_T(alert), DB_T(ctext), DB_I(now));
+		if (src) {
+			db_bind_text(st, 5, rollcall);
+			db_bind_int(st, 6, wave);
+		}
+		rc = db_run(st);
+	}
+	free(ctext);
+	return rc ? SG_EIO : (long)db_changes(db);
 }
 
 long delivery_fanout(struct db *db, const char *org_id, const char *alert_id, int64_t now_ms)
@@ -117,6 +101,139 @@ long delivery_fanout_rollcall(struct db *db, const char *org_id, const char *ale
 			      int wave, int64_t now_ms)
 {
 	return fanout(db, 1, org_id, alert_id, rollcall_id, wave, now_ms);
+}
+
+/* The elements from .. from + count - 1 of the JSON array text s, as an
+ * array text of their own (fewer if s has fewer). A scan for the commas of
+ * the top level: the set is several megabytes, parsed once per step it
+ * would cost more than the step. */
+static void array_slice(const char *s, size_t from, size_t count, struct sb *out)
+{
+	sb_reset(out);
+	sb_addc(out, '[');
+	const char *p = strchr(s, '[');
+	if (p && count) {
+		const char *start = from == 0 ? p + 1 : NULL, *end = NULL;
+		size_t idx = 0;
+		int depth = 0;
+		bool in_str = false;
+		for (p++; *p && !end; p++) {
+			char c = *p;
+			if (in_str) {
+				if (c == '\\' && p[1])
+					p++;
+				else if (c == '"')
+					in_str = false;
+			} else if (c == '"') {
+				in_str = true;
+			} else if (c == '[' || c == '{') {
+				depth++;
+			} else if ((c == ']' || c == '}') && depth > 0) {
+				depth--;
+			} else if (c == ']') {
+				end = p; /* the array ends */
+			} else if (c == ',' && depth == 0) {
+				if (start && idx + 1 == from + count)
+					end = p;
+				else if (++idx == from)
+					start = p + 1;
+			}
+		}
+		if (start && end && end > start)
+			sb_add(out, start, (size_t)(end - start));
+	}
+	sb_addc(out, ']');
+}
+
+#define INSERT_SQL                                                                                          \
+	"INSERT INTO deliveries (org_id, alert_id, rollcall_id, wave, person_id, channel, channel_id, address,"   \
+	" state, next_at_ms, last_error, created_at, updated_at) SELECT"                                     \
+	" ?1, ?2, ?3, ?4, x.person_id, ?7, ?8, x.addr,"                                                         \
+	" CASE WHEN x.need AND x.addr IS NULL THEN 'undeliverable' ELSE 'pending' END, ?5,"                   \
+	" CASE WHEN x.need AND x.addr IS NULL THEN ?9 END, ?6, ?6 FROM ("
+#define SOURCE_SQL "SELECT value ->> 0 AS person_id FROM json_each(?10)"
+
+/* The stream and webhooks need no contact; email, SMS and OwnTracks do:
+ * the person's contact, or one of their OwnTracks phones. Constant
+ * fragments, never request data. */
+static const char *const shape_sql[] = {
+	INSERT_SQL "SELECT r.person_id, NULL AS addr, 0 AS need FROM (" SOURCE_SQL ") r) x",
+	INSERT_SQL "SELECT r.person_id, CASE ?7 WHEN 'email' THEN p.email ELSE p.phone END AS addr, 1 AS need FROM ("
+		   SOURCE_SQL ") r JOIN people p ON p.id = r.person_id) x",
+	INSERT_SQL "SELECT r.person_id, (SELECT min(d.id) FROM devices d WHERE d.person_id = r.person_id"
+		   " AND d.protocol = 'owntracks') AS addr, 1 AS need FROM (" SOURCE_SQL ") r) x",
+};
+
+#define STEP_FIRST 256   /* the first deliveries leave after a small step */
+#define STEP_MAX 16384   /* steps double up to this: the writer serves others between them */
+
+struct step {
+	int64_t now;
+	bool wrote;
+	long rows;
+};
+
+/* The next step of the oldest open fan-out, with its progress. */
+static int step_fn(struct db *db, void *arg)
+{
+	struct step *s = arg;
+	struct db_stmt *st;
+	if (db_prepare(db,
+		       "SELECT seq, org_id, alert_id, rollcall_id, wave, channels, total, done,"
+		       " coalesce(people, (SELECT r.people FROM alert_recipient_sets r WHERE r.alert_id = f.alert_id), '[]')"
+		       " FROM fanouts f WHERE done < total ORDER BY seq LIMIT 1",
+		       &st))
+		return SG_EIO;
+	int rc = db_step(st);
+	if (rc != DB_ROW) {
+		db_reset(st);
+		return rc == DB_DONE ? 0 : SG_EIO;
+	}
+	int64_t seq = db_col_int(st, 0), total = db_col_int(st, 6), done = db_col_int(st, 7);
+	char *org = dup_col(st, 1), *alert = dup_col(st, 2), *rollcall = dup_col(st, 3);
+	int wave = (int)db_col_int(st, 4);
+	json_t *chans = json_loads(db_col_text(st, 5) ? db_col_text(st, 5) : "[]", 0, NULL);
+	int64_t k = done < STEP_FIRST ? STEP_FIRST : done < STEP_MAX ? done : STEP_MAX;
+	if (k > total - done)
+		k = total - done;
+	struct sb slice;
+	sb_init(&slice);
+	array_slice(db_col_text(st, 8), (size_t)done, (size_t)k, &slice);
+	db_reset(st);
+	char ts[25];
+	time_format_ms(s->now, ts);
+	rc = 0;
+	size_t i;
+	json_t *c;
+	json_array_foreach(chans, i, c) {
+		int shape = (int)json_integer_value(json_array_get(c, 2));
+		if (rc || shape < 0 || shape > SHAPE_OWNTRACKS)
+			continue;
+		if (db_prepare(db, shape_sql[shape], &st)) {
+			rc = SG_EIO;
+			break;
+		}
+		db_bind_all(st, DB_T(org), DB_T(alert), DB_T(rollcall), DB_I(wave), DB_I(s->now), DB_T(ts),
+			    DB_T(json_string_value(json_array_get(c, 0))), DB_T(json_string_value(json_array_get(c, 1))),
+			    DB_T(json_string_value(json_array_get(c, 3))), DB_T(slice.buf));
+		if (db_run(st))
+			rc = SG_EIO;
+		else
+			s->rows += (long)db_changes(db);
+	}
+	if (!rc && !db_prepare(db, "UPDATE fanouts SET done = ?2 WHERE seq = ?1", &st)) {
+		db_bind_all(st, DB_I(seq), DB_I(done + k));
+		rc = db_run(st) ? SG_EIO : 0;
+	} else if (!rc) {
+		rc = SG_EIO;
+	}
+	s->wrote = rc == 0;
+	sb_release(&slice);
+	json_decref(chans);
+	free(org);
+	free(alert);
+	free(rollcall);
+	return rc;
 }
 
 int delivery_list(struct db *db, const char *alert_id, json_t **rows, json_t **counts)
@@ -145,6 +262,28 @@ int delivery_list(struct db *db, const char *alert_id, json_t **rows, json_t **c
 		json_object_set_new(per, state, json_integer(json_integer_value(json_object_get(per, state)) + 1));
 	}
 	db_reset(st);
+	/* people whose rows a fan-out has still to write: "queued" */
+	if (rc == DB_DONE && db_prepare(db, "SELECT channels, total - done FROM fanouts WHERE alert_id = ?1 AND done < total", &st))
+		rc = SG_EIO;
+	if (rc == DB_DONE) {
+		db_bind_text(st, 1, alert_id);
+		while ((rc = db_step(st)) == DB_ROW) {
+			json_t *chans = json_loads(db_col_text(st, 0) ? db_col_text(st, 0) : "[]", 0, NULL);
+			size_t i;
+			json_t *c;
+			json_array_foreach(chans, i, c) {
+				const char *ch = json_string_value(json_array_get(c, 0));
+				json_t *per = ch ? json_object_get(n, ch) : NULL;
+				if (ch && !per)
+					json_object_set_new(n, ch, per = json_object());
+				if (per)
+					json_object_set_new(per, "queued", json_integer(json_integer_value(json_object_get(per, "queued")) +
+											db_col_int(st, 1)));
+			}
+			json_decref(chans);
+		}
+		db_reset(st);
+	}
 	if (rc != DB_DONE) {
 		json_decref(a);
 		json_decref(n);
@@ -184,6 +323,8 @@ struct deliverer {
 	bool stop;
 	unsigned woken; /* a generation: each worker runs once more after a wake */
 	struct worker w[NCHANNELS];
+	pthread_t fanner; /* writes the fan-outs' delivery rows, step by step */
+	bool fanner_running;
 	/* OwnTracks: messages waiting for a phone, {person_id: [[delivery_id,
 	 * cmd], ...]}, loaded up to box_rowid; and the ids handed over */
 	pthread_mutex_t box_mu;
@@ -211,12 +352,6 @@ static void row_free(struct row *r)
 	free(r->rollcall_id);
 	free(r->address);
 	free(r->channel_id);
-}
-
-static char *dup_col(struct db_stmt *st, int i)
-{
-	const char *s = db_col_text(st, i);
-	return s ? xstrdup(s) : NULL;
 }
 
 /* Due rows of a channel (a pull channel: every pending row after the last
@@ -493,6 +628,61 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Is a fan-out still to be written? (a reader: most passes find none) */
+static bool fanout_open(struct deliverer *d)
+{
+	struct db *db = store_reader(d->st);
+	if (!db)
+		return true;
+	struct db_stmt *st;
+	bool open = true;
+	if (!db_prepare(db, "SELECT 1 FROM fanouts WHERE done < total LIMIT 1", &st)) {
+		open = db_step(st) != DB_DONE;
+		db_reset(st);
+	}
+	store_reader_put(d->st, db);
+	return open;
+}
+
+static void *fanner_main(void *arg)
+{
+	struct deliverer *d = arg;
+	unsigned seen = (unsigned)-1;
+	pthread_mutex_lock(&d->mu);
+	while (!d->stop) {
+		if (seen == d->woken) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += POLL_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L)
+				ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+			pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+			if (d->stop)
+				break;
+		}
+		seen = d->woken;
+		pthread_mutex_unlock(&d->mu);
+		while (!d->stop && fanout_open(d)) {
+			struct step s = {.now = clock_now_ms()};
+			if (store_write(d->st, step_fn, &s)) {
+				log_warn("delivery: a fan-out step could not be written; it is tried again", NULL);
+				break;
+			}
+			if (!s.wrote)
+				break;
+			/* the channels' workers start on these rows at once */
+			pthread_mutex_lock(&d->mu);
+			d->woken++;
+			seen = d->woken;
+			pthread_cond_broadcast(&d->cv);
+			pthread_mutex_unlock(&d->mu);
+		}
+		pthread_mutex_lock(&d->mu);
+	}
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
 struct deliverer *deliverer_new(struct store *st, const struct delivery_opts *o)
 {
 	struct deliverer *d = xcalloc(1, sizeof(*d));
@@ -530,6 +720,10 @@ void deliverer_set_public_url(struct deliverer *d, const char *url)
 
 int deliverer_start(struct deliverer *d)
 {
+	if (pthread_create(&d->fanner, NULL, fanner_main, d))
+		return SG_EIO;
+	d->fanner_running = true;
+	pthread_setname_np(d->fanner, "sg-dlv-fanout");
 	for (int i = 0; i < NCHANNELS; i++) {
 		if (pthread_create(&d->w[i].th, NULL, worker_main, &d->w[i]))
 			return SG_EIO;
@@ -549,6 +743,10 @@ void deliverer_stop(struct deliverer *d)
 	d->stop = true;
 	pthread_cond_broadcast(&d->cv);
 	pthread_mutex_unlock(&d->mu);
+	if (d->fanner_running) {
+		pthread_join(d->fanner, NULL);
+		d->fanner_running = false;
+	}
 	for (int i = 0; i < NCHANNELS; i++)
 		if (d->w[i].running) {
 			pthread_join(d->w[i].th, NULL);

@@ -1,9 +1,16 @@
 /* Delivery of alerts and roll-call questions (issue 14).
  *
- *   alert stored ──delivery_fanout()──> one deliveries row per recipient and
- *        │                              channel, same transaction
- *        └─ its outbox event wakes the workers (events subscriber "deliveries")
+ *   alert stored ──delivery_fanout()──> a fanouts row (whom, which channels),
+ *        │                              same transaction
+ *        └─ its outbox event wakes the fan-out thread (events subscriber
+ *           "deliveries"): one deliveries row per recipient and channel,
+ *           written in steps of 256 doubling to 16,384 people, each step with
+ *           its progress in one write; each step wakes the workers
  *   a worker per channel ──due rows (a reader)──> send ──outcome (one write)
+ *
+ * - The first deliveries leave after the first step (an alert to 100,000
+ *   people had waited for 300,000 rows); a restart goes on from the last
+ *   step written. Until its step, a recipient's deliveries are "queued".
  *
  * - At least once: a row is pending until a send succeeded and its outcome
  *   committed; a server killed in between sends it again after restart,
@@ -28,10 +35,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Writes the rows for alert_id's recipients (alert_recipients) to every
- * channel of org_id: the stream always, the OwnTracks app when the
- * organisation has enrolled one, and each of its enabled channels. In the caller's write transaction. Returns the number
- * of rows or SG_EIO. */
+/* Queues the deliveries of alert_id's recipients (alert_recipient_sets) to
+ * every channel of org_id, chosen now: the stream always, the OwnTracks app
+ * when the organisation has enrolled one, and each of its enabled channels.
+ * In the caller's write transaction; the rows follow in steps. Returns the
+ * number of fan-outs written (0: nobody to reach) or SG_EIO. */
 long delivery_fanout(struct db *db, const char *org_id, const char *alert_id, int64_t now_ms);
 /* The same for a roll-call's question: to its people who have not answered
  * (rollcall_people), wave `wave`. */
@@ -40,7 +48,8 @@ long delivery_fanout_rollcall(struct db *db, const char *org_id, const char *ale
 
 /* alert_id's deliveries, [{id, person_id, channel, channel_id, state,
  * attempts, last_error, sent_at, rollcall_id, wave}] by person and channel;
- * and counts {channel: {state: n}}. */
+ * and counts {channel: {state: n}}, with "queued" for those whose rows a
+ * fan-out has still to write. */
 int delivery_list(struct db *db, const char *alert_id, json_t **rows, json_t **counts);
 
 struct delivery_opts {

@@ -120,7 +120,7 @@ int rollcall_start(struct db *db, json_t *rec, const struct write_ctx *w)
 	struct db_stmt *ins;
 	json_t *people = NULL;
 	if (!rc)
-		rc = store_strings(db, "SELECT person_id FROM alert_recipients WHERE alert_id = ?1", str(rec, "alert_id"), &people);
+		rc = store_strings(db, "SELECT value ->> 0 FROM json_each((SELECT people FROM alert_recipient_sets WHERE alert_id = ?1))", str(rec, "alert_id"), &people);
 	if (rc) {
 		sodium_memzero(key_hex, sizeof(key_hex));
 		return rc;

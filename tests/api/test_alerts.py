@@ -57,7 +57,7 @@ def test_recipients_preview_send_and_cap_for_every_kind():
             lat = 24.905 if p is not home else 31.0  # home's phone is far away: still reached by home site
             r = srv.request("GET", f"/ingest/osmand?id={urllib.parse.quote(d['key'])}&lat={lat}&lon=67.165&timestamp={t}")
             check(r.status == 200, r)
-        counts = lambda: srv.sql("SELECT (SELECT count(*) FROM alerts) + (SELECT count(*) FROM alert_recipients)"
+        counts = lambda: srv.sql("SELECT (SELECT count(*) FROM alerts) + (SELECT count(*) FROM alert_recipient_sets)"
                                  " + (SELECT count(*) FROM events WHERE category = 'alerts')")[0][0]
         before = counts()
         r = srv.request("POST", "/api/v1/alerts?preview=true", alert(people=[named["id"]], sites=[far["id"]]),
@@ -145,7 +145,7 @@ def test_a_partners_alert_is_relayed_to_ones_own_people_and_bad_input_stores_not
         check(srv.request("GET", "/feeds/alerts.atom", token=a.tokens["person"]).status == 403, "not for a person's account")
         s = ET.fromstring(srv.request("GET", "/feeds/alerts.atom", token=stranger.tokens["viewer"]).raw).findall("a:entry", ns)
         check(s == [], "a stranger's feed holds none of these")
-        counts = lambda: srv.sql("SELECT (SELECT count(*) FROM alerts) + (SELECT count(*) FROM alert_recipients)"
+        counts = lambda: srv.sql("SELECT (SELECT count(*) FROM alerts) + (SELECT count(*) FROM alert_recipient_sets)"
                                  " + (SELECT count(*) FROM events WHERE category = 'alerts')"
                                  " + (SELECT count(*) FROM audit WHERE object_type = 'alert')")[0][0]
         before = counts()

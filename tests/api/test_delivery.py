@@ -163,8 +163,12 @@ def test_every_channel_delivers_for_real_with_retries_and_undeliverable_listed()
         r = srv.request("POST", "/api/v1/alerts", alert(people=[full["id"], bare["id"]]), token=a.tokens["duty_officer"])
         check(r.status == 201 and r.json["recipients"] == 2, r)
         al = r.json
-        rows = srv.sql("SELECT person_id, channel, state FROM deliveries WHERE alert_id = ?", (al["id"],))
         # stream, owntracks, 2 webhooks, email, sms for each of 2 people; the disabled webhook: none
+        # (the fan-out writes them just after the alert's commit)
+        def fanned():
+            x = srv.sql("SELECT person_id, channel, state FROM deliveries WHERE alert_id = ?", (al["id"],))
+            return x if len(x) >= 12 else None
+        rows = wait_for(fanned, "the fan-out's rows")
         check(len(rows) == 12, rows)
         check(sorted((c, s) for p, c, s in rows if p == bare["id"] and s == "undeliverable")
               == [("email", "undeliverable"), ("owntracks", "undeliverable"), ("sms", "undeliverable")], rows)
@@ -314,6 +318,42 @@ def test_deliveries_pending_at_sigkill_go_out_after_restart():
                 got.setdefault(body["delivery_id"], set()).add((body["alert_id"], body["recipient_id"]))
         check(set(got) == {i for i, _ in ids}, "none lost, under the same delivery ids")
         check(all(v == {(al, p)} for (i, p) in ids for v in [got[i]]), "each with its alert and recipient")
+    finally:
+        srv.stop()
+        hook.close()
+
+
+def test_a_large_fanout_is_written_in_steps_and_goes_on_after_a_crash():
+    # 700 people: steps of 256, 256, then the other 188; two channels each
+    hook = Receiver(lambda req: 503)
+    srv = Server(extra_args=("--set", "delivery.retry_base_ms=600000")).start()
+    try:
+        root = srv.admin()
+        srv.create(root, "channels", {"name": "Ops", "kind": "webhook", "url": f"http://127.0.0.1:{hook.port}/h",
+                                      "secret": KEY})
+        people = sorted(srv.create(root, "people", person_body())["id"] for _ in range(700))
+        r = srv.request("POST", "/api/v1/alerts", alert(people=people), token=root)
+        check(r.status == 201 and r.json["recipients"] == 700, r)
+        al = r.json["id"]
+        rows_of = lambda: srv.sql("SELECT seq, person_id, channel FROM deliveries WHERE alert_id = ? ORDER BY seq", (al,))
+        wait_for(lambda: len(rows_of()) == 1400, "every row written")
+        check(srv.sql("SELECT total, done FROM fanouts WHERE alert_id = ?", (al,)) == [(700, 700)], "the fan-out done")
+        srv.stop(sig=signal.SIGKILL)
+        # what the store holds after a crash between the first and the second step
+        first = rows_of()[:512]
+        check(sorted({p for _, p, _ in first}) == people[:256] and {c for _, _, c in first} == {"stream", "webhook"},
+              "the first step: the first 256 people by id, on both channels")
+        srv.sql("DELETE FROM deliveries WHERE alert_id = ? AND seq > ?", (al, first[-1][0]))
+        srv.sql("UPDATE fanouts SET done = 256 WHERE alert_id = ?", (al,))
+        srv.start()
+        wait_for(lambda: len(rows_of()) == 1400, "the rest written after the restart")
+        rows = rows_of()
+        check(rows[:512] == first, "the rows written before keep their ids")
+        pairs = [(p, c) for _, p, c in rows]
+        check(len(set(pairs)) == 1400 and {p for p, _ in pairs} == set(people), "each person once on each channel")
+        d = srv.request("GET", f"/api/v1/alerts/{al}/deliveries", token=root)
+        check(d.status == 200 and "queued" not in json.dumps(d.json["counts"]), d)
+        check(sum(d.json["counts"]["webhook"].values()) == 700, d.json["counts"])
     finally:
         srv.stop()
         hook.close()
