@@ -5,6 +5,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "delivery/delivery.h"
+#include "registry/directory.h"
 #include "rollcall/rollcall.h"
 #include "events/events.h"
 #include "http/cursor.h"
@@ -109,6 +110,7 @@ int app_open(struct app *app, struct config *cfg, char *err, size_t errsz)
 	struct http_env *env = &app->env;
 	cursor_key_derive(env->cursor_key, app->akey.sk); /* the Ed25519 seed */
 	env->store = app->store;
+	env->directory = directory_new();
 	env->cfg = cfg;
 	env->max_body = config_int(cfg, "server.max_body_bytes");
 	env->idle_timeout_ms = config_int(cfg, "session.idle_timeout_s") * 1000;
@@ -419,6 +421,8 @@ void app_close(struct app *app)
 	broker_free(app->broker);
 	alarm_set_free(app->alarms);
 	grant_cache_free(app->env.grant_cache);
+	directory_free(app->env.directory);
+	app->env.directory = NULL;
 	throttle_free(app->env.throttle);
 	resources_release();
 	sodium_memzero(&app->akey, sizeof(app->akey));

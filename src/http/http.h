@@ -18,6 +18,7 @@
 struct alarm_set;
 struct alarm_timers;
 struct deliverer;
+struct directory;
 struct broker;
 struct config;
 struct grant_cache;
@@ -58,6 +59,7 @@ struct http_env {
 	struct grant_cache *grant_cache;
 	struct alarm_set *alarms;                 /* who has an open alarm (alarms.h) */
 	struct deliverer *deliverer;              /* alert delivery (delivery.h); NULL until served */
+	struct directory *directory;              /* people and devices in memory (directory.h) */
 	const struct alarm_timers *alarm_timers;  /* escalation delays per cause */
 	int64_t summary_grid_m, summary_delay_ms;
 	atomic_bool draining;

@@ -31,26 +31,8 @@ json_t *alert_reasons_json(unsigned reasons);
  * delivers its question instead). */
 int alert_store(struct db *db, json_t *rec, const struct alert_recipient *rcpt, size_t n, bool deliver,
 		const struct write_ctx *w);
-/* Lookups of the recipient search (one row each, prepared once): the
- * person carrying a device (false: none, or removed); the name of one of
- * org's people (0, SG_ENOTFOUND: not one of them, or SG_EIO), copied into
- * name. */
+/* The person carrying a device (false: none, or removed). */
 bool alert_device_person(struct db *db, const char *device_id, char out[64]);
-int alert_person_name(struct db *db, const char *person_id, const char *org_id, char *name, size_t namesz);
-/* Every device of org_id carried by one of its people, with the person,
- * sorted by device id (strcmp); or every person of org_id with the name,
- * sorted by person id: the recipient search of a large area reads them in
- * one pass over a covering index instead of a lookup per row. */
-struct org_table {
-	char *buf;                         /* the strings, one after another */
-	struct { uint32_t key, val; } *a;  /* offsets into buf */
-	size_t n;
-};
-int alert_org_devices(struct db *db, const char *org_id, struct org_table *out);
-int alert_org_names(struct db *db, const char *org_id, struct org_table *out);
-/* The value of key (and the table's own copy of the key), or NULL. */
-const char *alert_org_find(const struct org_table *t, const char *key, const char **key_copy);
-void alert_org_table_free(struct org_table *t);
 /* [{person_id, reasons}] of alert id, by person id. */
 int alert_recipients(struct db *db, const char *id, json_t **out);
 

@@ -287,5 +287,24 @@ def test_karachi_alert_reaches_exactly_the_people_inside_against_brute_force():
             r = srv.request("POST", "/api/v1/alerts?preview=true", dict(body, event="Test", urgency="Immediate",
                                                                         severity="Minor", certainty="Possible", headline="x"), token=op)
             check(got(r) == want, f"{body}: {got(r)} vs {want}")
+
+        # people and devices are held in memory for the search: a change
+        # is seen by the very next alert
+        here = {"geometry": {"type": "Point", "coordinates": [inc_lon, inc_lat]}, "radius_m": 50}
+        look = lambda: {x["person_id"]: x["name"] for x in srv.request(
+            "POST", "/api/v1/alerts?preview=true", alert(**here), token=op).json["recipients"]}
+        check(look() == {}, "nobody at the spot yet")
+        p2 = srv.create(a.admin, "people", person_body(name="Enrolled Later"))
+        d2 = srv.create(a.admin, "devices", device_body(person_id=p2["id"]))
+        check(srv.request("GET", f"/ingest/osmand?id={urllib.parse.quote(d2['key'])}&lat={inc_lat}&lon={inc_lon}"
+                                 f"&timestamp={int(time.time())}").status == 200, "the new phone reports")
+        check(look() == {p2["id"]: "Enrolled Later"}, f"a person enrolled after the last alert: {look()}")
+        p3 = srv.create(a.admin, "people", person_body(name="Took The Phone"))
+        check(srv.request("PATCH", f"/api/v1/devices/{d2['id']}", {"person_id": p3["id"]}, token=a.admin).status == 200, "handed over")
+        check(look() == {p3["id"]: "Took The Phone"}, f"the phone's new carrier: {look()}")
+        check(srv.request("PATCH", f"/api/v1/people/{p3['id']}", {"name": "Renamed"}, token=a.admin).status == 200, "renamed")
+        check(look() == {p3["id"]: "Renamed"}, f"the new name: {look()}")
+        check(srv.request("DELETE", f"/api/v1/devices/{d2['id']}", token=a.admin).status in (200, 204), "removed")
+        check(look() == {}, f"a removed device reaches nobody: {look()}")
     finally:
         srv.stop()

@@ -34,10 +34,10 @@ struct db;
 struct alert_set {
 	struct alert_recipient *a;
 	size_t n;
-	struct org_table devs, names; /* the strings of those found by position */
-	json_t *strings;              /* and of the others */
+	struct directory *directory;
+	const struct dir_org *dir; /* the snapshot the strings belong to */
 };
-/* names: with each recipient's name (a preview); else only ids and reasons. */
+/* With each recipient's name (names: kept for callers that print none). */
 int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, bool names, struct alert_set *out);
 json_t *api_alert_set_json(const struct alert_set *s);
 void api_alert_set_free(struct alert_set *s);

@@ -23,6 +23,7 @@
 #include "geo/live.h"
 #include "pipeline/pipeline.h"
 #include "registry/alert_store.h"
+#include "registry/directory.h"
 #include "registry/resource.h"
 
 #include <geos_c.h>
@@ -392,58 +393,68 @@ void api_incident_assessment(struct req *r)
 
 /* The people of the caller's organisation an alert reaches, each once with
  * the reasons: fresh latest position in its area, home site in its area,
- * named, or living at a named site. *out: [{person_id, name, reasons}] by
- * name. 0, or an error after which nothing was replied. */
-static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert, bool names, struct alert_set *out);
+ * named, or living at a named site; by person id. The organisation's people
+ * and devices come from the directory (in memory, read again after a write
+ * to either): the live index answers the area, each hit's person is a hash
+ * lookup, and each person is found once through a slot per person. 0, or an
+ * error after which nothing was replied. */
+static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert, struct alert_set *rs,
+			       int32_t *slot, size_t *cap);
 
 int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, bool names, struct alert_set *out)
 {
-	/* One read transaction for the many one-row lookups (not one each). */
-	bool txn = store_read_begin(db) == 0;
-	int rc = alert_recipients_in(r, db, alert, names, out);
+	(void)names; /* the directory has every name at hand */
+	*out = (struct alert_set){.directory = r->env->directory};
+	/* the snapshot before the read transaction (directory.h) */
+	out->dir = directory_org(out->directory, db, r->actor.org_id);
+	if (!out->dir)
+		return SG_EIO;
+	size_t np = dir_people(out->dir), cap = 0;
+	int32_t *slot = xmalloc((np ? np : 1) * sizeof(*slot));
+	memset(slot, 0xff, (np ? np : 1) * sizeof(*slot)); /* -1: not reached */
+	bool txn = store_read_begin(db) == 0; /* one read transaction for the lookups */
+	int rc = alert_recipients_in(r, db, alert, out, slot, &cap);
 	if (txn)
 		store_read_end(db);
+	/* in person order: the slots are by person id */
+	if (!rc && out->n) {
+		struct alert_recipient *a = xmalloc(out->n * sizeof(*a));
+		size_t k = 0;
+		for (size_t p = 0; p < np; p++)
+			if (slot[p] >= 0)
+				a[k++] = out->a[slot[p]];
+		free(out->a);
+		out->a = a;
+	}
+	free(slot);
+	if (rc)
+		api_alert_set_free(out);
 	return rc;
 }
 
-static struct alert_recipient *rcpt_add(struct alert_set *rs, size_t *cap, const char *person, const char *name,
-					unsigned why)
+/* Person p (an index of the directory) reached for why; NULL: not one of
+ * the organisation's people. */
+static struct alert_recipient *reach(struct alert_set *rs, int32_t *slot, size_t *cap, long p, unsigned why)
 {
+	if (p < 0)
+		return NULL;
+	if (slot[p] >= 0) {
+		rs->a[slot[p]].reasons |= why;
+		return &rs->a[slot[p]];
+	}
 	if (rs->n == *cap)
 		rs->a = xrealloc(rs->a, (*cap = *cap ? *cap * 2 : 256) * sizeof(*rs->a));
+	slot[p] = (int32_t)rs->n;
 	struct alert_recipient *x = &rs->a[rs->n++];
-	*x = (struct alert_recipient){.person_id = person, .name = name, .reasons = why};
+	*x = (struct alert_recipient){.person_id = dir_person_id(rs->dir, (size_t)p),
+				      .name = dir_person_name(rs->dir, (size_t)p), .reasons = why};
 	return x;
-}
-
-static int by_person(const void *x, const void *y)
-{
-	return strcmp(((const struct alert_recipient *)x)->person_id, ((const struct alert_recipient *)y)->person_id);
-}
-
-/* A person named or found by a site: reached when one of the org's own
- * (the name looked up once). */
-static int rcpt_own(struct alert_set *rs, size_t *cap, struct db *db, const char *org, const char *person, unsigned why)
-{
-	char name[256];
-	int rc = alert_person_name(db, person, org, name, sizeof(name));
-	if (rc == SG_ENOTFOUND)
-		return 0;
-	if (rc)
-		return rc;
-	json_t *p = json_string(person), *nm = json_string(name);
-	json_array_append_new(rs->strings, p);
-	json_array_append_new(rs->strings, nm);
-	rcpt_add(rs, cap, json_string_value(p), json_string_value(nm), why);
-	return 0;
 }
 
 void api_alert_set_free(struct alert_set *s)
 {
 	free(s->a);
-	alert_org_table_free(&s->devs);
-	alert_org_table_free(&s->names);
-	json_decref(s->strings);
+	directory_release(s->directory, s->dir);
 	*s = (struct alert_set){0};
 }
 
@@ -465,13 +476,12 @@ json_t *api_alert_set_json(const struct alert_set *s)
 	return list;
 }
 
-static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert, bool names, struct alert_set *rs)
+static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert, struct alert_set *rs,
+			       int32_t *slot, size_t *cap)
 {
 	const struct resource *people = resource_find("people");
 	const char *org = r->actor.org_id;
 	int64_t fresh_s = r->env->cfg ? config_int(r->env->cfg, "alerts.fresh_s") : 3600;
-	*rs = (struct alert_set){.strings = json_array()};
-	size_t cap = 0;
 	json_t *found = json_object(), *ignored = json_array();
 	int rc = 0;
 	/* the area: the alert's own, or its incident's */
@@ -488,8 +498,7 @@ static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert
 		struct area a = {0};
 		if (!area_open(&a, src))
 			rc = SG_EINVAL;
-		/* fresh latest positions of the org's own devices in the area: the
-		 * index answers, the devices' people are read in one pass */
+		/* fresh latest positions of the org's own devices in the area */
 		uint16_t want = UINT16_MAX;
 		size_t k = pipeline_org_count(r->env->pipeline);
 		for (size_t i = 0; i < k && i < UINT16_MAX; i++)
@@ -505,15 +514,17 @@ static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert
 			     : live_bbox(pipeline_live(r->env->pipeline), a.bbox[0], a.bbox[1], a.bbox[2], a.bbox[3], one_org,
 					 &want, &h, &n)))
 			rc = SG_EIO;
-		if (!rc && n)
-			rc = alert_org_devices(db, org, &rs->devs);
+		if (n > *cap) /* one allocation for the many found by position */
+			rs->a = xrealloc(rs->a, (*cap = n) * sizeof(*rs->a));
 		for (size_t i = 0; !rc && i < n; i++) {
 			double d;
-			const char *person, *device;
-			if (h[i].time_ms < cutoff || (!a.point && !area_has(&a, h[i].lat, h[i].lon, &d)) ||
-			    !(person = alert_org_find(&rs->devs, h[i].id, &device)))
-				continue; /* stale, outside, not a person's, or removed since */
-			struct alert_recipient *x = rcpt_add(rs, &cap, person, NULL, ALERT_BY_POSITION);
+			const char *device;
+			if (h[i].time_ms < cutoff || (!a.point && !area_has(&a, h[i].lat, h[i].lon, &d)))
+				continue; /* stale, or outside */
+			struct alert_recipient *x = reach(rs, slot, cap, dir_device_person(rs->dir, h[i].id, &device),
+							  ALERT_BY_POSITION);
+			if (!x || x->has_pos)
+				continue; /* not a person's (or removed since), or placed already */
 			x->has_pos = true;
 			x->device_id = device;
 			x->lat = h[i].lat;
@@ -528,13 +539,14 @@ static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert
 	}
 	const char *pid;
 	json_t *e;
-	json_object_foreach(found, pid, e) if (!rc) rc = rcpt_own(rs, &cap, db, org, pid, ALERT_BY_HOME_SITE);
+	json_object_foreach(found, pid, e) reach(rs, slot, cap, dir_person(rs->dir, pid), ALERT_BY_HOME_SITE);
 	/* named people, and the people of named sites */
 	json_t *named = json_loads(json_string_value(json_object_get(alert, "person_ids")) ?: "[]", 0, NULL);
 	json_t *sites = json_loads(json_string_value(json_object_get(alert, "site_ids")) ?: "[]", 0, NULL);
 	size_t i;
 	json_t *v;
-	json_array_foreach(named, i, v) if (!rc) rc = rcpt_own(rs, &cap, db, org, json_string_value(v), ALERT_BY_NAME);
+	json_array_foreach(named, i, v) if (json_is_string(v))
+		reach(rs, slot, cap, dir_person(rs->dir, json_string_value(v)), ALERT_BY_NAME);
 	const struct field *home = resource_field(people, "home_site_id");
 	json_array_foreach(sites, i, v) {
 		struct list_query pq = {.org_id = org, .limit = 10000};
@@ -545,7 +557,8 @@ static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert
 			break;
 		size_t k;
 		json_t *p;
-		json_array_foreach(ps, k, p) if (!rc) rc = rcpt_own(rs, &cap, db, org, json_string_value(json_object_get(p, "id")), ALERT_BY_SITE);
+		json_array_foreach(ps, k, p)
+			reach(rs, slot, cap, dir_person(rs->dir, json_string_value(json_object_get(p, "id"))), ALERT_BY_SITE);
 		json_decref(ps);
 	}
 	json_decref(named);
@@ -553,40 +566,5 @@ static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert
 	json_decref(found);
 	json_decref(ignored);
 	json_decref(inc);
-	/* each person once, with every reason (and the position that placed them) */
-	if (rs->n)
-		qsort(rs->a, rs->n, sizeof(*rs->a), by_person);
-	size_t w = 0;
-	for (size_t j = 0; j < rs->n;) {
-		struct alert_recipient m = rs->a[j];
-		size_t k = j + 1;
-		for (; k < rs->n && !strcmp(rs->a[k].person_id, m.person_id); k++) {
-			m.reasons |= rs->a[k].reasons;
-			if (!m.has_pos && rs->a[k].has_pos) {
-				m.has_pos = true;
-				m.device_id = rs->a[k].device_id;
-				m.lat = rs->a[k].lat;
-				m.lon = rs->a[k].lon;
-				m.time_ms = rs->a[k].time_ms;
-			}
-		}
-		rs->a[w++] = m;
-		j = k;
-	}
-	rs->n = w;
-	/* the names of those found by position: one pass, both in person order */
-	if (!rc && names && rs->devs.n && (rc = alert_org_names(db, org, &rs->names)) == 0) {
-		size_t k = 0;
-		for (size_t j = 0; j < rs->n; j++) {
-			if (rs->a[j].name)
-				continue;
-			while (k < rs->names.n && strcmp(rs->names.buf + rs->names.a[k].key, rs->a[j].person_id) < 0)
-				k++;
-			if (k < rs->names.n && !strcmp(rs->names.buf + rs->names.a[k].key, rs->a[j].person_id))
-				rs->a[j].name = rs->names.buf + rs->names.a[k].val;
-		}
-	}
-	if (rc)
-		api_alert_set_free(rs);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include "http/auth.h"
 #include "http/cursor.h"
 #include "http/router.h"
+#include "registry/directory.h"
 #include "registry/resource.h"
 #include "pipeline/pipeline.h"
 #include "sharing/sharing.h"
@@ -79,6 +80,9 @@ static bool run(struct req *r, struct op_job *j)
 		/* Site and zone changes take effect in the tagging at once. */
 		if ((str_eq(j->res->name, "sites") || str_eq(j->res->name, "zones")) && req_db(r))
 			pipeline_reload_fences(r->env->pipeline, r->rdb);
+		/* People and devices in memory are read again when next asked. */
+		if (str_eq(j->res->name, "people") || str_eq(j->res->name, "devices"))
+			directory_changed(r->env->directory);
 		/* A device's key or existence changed: forget the cached keys. */
 		if (str_eq(j->res->name, "devices") && j->op != OP_INSERT)
 			pipeline_forget_devices(r->env->pipeline);
