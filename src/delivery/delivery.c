@@ -596,6 +596,26 @@ static bool run_once(struct worker *w, void *state)
 	return more;
 }
 
+/* With d->mu held: waits until a wake since *seen, or a poll's pause;
+ * false once stopping. */
+static bool wait_turn(struct deliverer *d, unsigned *seen)
+{
+	if (d->stop)
+		return false;
+	if (*seen == d->woken) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += POLL_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		pthread_cond_timedwait(&d->cv, &d->mu, &ts);
+		if (d->stop)
+			return false;
+	}
+	*seen = d->woken;
+	return true;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -603,18 +623,7 @@ static void *worker_main(void *arg)
 	void *state = w->ops->open ? w->ops->open(&d->o) : NULL;
 	unsigned seen = (unsigned)-1;
 	pthread_mutex_lock(&d->mu);
-	while (!d->stop) {
-		if (seen == d->woken) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += POLL_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L)
-				ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-			pthread_cond_timedwait(&d->cv, &d->mu, &ts);
-			if (d->stop)
-				break;
-		}
-		seen = d->woken;
+	while (wait_turn(d, &seen)) {
 		pthread_mutex_unlock(&d->mu);
 		while (run_once(w, state) && !d->stop)
 			;
@@ -649,18 +658,7 @@ static void *fanner_main(void *arg)
 	struct deliverer *d = arg;
 	unsigned seen = (unsigned)-1;
 	pthread_mutex_lock(&d->mu);
-	while (!d->stop) {
-		if (seen == d->woken) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += POLL_MS * 1000000L;
-			if (ts.tv_nsec >= 1000000000L)
-				ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-			pthread_cond_timedwait(&d->cv, &d->mu, &ts);
-			if (d->stop)
-				break;
-		}
-		seen = d->woken;
+	while (wait_turn(d, &seen)) {
 		pthread_mutex_unlock(&d->mu);
 		while (!d->stop && fanout_open(d)) {
 			struct step s = {.now = clock_now_ms()};
