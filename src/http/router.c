@@ -28,7 +28,7 @@ static const struct route base_routes[] = {
 	{"GET", "/api/v1/alerts/{id}", api_alert_get, "alerts", ACT_READ, 0, "Read an alert (yours: with whom it named and reached)"},
 	{"GET", "/api/v1/alerts/{id}/cap", api_alert_cap, "alerts", ACT_READ, 0, "The alert as a CAP 1.2 message (application/cap+xml)"},
 	{"GET", "/api/v1/alerts/{id}/deliveries", api_alert_deliveries, "alerts", ACT_UPDATE, 0,
-	 "Delivery state of your alert per recipient and channel, with counts (undeliverable listed)"},
+	 "Delivery state of your alert per recipient and channel, with counts (undeliverable listed; queued: not yet written by the fan-out)"},
 	{"POST", "/api/v1/alerts/{id}/relay", api_alert_relay, "alerts", ACT_UPDATE, 0,
 	 "Relay a partner's alert to your own people in the same area: a new alert of yours that names it (?preview=true)"},
 	{"POST", "/api/v1/rollcalls", api_rollcall_create, "rollcalls", ACT_CREATE, 0,
