@@ -66,10 +66,9 @@ struct http_server {
 	struct idle_worker *idle;
 	struct idle_worker *slots;
 	unsigned nslots;
-	/* The listening socket once quiesced: libmicrohttpd's threads may still
-	 * hold its number, so it is closed after MHD_stop_daemon and only once
-	 * (closed earlier, its number could be a store file's by then). */
-	MHD_socket quiesced_fd;
+	/* Quiesced once: libmicrohttpd 0.9.75 hands the listening socket back
+	 * again on a second MHD_quiesce_daemon, and closing it twice closed
+	 * whatever had its number by then (a store reader's file, in CI). */
 	bool quiesced;
 };
 
@@ -679,17 +678,19 @@ void http_server_stop(struct http_server *srv, int64_t grace_ms)
 	if (srv->env->broker)
 		broker_wake_all(srv->env->broker);
 	MHD_stop_daemon(srv->d);
-	if (srv->quiesced && srv->quiesced_fd != MHD_INVALID_SOCKET)
-		close(srv->quiesced_fd);
 	server_free(srv);
 }
 
-/* No new connections from now on (the socket stays open until the stop, as
- * libmicrohttpd asks); a second call does nothing. */
+/* No new connections from now on: the socket is closed at once, so a
+ * client is refused rather than left waiting in the backlog (with epoll,
+ * MHD_quiesce_daemon has taken it out of every event loop's set already).
+ * A second call does nothing. */
 void http_server_quiesce(struct http_server *srv)
 {
 	if (!srv || srv->quiesced)
 		return;
 	srv->quiesced = true;
-	srv->quiesced_fd = MHD_quiesce_daemon(srv->d);
+	MHD_socket fd = MHD_quiesce_daemon(srv->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
 }

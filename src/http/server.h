@@ -32,8 +32,8 @@ int http_server_start(struct http_env *env, const struct http_server_opts *opts,
 unsigned http_server_port(struct http_server *srv);
 /* Stops accepting, waits up to grace_ms for in-flight requests, then stops. */
 void http_server_stop(struct http_server *srv, int64_t grace_ms);
-/* Stops accepting new connections (the first step of a drain; the socket
- * itself closes with http_server_stop). A second call does nothing. */
+/* Stops accepting new connections: the first step of a drain (the socket
+ * is closed: new clients are refused). A second call does nothing. */
 void http_server_quiesce(struct http_server *srv);
 
 #endif
