@@ -72,7 +72,7 @@ static const struct route base_routes[] = {
 	{"GET", "/api/v1/zones/at", api_zones_at, "zones", ACT_LIST, 0, "Risk zones and sites containing a point now"},
 	{"POST", "/api/v1/devices/{id}/key", api_device_key, "devices", ACT_UPDATE, 0, "Issue a new device key (shown once; the old one stops working)"},
 	{"GET", "/api/v1/devices/{id}/history", api_device_history, "devices", ACT_READ, RT_WORKER, "A device's positions between two times (GeoJSON, CSV, GPX or KML)"},
-	{"GET", "/api/v1/stream", api_stream, "positions", ACT_LIST, 0, "Server-Sent Events: positions and geofence events as they happen (Last-Event-ID resumes)"},
+	{"GET", "/api/v1/stream", api_stream, "positions", ACT_LIST, 0, "Server-Sent Events: every event you may see as it happens (Last-Event-ID resumes; ?categories=positions,alarms,... only those)"},
 	{"GET", "/api/v1/positions/latest", api_positions_latest, "positions", ACT_LIST, 0, "Latest positions near a point (radius or k nearest) or in a box"},
 	{"POST", "/api/v1/positions/query", api_positions_query, "positions", ACT_LIST, 0, "Latest positions inside a GeoJSON polygon"},
 	{"GET", "/api/v1/audit", api_audit_list, "audit", ACT_LIST, 0, "List the organisation's audit entries"},

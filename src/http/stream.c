@@ -243,6 +243,8 @@ void broker_wake_all(struct broker *b)
 
 /* --- one reader ------------------------------------------------------------------ */
 
+#define MAX_CATS 16
+
 struct reader {
 	struct http_env *env;
 	struct broker *b;
@@ -262,7 +264,20 @@ struct reader {
 	bool gap_told;
 	bool waiting;         /* in b->waiting, its connection suspended */
 	uint8_t seen[AUD_MAX]; /* per audience: 0 undecided, 1 shown, 2 not, 3 per person */
+	/* ?categories=: the events the client asked for (none: all it may see) */
+	char cats[MAX_CATS][24];
+	int ncats;
 };
+
+static bool wanted(const struct reader *rd, const char *category)
+{
+	if (!rd->ncats)
+		return true;
+	for (int i = 0; i < rd->ncats; i++)
+		if (str_eq(rd->cats[i], category ? category : ""))
+			return true;
+	return false;
+}
 
 /* Whether a sleeping reader may see any audience published since the last
  * wake (undecided counts as may). */
@@ -383,6 +398,11 @@ static uint8_t decide_audience(const struct reader *rd, const char *org, const c
 /* may_see, remembered per audience until the grants are re-read. */
 static bool may_see_slot(struct reader *rd, const struct slot *s)
 {
+	if (!wanted(rd, s->category)) {
+		if (s->aud != AUD_NONE)
+			rd->seen[s->aud] = 2; /* not asked for: no wake for it either */
+		return false;
+	}
 	if (s->aud == AUD_NONE) /* the table is full: decided each time */
 		return may_see(rd, s->org, s->category, s->subject);
 	if (!rd->seen[s->aud])
@@ -400,7 +420,7 @@ static int catch_up_one(void *ctx, const struct event *e)
 		sb_addf(&rd->out, "event: gap\ndata: {\"missed_from\":%llu}\n\n", (unsigned long long)rd->next);
 		rd->gap_told = true;
 	}
-	if (may_see(rd, e->org_id ? e->org_id : "", e->category ? e->category : "", e->subject)) {
+	if (wanted(rd, e->category) && may_see(rd, e->org_id ? e->org_id : "", e->category ? e->category : "", e->subject)) {
 		char *f = frame_of(e);
 		sb_adds(&rd->out, f);
 		free(f);
@@ -510,11 +530,36 @@ static void reader_free(void *cls)
 
 void api_stream(struct req *r)
 {
-	static const char *const allowed[] = {NULL};
+	static const char *const allowed[] = {"categories", NULL};
 	if (!req_query_allowed(r, allowed))
 		return;
+	/* ?categories=positions,alarms: only those (a console need not carry
+	 * every person's alert message through a large alert) */
+	char cats[MAX_CATS][24];
+	int ncats = 0;
+	const char *q = req_query(r, "categories");
+	while (q && *q) {
+		size_t n = strcspn(q, ",");
+		if (n == 0 || n >= sizeof(cats[0]) || ncats == MAX_CATS) {
+			reply_problem(r, 400, "validation", "Invalid request", "categories: a comma-separated list of event categories",
+				      "?categories");
+			return;
+		}
+		memcpy(cats[ncats], q, n);
+		cats[ncats][n] = '\0';
+		if (!policy_has_rule(cats[ncats])) {
+			char d[96];
+			snprintf(d, sizeof(d), "categories: '%s' is no event category", cats[ncats]);
+			reply_problem(r, 400, "validation", "Invalid request", d, "?categories");
+			return;
+		}
+		ncats++;
+		q += n + (q[n] == ',');
+	}
 	struct broker *b = r->env->broker;
 	struct reader *rd = xcalloc(1, sizeof(*rd));
+	memcpy(rd->cats, cats, sizeof(cats));
+	rd->ncats = ncats;
 	rd->env = r->env;
 	rd->b = b;
 	rd->conn = r->conn;

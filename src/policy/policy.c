@@ -82,6 +82,11 @@ static const struct policy_rule *find_rule(const char *resource)
 	return NULL;
 }
 
+bool policy_has_rule(const char *resource)
+{
+	return resource && find_rule(resource) != NULL;
+}
+
 enum category category_of(const char *resource)
 {
 	const struct policy_rule *r = find_rule(resource);

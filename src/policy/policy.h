@@ -49,6 +49,8 @@ enum condition { COND_ALWAYS, COND_DURING_MOVEMENT, COND_DURING_SOS };
 extern const char *const category_names[]; /* NULL-terminated, by enum value */
 extern const char *const level_names[];
 extern const char *const condition_names[];
+/* Whether the policy has a rule for resource (an event's category is one). */
+bool policy_has_rule(const char *resource);
 /* The category a resource belongs to (CAT_NONE when it is never shared). */
 enum category category_of(const char *resource);
 

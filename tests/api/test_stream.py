@@ -8,7 +8,7 @@ import threading
 import time
 import urllib.parse
 
-from harness import Server, check, device_body
+from harness import Server, check, device_body, person_body
 
 from test_access import Org
 
@@ -16,13 +16,13 @@ from test_access import Org
 class Stream:
     """A Server-Sent Events reader collecting events in a background thread."""
 
-    def __init__(self, srv, token, last_id=None):
+    def __init__(self, srv, token, last_id=None, path="/api/v1/stream"):
         self.events, self.status = [], None
         self.conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
         headers = {"Authorization": "Bearer " + token}
         if last_id is not None:
             headers["Last-Event-ID"] = str(last_id)
-        self.conn.request("GET", "/api/v1/stream", headers=headers)
+        self.conn.request("GET", path, headers=headers)
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.closed = False
@@ -273,6 +273,52 @@ def test_last_event_id_resumes_across_a_restart_with_no_gap():
         check(wait(lambda: len(gap.events) >= 1), gap.kinds())
         check(gap.events[0]["event"] == "gap" and gap.events[0]["data"]["missed_from"] == first[2][0], gap.events[0])
         check(int(gap.events[1]["id"]) == first[5][0], gap.events[1])
+    finally:
+        for x in streams:
+            x.close()
+        srv.stop()
+
+
+def test_a_reader_asks_for_the_categories_it_shows():
+    """?categories= narrows a stream to what its client shows: the console's
+    map takes positions, incidents and alarms, and a large alert's message to
+    each person (category messages) stays away from it; live and when
+    resuming from the outbox. A category that is none is refused."""
+    srv = Server().start()
+    streams = []
+    try:
+        root = srv.admin()
+        me = srv.request("GET", "/api/v1/session", token=root).json
+        a = Org(srv, root, me["org_id"])
+        op = a.tokens["duty_officer"]
+        for bad in ("nonsense", "positions,,alarms", "x" * 30, ",".join(["positions"] * 17)):
+            r = srv.request("GET", "/api/v1/stream?categories=" + urllib.parse.quote(bad), token=op)
+            check(r.status == 400 and r.json.get("field") == "?categories", (bad, r))
+        people = [srv.create(a.admin, "people", person_body())["id"] for _ in range(3)]
+        dev = srv.create(a.admin, "devices", device_body())
+        every = Stream(srv, op)
+        mapped = Stream(srv, op, path="/api/v1/stream?categories=positions,incidents,alarms,alarms_duress")
+        streams += [every, mapped]
+        check(every.status == 200 and mapped.status == 200, (every.status, mapped.status))
+        r = srv.request("POST", "/api/v1/alerts", {
+            "event": "Car bomb", "urgency": "Immediate", "severity": "Extreme", "certainty": "Observed",
+            "headline": "Stay inside", "people": people}, token=op)
+        check(r.status == 201, r)
+        r = srv.request("GET", f"/ingest/osmand?id={urllib.parse.quote(dev['key'])}&lat=24.9&lon=67.1"
+                               f"&timestamp={int(time.time())}")
+        check(r.status == 200, r)
+        kinds = lambda s: sorted(e["event"] for e in s.events)
+        check(wait(lambda: kinds(every).count("alert_message") == 3 and "position" in kinds(every)), kinds(every))
+        check(wait(lambda: "position" in kinds(mapped)), kinds(mapped))
+        time.sleep(0.3)
+        check(kinds(mapped) == ["position"], f"the map's stream carries only what it shows: {kinds(mapped)}")
+        # resuming from the outbox keeps the choice
+        again = Stream(srv, op, last_id=0, path="/api/v1/stream?categories=messages")
+        streams.append(again)
+        check(wait(lambda: len(again.events) >= 3), kinds(again))
+        time.sleep(0.3)
+        check(kinds(again) == ["alert_message"] * 3 and
+              sorted(e["data"]["person_id"] for e in again.events) == sorted(people), again.events)
     finally:
         for x in streams:
             x.close()

@@ -628,7 +628,8 @@ function setLive(on, textLabel) {
 function openStream() {
   if (m.es) m.es.close();
   // EventSource resends Last-Event-ID itself when it reconnects after a drop.
-  const es = new EventSource('/api/v1/stream', { withCredentials: true });
+  // only what the map shows: a large alert's per-person messages stay away
+  const es = new EventSource('/api/v1/stream?categories=positions,incidents,alarms,alarms_duress', { withCredentials: true });
   m.es = es;
   es.onopen = () => setLive(true, 'live');
   es.addEventListener('position', (ev) => { m.lastId = ev.lastEventId; place(JSON.parse(ev.data)); });

@@ -335,7 +335,7 @@ function tracker(id, box, back) {
     timer = null;
   }
   // live: the stream's roll-call events; a slow poll as a safety net
-  es = new EventSource('/api/v1/stream', { withCredentials: true });
+  es = new EventSource('/api/v1/stream?categories=rollcalls', { withCredentials: true });
   for (const t of ['rollcall_progress', 'rollcall_wave', 'rollcall_escalated', 'rollcall_closed']) {
     es.addEventListener(t, (ev) => { if (JSON.parse(ev.data).rollcall_id === id) load(); });
   }
