@@ -68,6 +68,10 @@ function deliveriesView(alertId, box) {
           ['Problem', (x) => x.last_error || ''],
         ], d.deliveries));
       box.querySelector('table').id = 'deliveries';
+      // follow it while the fan-out writes rows (queued) and the channels send (pending)
+      const n = (st) => Object.values(d.counts).reduce((sum, by) => sum + (by[st] || 0), 0);
+      clearTimeout(box.followTimer);
+      if (box.isConnected && (n('queued') || n('pending'))) box.followTimer = setTimeout(load, n('queued') ? 1000 : 5000);
     } catch (e) {
       box.replaceChildren(h('p', { class: 'error' }, e.message));
     }
