@@ -540,8 +540,13 @@ test('stored_payloads_render_as_text', async ({ browser, srv }) => {
   for (const screen of ['people', 'sites', 'vehicles', 'devices', 'zones', 'users', 'api_keys', 'audit']) {
     await page.click(`#nav a[data-screen=${screen}]`);
     await page.waitForSelector('table.grid tbody tr');
-    const body = await page.locator('#view').innerText();
-    if (screen !== 'audit') assert(body.includes('<img src=x') || body.includes('<script>'), `${screen}: the payload shows as text`);
+    // (a screen fills its table page by page: wait for the row with the payload)
+    if (screen !== 'audit') {
+      await page.waitForFunction(() => { const t = document.querySelector('#view').innerText; return t.includes('<img src=x') || t.includes('<script>'); },
+                                 null, { timeout: 10000 }).catch(() => {});
+      const body = await page.locator('#view').innerText();
+      assert(body.includes('<img src=x') || body.includes('<script>'), `${screen}: the payload shows as text`);
+    }
   }
   assert(await page.evaluate(() => window.__xss === undefined), 'no stored payload ran');
   assert(await page.locator('#view img, #view script, #view svg, #details img').count() === 0, 'no element made from stored text');
@@ -637,7 +642,8 @@ await srv.stop(); // sanitizer reports (leaks) come at exit
 const err = srv.stderr();
 if (/ERROR|AddressSanitizer|runtime error/.test(err)) {
   failed++;
-  console.log(`FAIL server_log: ${err.slice(0, 2000)}`);
+  const at = err.search(/ERROR|AddressSanitizer|runtime error/);
+  console.log(`FAIL server_log: ${err.slice(Math.max(0, at - 1500), at + 2500)}`);
 }
 console.log(`screenshots: ${shots}`);
 console.log(`${passed} passed, ${failed} failed`);

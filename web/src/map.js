@@ -672,7 +672,10 @@ function geofence(ev) {
     h('time', { datetime: ev.time }, new Date(ev.time).toLocaleTimeString()), ' ',
     h('button', { type: 'button', class: 'link', onclick: () => { if (m.markers.has(ev.device_id)) showDevice(ev.device_id); } }, s.label),
     ` ${ev.event === 'enter' ? 'entered' : 'left'} ${ev.fence_type} `, h('b', null, fname), lvl);
-  const list = document.getElementById('events');
+  // the map's own list: an event that comes while another screen is shown
+  // is there when the map is back
+  const list = m.root && m.root.querySelector('#events');
+  if (!list) return;
   list.prepend(li);
   while (list.children.length > 200) list.lastChild.remove();
 }
