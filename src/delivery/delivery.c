@@ -170,7 +170,6 @@ static const char *const shape_sql[] = {
 struct step {
 	int64_t now;
 	bool wrote;
-	long rows;
 };
 
 /* The next step of the oldest open fan-out, with its progress. */
@@ -218,8 +217,6 @@ static int step_fn(struct db *db, void *arg)
 			    DB_T(json_string_value(json_array_get(c, 3))), DB_T(slice.buf));
 		if (db_run(st))
 			rc = SG_EIO;
-		else
-			s->rows += (long)db_changes(db);
 	}
 	if (!rc && !db_prepare(db, "UPDATE fanouts SET done = ?2 WHERE seq = ?1", &st)) {
 		db_bind_all(st, DB_I(seq), DB_I(done + k));

@@ -88,7 +88,7 @@ static void send_alert(struct req *r, struct db *db, json_t *rec, bool preview)
 {
 	struct alert_set rcpt;
 	int64_t t0 = clock_mono_us();
-	int rc = api_alert_recipients(r, db, rec, preview, &rcpt);
+	int rc = api_alert_recipients(r, db, rec, &rcpt);
 	double found_ms = (double)(clock_mono_us() - t0) / 1000;
 	snprintf(r->server_timing, sizeof(r->server_timing), "recipients;dur=%.1f", found_ms);
 	if (rc == SG_EINVAL) {

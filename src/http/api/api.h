@@ -37,8 +37,8 @@ struct alert_set {
 	struct directory *directory;
 	const struct dir_org *dir; /* the snapshot the strings belong to */
 };
-/* With each recipient's name (names: kept for callers that print none). */
-int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, bool names, struct alert_set *out);
+/* Each recipient with its name, reasons and the position that placed them. */
+int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, struct alert_set *out);
 json_t *api_alert_set_json(const struct alert_set *s);
 void api_alert_set_free(struct alert_set *s);
 /* alerts.c */

@@ -401,9 +401,8 @@ void api_incident_assessment(struct req *r)
 static int alert_recipients_in(struct req *r, struct db *db, const json_t *alert, struct alert_set *rs,
 			       int32_t *slot, size_t *cap);
 
-int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, bool names, struct alert_set *out)
+int api_alert_recipients(struct req *r, struct db *db, const json_t *alert, struct alert_set *out)
 {
-	(void)names; /* the directory has every name at hand */
 	*out = (struct alert_set){.directory = r->env->directory};
 	/* the snapshot before the read transaction (directory.h) */
 	out->dir = directory_org(out->directory, db, r->actor.org_id);

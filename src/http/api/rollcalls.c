@@ -64,7 +64,7 @@ static json_t *own_alert(struct req *r, struct db *db, const json_t *rc_rec, con
 	}
 	json_object_set_new(a, "person_ids", json_string(people));
 	json_object_set_new(a, "site_ids", json_string(sites));
-	if (api_alert_recipients(r, db, a, false, rcpt)) {
+	if (api_alert_recipients(r, db, a, rcpt)) {
 		reply_err(r, SG_EIO, NULL);
 		json_decref(a);
 		return NULL;
